@@ -69,8 +69,14 @@ class _Problems:
         return bool(self.items)
 
 
-def _read_csv(path: Path, problems: _Problems, required: Iterable[str]) -> pd.DataFrame | None:
-    """A CSV as strings ('' for empty cells), or None (with a problem) when unusable."""
+def _read_csv(path: Path, problems: _Problems, required: Iterable[str], allowed: set[str],
+              hint: str) -> pd.DataFrame | None:
+    """A CSV as strings ('' for empty cells), or None (with a problem) when unusable.
+
+    Args:
+        required: columns that must be present.
+        allowed: every column the file may have; others are reported with ``hint``.
+    """
     name = path.name
     if not path.is_file():
         problems.add(name, None, None, "file is missing")
@@ -95,6 +101,9 @@ def _read_csv(path: Path, problems: _Problems, required: Iterable[str]) -> pd.Da
     for column in required:
         if column not in header:
             problems.add(name, 1, column, "required column is missing")
+    for column in header:
+        if column and column not in allowed:
+            problems.add(name, 1, column, f"unknown column{hint}")
     body = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -149,25 +158,20 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
     static_names = [f.name for f in STATIC_FEATURES]
     dynamic_names = [f.name for f in DYNAMIC_FEATURES]
 
-    cases = _read_csv(root / "cases.csv", problems, ["case_id"])
+    cases = _read_csv(root / "cases.csv", problems, ["case_id"], {"case_id", *static_names},
+                      " (not in the feature schema; dynamic features belong in timepoints.csv)")
     if cases is not None:
         _check_ids(cases, "cases.csv", problems, unique=True)
-        for column in cases.columns[1:]:
-            if column not in static_names and column != "case_id":
-                problems.add("cases.csv", 1, column, "unknown column (not in the feature "
-                             "schema; dynamic features belong in timepoints.csv)")
         absent = [n for n in static_names if n not in cases]
         if absent:
             warnings.append(f"cases.csv has no column for {', '.join(absent)}: treated as missing")
         _check_values(cases, "cases.csv", STATIC_FEATURES, problems)
 
-    timepoints = _read_csv(root / "timepoints.csv", problems, ["case_id", "time_point"])
+    timepoints = _read_csv(root / "timepoints.csv", problems, ["case_id", "time_point"],
+                           {"case_id", "time_point", "week", *dynamic_names},
+                           " (not a dynamic feature; static features belong in cases.csv)")
     if timepoints is not None:
         _check_ids(timepoints, "timepoints.csv", problems, unique=False)
-        for column in timepoints.columns[1:]:
-            if column not in dynamic_names + ["case_id", "time_point", "week"]:
-                problems.add("timepoints.csv", 1, column, "unknown column (not a dynamic "
-                             "feature; static features belong in cases.csv)")
         absent = [n for n in dynamic_names if n not in timepoints]
         if absent:
             warnings.append(f"timepoints.csv has no column for {', '.join(absent)}: "
@@ -195,7 +199,8 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
 
     outcomes = None
     if (root / "outcomes.csv").is_file() or require_outcomes:
-        outcomes = _read_csv(root / "outcomes.csv", problems, ["case_id", "response"])
+        outcomes = _read_csv(root / "outcomes.csv", problems, ["case_id", "response"],
+                             {"case_id", "response"}, "")
         if outcomes is not None:
             _check_ids(outcomes, "outcomes.csv", problems, unique=True)
             for line, value in zip(outcomes["_line"], outcomes["response"]):

@@ -95,9 +95,12 @@ class PhantomCohort:
     def subset(self, rows: np.ndarray | list[int]) -> PhantomCohort:
         """The cohort restricted to the given row positions (order kept)."""
         rows = np.asarray(rows, dtype=np.int64)
-        ids = set(self.cases["case_id"].iloc[rows])
+        ids = self.cases["case_id"].iloc[rows].tolist()
         pick = lambda df: df.iloc[rows].reset_index(drop=True)  # noqa: E731
-        tp = self.timepoints[self.timepoints["case_id"].isin(ids)].reset_index(drop=True)
+        position = {case_id: i for i, case_id in enumerate(ids)}
+        tp = self.timepoints[self.timepoints["case_id"].isin(position)]
+        tp = tp.iloc[np.argsort(tp["case_id"].map(position).to_numpy(), kind="stable")]
+        tp = tp.reset_index(drop=True)
         return PhantomCohort(self.seed, pick(self.cases), tp, pick(self.outcomes),
                              pick(self.truth), pick(self.contributions))
 
