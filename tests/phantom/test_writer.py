@@ -50,3 +50,24 @@ def test_tables_only(tmp_path: Path) -> None:
     write_cohort(tmp_path, 50, 2, images=False)
     assert not (tmp_path / "images").exists()
     assert (tmp_path / "truth" / "truth.csv").is_file()
+
+
+def test_examples_read_back_through_the_image_reader(examples_dir: Path) -> None:
+    """Phantom DICOM -> mmcrnet.io: phases in order, MONOCHROME1 shown as dense = bright."""
+    from scipy.ndimage import binary_dilation
+
+    from mmcrnet.io import read_paths
+
+    photometrics = set()
+    for case in sorted((examples_dir / "images").iterdir()):
+        mri = read_paths([case / "mri"])
+        assert [p.label for p in mri.phases] == ["pre", "early", "late"]
+        mask = np.asarray(Image.open(examples_dir / "truth" / "masks" / f"{case.name}_mri.png")) > 0
+        assert (mri.image[1] - mri.image[0])[mask].mean() > 0.1
+        mg = read_paths([case / "mammogram.dcm"])
+        photometrics.add(mg.photometric)
+        assert mg.kind == "mammogram" and mg.pixel_spacing_mm == (0.9, 0.9)
+        mask = np.asarray(Image.open(examples_dir / "truth" / "masks" / f"{case.name}_mammogram.png")) > 0
+        ring = binary_dilation(mask, iterations=6) & ~binary_dilation(mask, iterations=2)
+        assert mg.image[0][mask].mean() > mg.image[0][ring].mean() + 0.03
+    assert photometrics == {"MONOCHROME1", "MONOCHROME2"}

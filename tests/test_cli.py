@@ -1,0 +1,84 @@
+"""The command line: help on every subcommand, JSON output, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmcrnet.__main__ import main
+
+SUBCOMMANDS = [[], ["phantom"], ["phantom", "write"], ["phantom", "validate"],
+               ["phantom", "examples"], ["inspect"], ["cohort"], ["cohort", "check"]]
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
+def test_help_on_every_subcommand(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*words, "--help"])
+    assert info.value.code == 0
+    assert "usage: python -m mmcrnet" in capsys.readouterr().out
+
+
+def test_module_entry_point_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "mmcrnet", "--help"], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and "phantom" in result.stdout
+
+
+def test_phantom_write_tables_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["phantom", "write", "--n", "30", "--seed", "3", "--out", str(tmp_path),
+                 "--no-images"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n"] == 30 and sum(summary["outcomes"].values()) == 30
+    meta = json.loads((tmp_path / "cohort.json").read_text())
+    assert meta["command"].endswith("--no-images") and meta["seed"] == 3
+    assert main(["cohort", "check", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["cases"] == 30
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["phantom", "write", "--n", "0", "--seed", "1", "--out", "x"])
+    assert info.value.code == 2
+    assert "0 must be at least 1" in capsys.readouterr().err
+
+
+def test_cohort_check_lists_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cases.csv").write_text("case_id,age\nA,abc\n")
+    (tmp_path / "timepoints.csv").write_text("case_id,time_point\nA,T0\n")
+    (tmp_path / "outcomes.csv").write_text("case_id,response\nA,pCR\n")
+    assert main(["cohort", "check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cases.csv line 2 column 'age': 'abc' is not a number" in err
+
+
+def test_validate_json_reports_every_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["phantom", "validate", "--n", "3000", "--seed", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["checks"]) == 13
+    assert code == (0 if report["passed"] else 1)
+    assert all({"name", "measured", "target", "tolerance", "passed"} <= set(c)
+               for c in report["checks"])
+
+
+def test_inspect_prints_the_study(examples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mri = examples_dir / "images" / "PH00019" / "mri"
+    assert main(["inspect", str(mri)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["modality"] == "MR" and summary["kind"] == "mri"
+    assert [p["label"] for p in summary["phases"]] == ["pre", "early", "late"]
+    assert [p["time_s"] for p in summary["phases"]] == [0.0, 90.0, 360.0]
+    assert summary["pixel_spacing_mm"] == [0.7, 0.7]
+
+
+def test_inspect_bad_file_is_one_line_exit_2(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "scan.dcm"
+    bad.write_text("this is not an image\n")
+    assert main(["inspect", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "scan.dcm" in err
