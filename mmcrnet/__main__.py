@@ -6,6 +6,9 @@ Subcommands:
     phantom examples  regenerate the bundled example cases (assets/examples)
     inspect           read image files and print what was read, as JSON
     cohort check      validate a cohort folder against the feature schema
+    train             train MM-CRNet (or a baseline / ablation variant)
+    evaluate          the paper's Tables 2 and 4, references, calibration, breakdowns
+    benchmark         time one-case inference on this machine
 
 Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr naming it).
 """
@@ -39,7 +42,7 @@ def _progress_bar(total: int, description: str):  # noqa: ANN202 - tqdm's type i
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit="case", file=sys.stderr,
-                disable=None, dynamic_ncols=True)
+                disable=False, dynamic_ncols=True)
 
 
 def cmd_phantom_write(args: argparse.Namespace) -> int:
@@ -119,6 +122,200 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, imported lazily
+    """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load."""
+    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+
+    total = args.phantom if args.phantom else None
+    bar = _progress_bar(total or 0, "reading images")
+
+    def progress(done: int, count: int) -> None:
+        bar.total = count
+        bar.update(done - bar.n)
+
+    try:
+        if args.phantom:
+            cache = args.cache or Path(".cache") / f"phantom-{args.phantom}-{args.seed}"
+            return phantom_case_set(args.phantom, args.seed, cache=cache, workers=args.workers,
+                                    progress=progress)
+        return cohort_case_set(args.cohort, progress=progress)
+    finally:
+        bar.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mmcrnet.train import TrainConfig, train_model
+
+    cases = _training_cases(args)
+    config = TrainConfig(variant=args.variant, seed=args.seed, epochs=args.epochs,
+                         patience=args.patience, max_minutes=args.max_minutes,
+                         threads=args.threads)
+    epochs = tqdm(total=args.epochs, desc=f"training {args.variant}", unit="epoch",
+                  file=sys.stderr, disable=False, dynamic_ncols=True)
+    batches = tqdm(desc="  batches", unit="batch", file=sys.stderr, leave=False, disable=False,
+                   dynamic_ncols=True)
+
+    def on_batch(done: int, total: int) -> None:
+        if batches.total != total or done == 1:
+            batches.reset(total=total)
+        batches.update(done - batches.n)
+
+    def on_epoch(record: dict) -> None:
+        epochs.n = record["epoch"]
+        epochs.set_postfix(loss=record["train_loss"], val_loss=record["val_loss"],
+                           val_acc=record["val_accuracy"], val_auc=record["val_auc"])
+        epochs.refresh()
+
+    card = train_model(cases, Path(args.out), config, on_epoch=on_epoch, on_batch=on_batch)
+    batches.close()
+    epochs.close()
+    print(json.dumps({"out": str(args.out), "variant": args.variant,
+                      "epochs_run": card["epochs_run"], "best_epoch": card["best_epoch"],
+                      "temperature": round(card["temperature"], 4),
+                      "validation": card["validation"]["calibrated"],
+                      "training_seconds": card["training_seconds"]}, indent=2))
+    return EXIT_OK
+
+
+def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
+    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+
+    if source.get("kind") == "phantom":
+        n, seed = int(source["n"]), int(source["seed"])
+        return phantom_case_set(n, seed, cache=Path(".cache") / f"phantom-{n}-{seed}",
+                                workers=workers)
+    if source.get("kind") == "cohort" and Path(str(source.get("path"))).is_dir():
+        return cohort_case_set(Path(str(source["path"])))
+    return None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mmcrnet.checkpoint import read_card
+    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+    from mmcrnet.evaluate import evaluate
+
+    card = read_card(args.model)
+    if args.phantom_test:
+        seed = card.get("training_source", {}).get("seed")
+        if seed == args.seed:
+            raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
+        print(f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
+              file=sys.stderr)
+        test = phantom_case_set(args.phantom_test, args.seed,
+                                cache=Path(".cache") / f"phantom-{args.phantom_test}-{args.seed}",
+                                workers=args.workers)
+    else:
+        test = cohort_case_set(args.cohort_test)
+    print("rebuilding the training cohort for the Random Forest and the latent reference",
+          file=sys.stderr)
+    train_cases = _load_source(card.get("training_source", {}), args.workers)
+    started = time.perf_counter()
+    report = evaluate(args.model, test, train_cases,
+                      progress=lambda message: print(message, file=sys.stderr))
+    result = {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1),
+              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
+    out = args.out or Path(args.model) / "evaluation.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_report(result))
+        print(f"written to {out}")
+    return EXIT_OK
+
+
+def format_report(result: dict) -> str:
+    """The evaluation as plain-text tables."""
+    lines = [f"test set: {result['test']['description']} (n={result['test']['n']}); "
+             f"{result['condition']}"]
+
+    def table(title: str, rows: list[dict]) -> None:
+        lines.append(f"\n{title}")
+        lines.append(f"  {'model':<18}{'acc':>7}{'prec':>7}{'rec':>7}{'F1':>7}{'AUC':>7}"
+                     f"{'ECE':>7}   paper acc/AUC")
+        for row in rows:
+            m = row["metrics"]
+            paper = row.get("paper")
+            paper_text = f"{paper['accuracy']:.1f} / {paper['auc']:.1f}" if paper else ""
+            if m is None:
+                lines.append(f"  {row['name']:<18}  {row['note']}")
+                continue
+            lines.append(f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
+                         f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
+                         f"{paper_text}")
+
+    table("Table 2: MM-CRNet vs baselines", result["table2"])
+    table("Table 4: ablations (retrained without one modality)", result["table4"])
+    table("References", result["references"])
+    cal = result["calibration"]
+    lines.append(f"\ncalibration (temperature {cal['temperature']:.3f}): "
+                 f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
+                 f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
+                 f"slope {cal['before']['calibration_slope']:.2f} -> "
+                 f"{cal['after']['calibration_slope']:.2f}")
+    for title, key in (("time points", "by_time_points"), ("subtype", "by_subtype"),
+                       ("image input", "by_image")):
+        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}"
+                 for k, v in result[key].items()]
+        lines.append(f"by {title}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from mmcrnet.cohort import load_cohort
+    from mmcrnet.io import read_paths
+    from mmcrnet.predict import ClinicalCase, Predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    predictor = Predictor(args.model, device=args.device)
+    load_seconds = time.perf_counter() - started
+    examples = load_cohort(args.examples)
+    case_id = examples.case_ids[0]
+    static = examples.cases.iloc[0].drop("case_id").to_dict()
+    rows = examples.timepoints[examples.timepoints.case_id == case_id]
+    clinical = ClinicalCase(static, rows.drop(columns="case_id").to_dict("records"))
+    folder = examples.image_folder(case_id)
+    study = read_paths([folder / "mri"])
+    prepared = predictor.prepare(clinical, study)
+
+    def timed(step, repeats: int) -> list[float]:
+        for _ in range(3):
+            step()
+        out = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            step()
+            if predictor.device.type == "cuda":
+                torch.cuda.synchronize()
+            out.append((time.perf_counter() - t) * 1000)
+        return out
+
+    forward = timed(lambda: predictor.logits(prepared), args.repeats)
+    whole = timed(lambda: predictor.predict(clinical, study), args.repeats)
+    reading = timed(lambda: read_paths([folder / "mri"]), max(5, args.repeats // 5))
+    result = {
+        "device": str(predictor.device), "threads": torch.get_num_threads(),
+        "model_load_ms": round(load_seconds * 1000, 1),
+        "forward_ms": {"median": round(float(np.median(forward)), 2),
+                       "p95": round(float(np.percentile(forward, 95)), 2)},
+        "predict_case_ms": {"median": round(float(np.median(whole)), 2),
+                            "p95": round(float(np.percentile(whole, 95)), 2),
+                            "what": "validate + encode + resize image + forward + calibrate"},
+        "read_dicom_series_ms": {"median": round(float(np.median(reading)), 2)},
+        "repeats": args.repeats,
+        "command": shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+    }
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmcrnet",
@@ -184,6 +381,69 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-outcomes", action="store_true",
                        help="outcomes.csv is optional (inference-only cohort)")
     check.set_defaults(func=cmd_cohort_check)
+
+    from mmcrnet.model import VARIANTS
+
+    train = commands.add_parser(
+        "train", help="train MM-CRNet or a baseline/ablation variant",
+        description="Train on a phantom cohort (--phantom N) or a cohort folder (--cohort DIR) "
+                    "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
+                    "epochs, early stopping on validation loss; then temperature scaling. Writes "
+                    "OUT/model.safetensors and OUT/model.json; resumes from OUT/checkpoint/.")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--phantom", type=_positive_int, metavar="N",
+                        help="generate N phantom cases (seed --seed)")
+    source.add_argument("--cohort", type=Path, metavar="DIR", help="a cohort folder")
+    train.add_argument("--seed", type=int, required=True, help="cohort, split and training seed")
+    train.add_argument("--out", type=Path, required=True, help="model folder to write")
+    train.add_argument("--variant", choices=VARIANTS, default="mmcrnet",
+                       help="mmcrnet (default), a baseline (cnn-only, lstm-only) or an ablation "
+                            "(no-imaging, no-clinical, no-genomic)")
+    train.add_argument("--epochs", type=_positive_int, default=50, help="at most (default 50)")
+    train.add_argument("--patience", type=_positive_int, default=6,
+                       help="early-stopping patience in epochs (default 6)")
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="stop training after this many minutes (then calibrate and save)")
+    train.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    train.add_argument("--workers", type=_positive_int, default=None,
+                       help="processes for rendering phantom images (default: CPU count)")
+    train.add_argument("--cache", type=Path, default=None,
+                       help="image cache folder (default .cache/phantom-N-SEED)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="Tables 2 and 4, references, calibration and breakdowns",
+        description="Score the model in MODEL (and its variants in MODEL/variants/) on a "
+                    "held-out test set; fit the Random Forest and the latent reference on the "
+                    "model's own training split. Prints and writes MODEL/evaluation.json.")
+    evaluate.add_argument("--model", type=Path, default=Path("models"),
+                          help="model folder (default models/)")
+    test_source = evaluate.add_mutually_exclusive_group(required=True)
+    test_source.add_argument("--phantom-test", type=_positive_int, metavar="N",
+                             help="N new phantom cases as the test set")
+    test_source.add_argument("--cohort-test", type=Path, metavar="DIR",
+                             help="a cohort folder as the test set")
+    evaluate.add_argument("--seed", type=int, default=99,
+                          help="phantom test seed, never the training seed (default 99)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--out", type=Path, default=None,
+                          help="where to write the JSON (default MODEL/evaluation.json)")
+    evaluate.add_argument("--workers", type=_positive_int, default=None,
+                          help="processes for rendering phantom images")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    benchmark = commands.add_parser(
+        "benchmark", help="time one-case inference",
+        description="Time the model's forward pass and a whole one-case prediction on a "
+                    "bundled example (median and 95th percentile, in ms).")
+    benchmark.add_argument("--model", type=Path, default=Path("models"),
+                           help="model folder (default models/)")
+    benchmark.add_argument("--examples", type=Path, default=Path("assets/examples"),
+                           help="example cohort (default assets/examples)")
+    benchmark.add_argument("--repeats", type=_positive_int, default=100)
+    benchmark.add_argument("--threads", type=_positive_int, default=None)
+    benchmark.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    benchmark.set_defaults(func=cmd_benchmark)
     return parser
 
 

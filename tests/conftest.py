@@ -24,3 +24,25 @@ def small_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     write_cohort(out, 4, 11, images=True, workers=1)
     return out
+
+
+TINY_MODEL = {"cnn_channels": (4, 8), "lstm_hidden": 16, "fusion_hidden": 32, "dropout": 0.1}
+
+
+@pytest.fixture(scope="session")
+def phantom_cases(tmp_path_factory: pytest.TempPathFactory):
+    """300 phantom cases through the real image pipeline (rendered once per session)."""
+    from mmcrnet.datasets import phantom_case_set
+
+    return phantom_case_set(300, 5, cache=tmp_path_factory.mktemp("cache"), workers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(phantom_cases, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny MM-CRNet trained for 8 epochs on ``phantom_cases`` (a few seconds)."""
+    from mmcrnet.train import TrainConfig, train_model
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    train_model(phantom_cases, out, TrainConfig(seed=1, epochs=8, patience=8, threads=2,
+                                                model_overrides=TINY_MODEL), device="cpu")
+    return out

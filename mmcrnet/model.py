@@ -1,0 +1,180 @@
+"""MM-CRNet: a CNN over the image, an LSTM over the clinical/genomic sequence, concatenation
+fusion, fully connected layers, softmax over (pCR, partial, none).
+
+The three parts are exposed separately (``image_branch``, ``sequence_branch``, ``head``) so that
+explanations can compute the image embedding once and attribute the sequence cheaply.
+
+Images: a DCE-MRI (3 phases as channels) and a mammogram (1 channel) have their own encoders
+with the same architecture; both map to an embedding of the same size. A case without an image
+gets a zero embedding, and the head sees a one-hot of the image kind (none / MRI / mammogram),
+so "no image" is an input the model is trained on, not a hole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from mmcrnet.data import IMAGE_KINDS, IMAGE_SIZE, LAYOUT, MAMMOGRAM, MAX_TIME_POINTS, MRI
+from mmcrnet.features import OUTCOMES
+
+Variant = Literal["mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical", "no-genomic"]
+VARIANTS: tuple[str, ...] = ("mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical",
+                             "no-genomic")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one model; saved in every model card."""
+
+    variant: str = "mmcrnet"  # one of VARIANTS (baselines and ablations share this code)
+    image_size: int = IMAGE_SIZE  # square image input side
+    feature_dim: int = LAYOUT.width  # F: columns of the sequence input
+    max_time_points: int = MAX_TIME_POINTS  # T
+    cnn_channels: tuple[int, ...] = (16, 32, 64, 128)  # one conv block per entry, each halves
+    lstm_hidden: int = 64  # sequence embedding size
+    fusion_hidden: int = 128  # fully connected layer after concatenation
+    dropout: float = 0.3  # before each fully connected layer
+    n_classes: int = len(OUTCOMES)
+    groups: tuple[str, ...] = field(default=("clinical", "genomic"))  # sequence feature groups
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant '{self.variant}' is not one of {', '.join(VARIANTS)}")
+        if self.image_size % 2 ** len(self.cnn_channels):
+            raise ValueError(f"image_size {self.image_size} must be divisible by "
+                             f"2**{len(self.cnn_channels)}")
+
+    @property
+    def uses_image(self) -> bool:
+        return self.variant not in ("lstm-only", "no-imaging")
+
+    @property
+    def uses_sequence(self) -> bool:
+        return self.variant != "cnn-only"
+
+    @property
+    def has_fusion_head(self) -> bool:
+        """Baselines end in a single linear layer; MM-CRNet and its ablations fuse."""
+        return self.variant not in ("cnn-only", "lstm-only")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(sorted(unknown))}")
+        values = dict(data)
+        for key in ("cnn_channels", "groups"):
+            if key in values:
+                values[key] = tuple(values[key])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def variant_config(variant: str, **overrides: object) -> ModelConfig:
+    """The config of a named variant: which branches and which feature groups it uses."""
+    groups = {"no-clinical": ("genomic",), "no-genomic": ("clinical",)}.get(
+        variant, ("clinical", "genomic"))
+    return ModelConfig(variant=variant, groups=groups, **overrides)  # type: ignore[arg-type]
+
+
+class ImageEncoder(nn.Module):
+    """Conv blocks (conv-BN-ReLU x 2, max-pool) then global average pooling: (B, C, S, S) ->
+    (B, E). ``last_conv`` is the target layer for Grad-CAM."""
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        previous = in_channels
+        for width in channels:
+            blocks.append(nn.Sequential(
+                nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                nn.ReLU(),
+                nn.MaxPool2d(2)))
+            previous = width
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = previous
+
+    @property
+    def last_conv(self) -> nn.Module:
+        """The last block's final ReLU (the activations Grad-CAM weighs)."""
+        return self.blocks[-1][5]
+
+    def forward(self, image: Tensor) -> Tensor:
+        features = self.blocks(image)  # (B, E, S / 2**k, S / 2**k)
+        return self.pool(features).flatten(1)  # (B, E)
+
+
+class MMCRNet(nn.Module):
+    """The model. ``forward(image, image_kind, sequence, lengths) -> logits (B, 3)``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.image_dim = config.cnn_channels[-1] if config.uses_image else 0
+        self.sequence_dim = config.lstm_hidden if config.uses_sequence else 0
+        if config.uses_image:
+            self.mri_encoder = ImageEncoder(3, config.cnn_channels)
+            self.mammogram_encoder = ImageEncoder(1, config.cnn_channels)
+        if config.uses_sequence:
+            self.lstm = nn.LSTM(config.feature_dim, config.lstm_hidden, batch_first=True)
+        fused = self.image_dim + self.sequence_dim + (len(IMAGE_KINDS) if config.uses_image else 0)
+        if config.has_fusion_head:
+            self.fusion = nn.Sequential(
+                nn.Dropout(config.dropout), nn.Linear(fused, config.fusion_hidden),
+                nn.ReLU(), nn.Dropout(config.dropout),
+                nn.Linear(config.fusion_hidden, config.n_classes))
+        else:
+            self.fusion = nn.Sequential(nn.Dropout(config.dropout),
+                                        nn.Linear(fused, config.n_classes))
+
+    def image_branch(self, image: Tensor, image_kind: Tensor) -> Tensor:
+        """(B, 3, S, S), (B,) -> image embedding (B, E); zeros where there is no image.
+
+        MRI rows use all three channels, mammogram rows channel 0 only.
+        """
+        batch = image.shape[0]
+        embedding = image.new_zeros((batch, self.image_dim))
+        if not self.config.uses_image:
+            return embedding
+        is_mri, is_mg = image_kind == MRI, image_kind == MAMMOGRAM
+        if bool(is_mri.any()):
+            embedding = embedding.index_put((is_mri.nonzero()[:, 0],),
+                                            self.mri_encoder(image[is_mri]))
+        if bool(is_mg.any()):
+            embedding = embedding.index_put((is_mg.nonzero()[:, 0],),
+                                            self.mammogram_encoder(image[is_mg][:, :1]))
+        return embedding
+
+    def sequence_branch(self, sequence: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T, F), (B,) -> sequence embedding (B, H): the LSTM state after the last observed
+        time point (padding comes after it, so it never reaches that state)."""
+        if not self.config.uses_sequence:
+            return sequence.new_zeros((sequence.shape[0], 0))
+        outputs, _ = self.lstm(sequence)  # (B, T, H)
+        last = (lengths.clamp(min=1) - 1).to(outputs.device)  # (B,)
+        return outputs[torch.arange(outputs.shape[0], device=outputs.device), last]  # (B, H)
+
+    def head(self, image_embedding: Tensor, image_kind: Tensor, sequence_embedding: Tensor
+             ) -> Tensor:
+        """Concatenate the branches (and the image-kind one-hot) -> logits (B, 3)."""
+        parts = [image_embedding, sequence_embedding]
+        if self.config.uses_image:
+            parts.append(nn.functional.one_hot(image_kind.long(), len(IMAGE_KINDS))
+                         .to(image_embedding.dtype))
+        return self.fusion(torch.cat(parts, dim=1))
+
+    def forward(self, image: Tensor, image_kind: Tensor, sequence: Tensor, lengths: Tensor
+                ) -> Tensor:
+        """Logits (B, 3) for images (B, 3, S, S), kinds (B,), sequences (B, T, F), lengths (B,)."""
+        return self.head(self.image_branch(image, image_kind), image_kind,
+                         self.sequence_branch(sequence, lengths))

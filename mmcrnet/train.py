@@ -1,0 +1,267 @@
+"""Training: the paper's protocol (70/15/15 split, Adam 1e-3, batch 32, up to 50 epochs, early
+stopping on validation loss, dropout and L2), trained for missing modalities, then temperature
+scaling on the validation split.
+
+Missing modalities are part of training: each step draws, per case, which image the model gets
+(MRI, mammogram or none), how many time points it sees (1 to 4) and whether its genomic data
+is withheld. Validation and early stopping use the full sequence with the MRI (the condition of
+the paper's tables). Every epoch writes a resumable checkpoint (safetensors + JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mmcrnet.checkpoint import save_model
+from mmcrnet.data import (LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, batch_images, encode_sequences,
+                          truncate)
+from mmcrnet.datasets import CaseSet, split_rows, subset
+from mmcrnet.features import FEATURES_BY_NAME
+from mmcrnet.metrics import fit_temperature, scores, softmax
+from mmcrnet.model import MMCRNet, ModelConfig, variant_config
+from mmcrnet.phantom.cohort import SPEC_VERSION
+
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; saved in the model card."""
+
+    variant: str = "mmcrnet"
+    seed: int = 0
+    epochs: int = 50  # upper bound; early stopping usually ends sooner
+    batch_size: int = 32
+    learning_rate: float = 1e-3  # Adam
+    weight_decay: float = 1e-4  # L2 penalty (Adam weight_decay)
+    patience: int = 6  # epochs without a better validation loss before stopping
+    split: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    # Missing-modality training: probabilities per case and step.
+    image_kind_p: tuple[float, float, float] = (0.2, 0.6, 0.2)  # none, MRI, mammogram
+    length_p: tuple[float, float, float, float] = (0.15, 0.15, 0.15, 0.55)  # 1..4 time points
+    genomic_drop_p: float = 0.15  # withhold all genomic data
+    flip_p: float = 0.5  # horizontal flip of the image
+    max_minutes: float | None = None  # stop after this wall time (still calibrates and saves)
+    threads: int | None = None  # torch CPU threads (default: torch's choice)
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+
+
+def image_kind_probabilities(config: ModelConfig, train: TrainConfig) -> np.ndarray:
+    """(3,) probabilities of none / MRI / mammogram for this variant."""
+    if not config.uses_image:
+        return np.array([1.0, 0.0, 0.0])
+    p = np.array(train.image_kind_p, dtype=float)
+    if not config.uses_sequence:  # an image-only model always gets an image
+        p[0] = 0.0
+    return p / p.sum()
+
+
+def main_condition_kinds(config: ModelConfig, n: int) -> np.ndarray:
+    """Image kinds of the evaluation condition: MRI when the model reads images."""
+    return np.full(n, MRI if config.uses_image else NO_IMAGE, dtype=np.int64)
+
+
+def _genomic_columns() -> np.ndarray:
+    return np.array([FEATURES_BY_NAME[o].group == "genomic" if o in FEATURES_BY_NAME else False
+                     for o in LAYOUT.owners])
+
+
+@torch.no_grad()
+def predict_logits(model: MMCRNet, cases: CaseSet, sequences: np.ndarray, lengths: np.ndarray,
+                   kinds: np.ndarray, batch_size: int = 256,
+                   device: torch.device | str = "cpu") -> np.ndarray:
+    """Logits (N, 3) of ``model`` on ``cases`` with the given inputs.
+
+    Args:
+        sequences: (N, T, F); lengths: (N,); kinds: (N,) image kind per case.
+    """
+    model.eval()
+    out = []
+    for start in range(0, cases.n, batch_size):
+        rows = np.arange(start, min(start + batch_size, cases.n))
+        image = batch_images(cases.images, rows, kinds[rows]).to(device)
+        logits = model(image, torch.from_numpy(kinds[rows]).to(device),
+                       torch.from_numpy(sequences[rows]).to(device),
+                       torch.from_numpy(lengths[rows]).to(device))
+        out.append(logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
+
+
+def _state_to_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors: dict[str, torch.Tensor] = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value).detach().clone().contiguous()
+    return tensors
+
+
+def _tensors_to_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state_dict = optimizer.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)
+
+
+@dataclass
+class _Progress:
+    epoch: int = 0
+    best_loss: float = float("inf")
+    best_epoch: int = -1
+    stale: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train_model(cases: CaseSet, out: Path, train: TrainConfig,
+                on_epoch: EpochCallback | None = None,
+                on_batch: Callable[[int, int], None] | None = None,
+                device: str | torch.device | None = None) -> dict[str, Any]:
+    """Train one model on ``cases`` and write ``out/model.safetensors`` + ``out/model.json``.
+
+    Resumes from ``out/checkpoint/`` when a checkpoint of the same configuration is there.
+
+    Args:
+        cases: the whole cohort; it is split 70/15/15 with ``train.seed``.
+        on_epoch: called after each epoch with its metrics (for progress bars, live curves).
+        on_batch: called with (batch, batches) within an epoch.
+    Returns:
+        the model card written.
+    """
+    if cases.labels is None:
+        raise ValueError("training needs outcomes (outcomes.csv)")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    torch.manual_seed(train.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    config = variant_config(train.variant, **train.model_overrides)
+    sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)  # type: ignore[arg-type]
+    train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
+    model = MMCRNet(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.learning_rate,
+                                 weight_decay=train.weight_decay)
+    rng = np.random.default_rng([train.seed, 1])
+    progress = _Progress()
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    checkpoint = Path(out) / "checkpoint"
+    fingerprint = {"train": {k: v for k, v in asdict(train).items()
+                             if k not in ("max_minutes", "threads", "epochs")},
+                   "config": config.to_dict(), "n": cases.n, "cases": cases.description}
+    if (checkpoint / "state.json").is_file():
+        saved = json.loads((checkpoint / "state.json").read_text())
+        if saved["fingerprint"] == fingerprint:
+            model.load_state_dict(load_file(str(checkpoint / "last.safetensors")))
+            best_state = load_file(str(checkpoint / "best.safetensors"))
+            _tensors_to_state(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
+            rng.bit_generator.state = saved["rng"]
+            torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
+            progress = _Progress(**saved["progress"])
+
+    kind_p = image_kind_probabilities(config, train)
+    genomic = _genomic_columns()
+    val = subset(cases, val_rows)
+    val_seq, val_len = sequences.values[val_rows], sequences.lengths[val_rows]
+    val_kinds = main_condition_kinds(config, val.n)
+    y_train = torch.from_numpy(cases.labels)
+    loss_fn = nn.CrossEntropyLoss()
+    started = time.perf_counter() - progress.seconds
+    batches = int(np.ceil(len(train_rows) / train.batch_size))
+
+    while progress.epoch < train.epochs and progress.stale < train.patience:
+        if train.max_minutes is not None and (time.perf_counter() - started) / 60 > train.max_minutes:
+            break
+        model.train()
+        order = rng.permutation(train_rows)
+        total_loss = 0.0
+        for b in range(batches):
+            rows = order[b * train.batch_size:(b + 1) * train.batch_size]
+            kinds = rng.choice(3, size=len(rows), p=kind_p)
+            kinds[(kinds == MRI) & ~cases.images.has_mri[rows]] = NO_IMAGE
+            kinds[(kinds == MAMMOGRAM) & ~cases.images.has_mammogram[rows]] = NO_IMAGE
+            seq, lengths = truncate(sequences.values[rows], sequences.lengths[rows],
+                                    rng.choice(4, size=len(rows), p=train.length_p) + 1)
+            if "genomic" in config.groups:
+                drop = rng.random(len(rows)) < train.genomic_drop_p
+                seq[np.ix_(drop, np.arange(seq.shape[1]), genomic)] = 0.0
+            image = batch_images(cases.images, rows, kinds)
+            flip = torch.from_numpy(rng.random(len(rows)) < train.flip_p)
+            image[flip] = image[flip].flip(-1)
+            logits = model(image.to(device), torch.from_numpy(kinds).to(device),
+                           torch.from_numpy(seq).to(device), torch.from_numpy(lengths).to(device))
+            loss = loss_fn(logits, y_train[rows].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(rows)
+            if on_batch:
+                on_batch(b + 1, batches)
+        val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
+        val_scores = scores(val.labels, softmax(val_logits))
+        progress.epoch += 1
+        record = {"epoch": progress.epoch, "train_loss": round(total_loss / len(train_rows), 4),
+                  "val_loss": round(val_scores.nll, 4), "val_accuracy": round(val_scores.accuracy, 4),
+                  "val_auc": round(val_scores.auc, 4),
+                  "seconds": round(time.perf_counter() - started, 1)}
+        progress.history.append(record)
+        if val_scores.nll < progress.best_loss - 1e-4:
+            progress.best_loss, progress.best_epoch, progress.stale = val_scores.nll, progress.epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            progress.stale += 1
+        progress.seconds = time.perf_counter() - started
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  str(checkpoint / "last.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in best_state.items()},
+                  str(checkpoint / "best.safetensors"))
+        save_file(_state_to_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
+        save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
+        (checkpoint / "state.json").write_text(json.dumps(
+            {"fingerprint": fingerprint, "rng": rng.bit_generator.state,
+             "progress": asdict(progress)}, indent=1))
+        if on_epoch:
+            on_epoch(record)
+
+    model.load_state_dict(best_state)
+    val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
+    temperature = fit_temperature(val_logits, val.labels)
+    before = scores(val.labels, softmax(val_logits))
+    after = scores(val.labels, softmax(val_logits, temperature))
+    card = {
+        "name": f"MM-CRNet ({config.variant})",
+        "intended_use": "Research use only — not for clinical decisions.",
+        "training_data": cases.description,
+        "training_source": cases.source,
+        "synthetic": cases.truth is not None,
+        "cohort_spec_version": SPEC_VERSION if cases.truth is not None else None,
+        "split": {"train": len(train_rows), "validation": len(val_rows), "test": len(test_rows),
+                  "seed": train.seed, "fractions": list(train.split)},
+        "train_config": asdict(train),
+        "temperature": temperature,
+        "validation": {"condition": "full sequence, " + ("MRI" if config.uses_image else "no image"),
+                       "uncalibrated": before.to_dict(), "calibrated": after.to_dict()},
+        "epochs_run": progress.epoch, "best_epoch": progress.best_epoch,
+        "history": progress.history,
+        "training_seconds": round(progress.seconds, 1),
+        "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
+                     "threads": torch.get_num_threads(),
+                     "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "numpy": np.__version__},
+    }
+    return save_model(Path(out), model, card)
