@@ -140,6 +140,14 @@ def _check_values(frame: pd.DataFrame, file: str, specs: Iterable, problems: _Pr
                 problems.add(file, line, spec.name, str(exc).split(": ", 1)[-1])
 
 
+def _ids_not_in(frame: pd.DataFrame, file: str, reference: set[str], message: str,
+                problems: _Problems) -> None:
+    """Report every non-empty case_id of ``frame`` that is missing from ``reference``."""
+    for line, cid in zip(frame["_line"], frame["case_id"]):
+        if cid and cid not in reference:
+            problems.add(file, line, "case_id", f"'{cid}' {message}")
+
+
 def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
     """Read and validate a cohort folder.
 
@@ -209,26 +217,17 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
                                  f"'{value}' is not one of {', '.join(OUTCOMES)}")
 
     if cases is not None and timepoints is not None:
-        known = set(cases["case_id"])
-        for line, cid in zip(timepoints["_line"], timepoints["case_id"]):
-            if cid and cid not in known:
-                problems.add("timepoints.csv", line, "case_id", f"'{cid}' is not in cases.csv")
-        with_baseline = set(timepoints.loc[timepoints["time_point"] == "T0", "case_id"])
-        for line, cid in zip(cases["_line"], cases["case_id"]):
-            if cid and cid not in with_baseline:
-                problems.add("cases.csv", line, "case_id",
-                             f"'{cid}' has no T0 (baseline) row in timepoints.csv")
+        _ids_not_in(timepoints, "timepoints.csv", set(cases["case_id"]),
+                    "is not in cases.csv", problems)
+        _ids_not_in(cases, "cases.csv",
+                    set(timepoints.loc[timepoints["time_point"] == "T0", "case_id"]),
+                    "has no T0 (baseline) row in timepoints.csv", problems)
     if cases is not None and outcomes is not None:
-        known = set(cases["case_id"])
-        for line, cid in zip(outcomes["_line"], outcomes["case_id"]):
-            if cid and cid not in known:
-                problems.add("outcomes.csv", line, "case_id", f"'{cid}' is not in cases.csv")
+        _ids_not_in(outcomes, "outcomes.csv", set(cases["case_id"]), "is not in cases.csv",
+                    problems)
         if require_outcomes:
-            have = set(outcomes["case_id"])
-            for line, cid in zip(cases["_line"], cases["case_id"]):
-                if cid and cid not in have:
-                    problems.add("cases.csv", line, "case_id",
-                                 f"'{cid}' has no row in outcomes.csv")
+            _ids_not_in(cases, "cases.csv", set(outcomes["case_id"]),
+                        "has no row in outcomes.csv", problems)
     if problems:
         raise InvalidCohort(problems.items)
     assert cases is not None and timepoints is not None

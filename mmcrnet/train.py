@@ -46,6 +46,9 @@ class TrainConfig:
     learning_rate: float = 1e-3  # Adam
     weight_decay: float = 1e-4  # L2 penalty (Adam weight_decay)
     patience: int = 6  # epochs without a better validation loss before stopping
+    lr_factor: float = 0.3  # multiply the learning rate by this on a validation plateau ...
+    lr_patience: int = 2  # ... of this many epochs (ReduceLROnPlateau)
+    min_learning_rate: float = 1e-5
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
     # Missing-modality training: probabilities per case and step.
     image_kind_p: tuple[float, float, float] = (0.2, 0.6, 0.2)  # none, MRI, mammogram
@@ -155,6 +158,9 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
     model = MMCRNet(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.learning_rate,
                                  weight_decay=train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=train.lr_factor, patience=train.lr_patience,
+        min_lr=train.min_learning_rate)
     rng = np.random.default_rng([train.seed, 1])
     progress = _Progress()
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -169,6 +175,9 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
             best_state = load_file(str(checkpoint / "best.safetensors"))
             _tensors_to_state(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
             rng.bit_generator.state = saved["rng"]
+            scheduler.load_state_dict(saved["scheduler"])
+            for group, lr in zip(optimizer.param_groups, saved["scheduler"]["_last_lr"]):
+                group["lr"] = lr
             torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
             progress = _Progress(**saved["progress"])
 
@@ -216,6 +225,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
         record = {"epoch": progress.epoch, "train_loss": round(total_loss / len(train_rows), 4),
                   "val_loss": round(val_scores.nll, 4), "val_accuracy": round(val_scores.accuracy, 4),
                   "val_auc": round(val_scores.auc, 4),
+                  "learning_rate": optimizer.param_groups[0]["lr"],
                   "seconds": round(time.perf_counter() - started, 1)}
         progress.history.append(record)
         if val_scores.nll < progress.best_loss - 1e-4:
@@ -223,6 +233,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             progress.stale += 1
+        scheduler.step(val_scores.nll)
         progress.seconds = time.perf_counter() - started
         checkpoint.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
@@ -233,7 +244,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
         save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
         (checkpoint / "state.json").write_text(json.dumps(
             {"fingerprint": fingerprint, "rng": rng.bit_generator.state,
-             "progress": asdict(progress)}, indent=1))
+             "scheduler": scheduler.state_dict(), "progress": asdict(progress)}, indent=1))
         if on_epoch:
             on_epoch(record)
 
