@@ -23,7 +23,7 @@ from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.data import (IMAGE_SIZE, MAMMOGRAM, MRI, EncodedSequences, ImageArrays,
                           encode_sequences, image_input)
 from mmcrnet.errors import OncoPredictError
-from mmcrnet.features import OUTCOMES, SUBTYPES, subtype_of, column_codes, feature
+from mmcrnet.features import OUTCOMES, column_codes, feature, subtype_of
 from mmcrnet.io import RawFile, read_paths, read_study
 from mmcrnet.phantom.cohort import PhantomCohort, generate_cohort
 from mmcrnet.phantom.writer import CaseRender, case_renders, mammogram_dataset, mri_datasets
@@ -237,4 +237,4 @@ def split_rows(n: int, seed: int, fractions: tuple[float, float, float] = (0.70,
     return order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
 
 
-__all__ = ["CaseSet", "SUBTYPES", "cohort_case_set", "phantom_case_set", "split_rows", "subset"]
+__all__ = ["CaseSet", "cohort_case_set", "phantom_case_set", "split_rows", "subset"]

@@ -14,7 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 from mmcrnet.errors import (
     BadArchive,

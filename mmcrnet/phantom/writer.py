@@ -108,7 +108,7 @@ def mri_datasets(case: CaseRender, phases: np.ndarray) -> list[bytes]:
     series_uid = _uid(case.seed, case.case_id, "mri-series")
     frame_uid = _uid(case.seed, case.case_id, "frame")
     files = []
-    for p, (label, time_s) in enumerate(zip(MRI_PHASE_LABELS, MRI_PHASE_TIMES_S)):
+    for p, time_s in enumerate(MRI_PHASE_TIMES_S):
         ds = _base_dataset(case, MRImageStorage, _uid(case.seed, case.case_id, "mri", p), "MR")
         ds.SeriesInstanceUID = series_uid
         ds.FrameOfReferenceUID = frame_uid
@@ -186,9 +186,8 @@ def write_case_pngs(case: CaseRender, folder: Path) -> None:
     (dense = bright) 16-bit PNG."""
     images = case.render()
     folder.mkdir(parents=True, exist_ok=True)
-    for label, phase in zip(MRI_PHASE_LABELS, images.mri):
-        (folder / f"mri_{MRI_PHASE_LABELS.index(label) + 1}_{label}.png").write_bytes(
-            _png_bytes(phase))
+    for p, (label, phase) in enumerate(zip(MRI_PHASE_LABELS, images.mri)):
+        (folder / f"mri_{p + 1}_{label}.png").write_bytes(_png_bytes(phase))
     shown = images.mammogram
     if images.photometric == "MONOCHROME1":
         shown = (2**MG_BITS - 1 - shown.astype(np.int32)).astype(np.uint16)
