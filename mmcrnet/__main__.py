@@ -278,9 +278,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     load_seconds = time.perf_counter() - started
     examples = load_cohort(args.examples)
     case_id = examples.case_ids[0]
-    static = examples.cases.iloc[0].drop("case_id").to_dict()
-    rows = examples.timepoints[examples.timepoints.case_id == case_id]
-    clinical = ClinicalCase(static, rows.drop(columns="case_id").to_dict("records"))
+    clinical = ClinicalCase.from_tables(examples.cases, examples.timepoints, case_id)
     folder = examples.image_folder(case_id)
     study = read_paths([folder / "mri"])
     prepared = predictor.prepare(clinical, study)

@@ -59,6 +59,21 @@ class ClinicalCase:
         if "T0" not in seen:
             raise InvalidCase("the baseline time point T0 is required")
 
+    @classmethod
+    def from_tables(cls, cases: pd.DataFrame, timepoints: pd.DataFrame, case_id: str
+                    ) -> ClinicalCase:
+        """One case of a cohort's ``cases`` / ``timepoints`` tables (e.g. a bundled example).
+
+        Raises:
+            InvalidCase: ``case_id`` is not in ``cases``.
+        """
+        match = cases[cases["case_id"] == case_id]
+        if match.empty:
+            raise InvalidCase(f"case '{case_id}' is not in the cohort")
+        static = match.iloc[0].drop("case_id").to_dict()
+        rows = timepoints[timepoints["case_id"] == case_id].drop(columns="case_id")
+        return cls(static, rows.to_dict("records"))
+
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The case as one-row ``cases`` and ``timepoints`` tables (case_id 'case')."""
         cases = pd.DataFrame([{"case_id": "case", **{s.name: self.static.get(s.name)

@@ -29,11 +29,8 @@ def test_bundled_model_predicts_the_examples(examples_dir: Path) -> None:
     predictor = Predictor(MODELS, device="cpu")
     cohort = load_cohort(examples_dir)
     correct = 0
-    for row in cohort.cases.itertuples(index=False):
-        static = row._asdict()
-        case_id = static.pop("case_id")
-        timepoints = cohort.timepoints[cohort.timepoints.case_id == case_id]
-        clinical = ClinicalCase(static, timepoints.drop(columns="case_id").to_dict("records"))
+    for case_id in cohort.case_ids:
+        clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
         study = read_paths([examples_dir / "images" / case_id / "mri"])
         prediction = predictor.predict(clinical, study)
         assert np.isclose(sum(prediction.probabilities.values()), 1.0)

@@ -45,3 +45,14 @@ def test_bad_clinical_input_names_the_field(predictor: Predictor, static: dict,
                                             timepoints: list, words: str) -> None:
     with pytest.raises(InvalidCase, match=words):
         predictor.predict(ClinicalCase(static, timepoints))
+
+
+def test_case_from_cohort_tables(examples_dir: Path) -> None:
+    from mmcrnet.cohort import load_cohort
+
+    cohort = load_cohort(examples_dir)
+    case = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, cohort.case_ids[0])
+    case.validate()
+    assert [row["time_point"] for row in case.timepoints] == ["T0", "T1", "T2", "T3"]
+    with pytest.raises(InvalidCase, match="case 'nope' is not in the cohort"):
+        ClinicalCase.from_tables(cohort.cases, cohort.timepoints, "nope")
