@@ -124,7 +124,7 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
 
 def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, imported lazily
     """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load."""
-    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+    from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
     total = args.phantom if args.phantom else None
     bar = _progress_bar(total or 0, "reading images")
@@ -135,7 +135,7 @@ def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, import
 
     try:
         if args.phantom:
-            cache = args.cache or Path(".cache") / f"phantom-{args.phantom}-{args.seed}"
+            cache = args.cache or default_cache(args.phantom, args.seed)
             return phantom_case_set(args.phantom, args.seed, cache=cache, workers=args.workers,
                                     progress=progress)
         return cohort_case_set(args.cohort, progress=progress)
@@ -180,12 +180,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
-    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+    from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
     if source.get("kind") == "phantom":
         n, seed = int(source["n"]), int(source["seed"])
-        return phantom_case_set(n, seed, cache=Path(".cache") / f"phantom-{n}-{seed}",
-                                workers=workers)
+        return phantom_case_set(n, seed, cache=default_cache(n, seed), workers=workers)
     if source.get("kind") == "cohort" and Path(str(source.get("path"))).is_dir():
         return cohort_case_set(Path(str(source["path"])))
     return None
@@ -193,7 +192,7 @@ def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
-    from mmcrnet.datasets import cohort_case_set, phantom_case_set
+    from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
     from mmcrnet.evaluate import evaluate
 
     card = read_card(args.model)
@@ -204,7 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
               file=sys.stderr)
         test = phantom_case_set(args.phantom_test, args.seed,
-                                cache=Path(".cache") / f"phantom-{args.phantom_test}-{args.seed}",
+                                cache=default_cache(args.phantom_test, args.seed),
                                 workers=args.workers)
     else:
         test = cohort_case_set(args.cohort_test)

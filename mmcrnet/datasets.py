@@ -22,7 +22,7 @@ import pandas as pd
 from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.data import (IMAGE_SIZE, MAMMOGRAM, MRI, EncodedSequences, ImageArrays,
                           encode_sequences, image_input)
-from mmcrnet.errors import OncoPredictError
+from mmcrnet.errors import UnsupportedImage
 from mmcrnet.features import OUTCOMES, column_codes, feature, subtype_of
 from mmcrnet.io import RawFile, read_paths, read_study
 from mmcrnet.phantom.cohort import PhantomCohort, generate_cohort
@@ -140,6 +140,11 @@ def phantom_images(cohort: PhantomCohort, cache: Path | None = None, workers: in
     return ImageArrays(mri, mammogram, ones, ones.copy())
 
 
+def default_cache(n: int, seed: int) -> Path:
+    """Where the CLI caches a phantom cohort's image arrays: ``.cache/phantom-N-SEED``."""
+    return Path(".cache") / f"phantom-{n}-{seed}"
+
+
 def phantom_case_set(n: int, seed: int, cache: Path | None = None, workers: int | None = None,
                      progress: ProgressCallback | None = None) -> CaseSet:
     """A phantom cohort of ``n`` cases (seed ``seed``) as a CaseSet."""
@@ -169,7 +174,7 @@ def _case_image(folder: Path | None, name: str) -> np.ndarray | None:
     kind, image = image_input(read_paths(paths))
     expected = MRI if name == "mri" else MAMMOGRAM
     if kind != expected:
-        raise OncoPredictError(f"{paths[0]}: expected a {name} image, found another kind")
+        raise UnsupportedImage(f"{paths[0]}: expected a {name} image, found another kind")
     return image
 
 
