@@ -8,7 +8,10 @@ Subcommands:
     cohort check      validate a cohort folder against the feature schema
     train             train MM-CRNet (or a baseline / ablation variant)
     evaluate          the paper's Tables 2 and 4, references, calibration, breakdowns
-    benchmark         time one-case inference on this machine
+    benchmark         time one-case inference and explanation on this machine
+    explain           one case's prediction with its reasons (maps, attributions, Shapley)
+    evaluate-explanations
+                      check the explanations against the phantom's truth
 
 Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr naming it).
 """
@@ -313,6 +316,134 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _case_inputs(args: argparse.Namespace):  # noqa: ANN202 - (ClinicalCase, Study | None)
+    """The clinical values and the image study of ``args.case`` in ``args.cohort``."""
+    from mmcrnet.cohort import load_cohort
+    from mmcrnet.io import read_paths
+    from mmcrnet.predict import ClinicalCase
+
+    cohort = load_cohort(args.cohort, require_outcomes=False)
+    clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, args.case)
+    if args.time_points is not None:
+        clinical = ClinicalCase(clinical.static, list(clinical.timepoints)[:args.time_points])
+    folder = cohort.image_folder(args.case)
+    paths = {"mri": folder / "mri" if folder else None,
+             "mammogram": folder / "mammogram.dcm" if folder else None}
+    if args.image == "none":
+        return clinical, None
+    path = paths[args.image]
+    if path is None or not path.exists():
+        raise OncoPredictError(f"case '{args.case}' has no {args.image} image in {args.cohort}")
+    return clinical, read_paths([path])
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmcrnet.explain import MODALITIES, Explainer
+    from mmcrnet.predict import Predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clinical, study = _case_inputs(args)
+    explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
+    explanation = explainer.explain(clinical, study, target=args.target)
+    if args.json:
+        print(json.dumps({"case": args.case, **explanation.to_dict(include_maps=not args.no_maps)},
+                         indent=1))
+        return EXIT_OK
+    p = explanation.prediction
+    lines = [f"case {args.case}: {p.label} "
+             + " / ".join(f"{c} {v:.2f}" for c, v in p.probabilities.items())
+             + f" ({p.image_kind} image, {p.time_points} time points; {p.model}, trained on "
+               f"{p.training_data}). Research use only, not for clinical decisions.",
+             f"reasons, towards or away from {explanation.target}:"]
+    lines += [f"  {s.value:+.3f}  {s.text}" for s in explanation.statements(args.top)]
+    shapley = explanation.modalities.shapley
+    lines.append(f"modalities (change in P({explanation.target})): " + ", ".join(
+        f"{m} {shapley[i, list(p.probabilities).index(explanation.target)]:+.3f}"
+        for i, m in enumerate(MODALITIES)))
+    lines.append("with each time point: " + " -> ".join(
+        f"{row['time_point']} " + "/".join(f"{float(row[c]):.2f}" for c in p.probabilities)
+        for row in explanation.trajectory))
+    if explanation.image is not None:
+        import numpy as np
+
+        cam = explanation.image.maps["gradcam"]
+        row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
+        lines.append(f"Grad-CAM ({explanation.image.layer}): strongest evidence towards "
+                     f"{explanation.target} at row {row}, column {col} of {cam.shape}")
+    lines.append(f"time: {explanation.timings_ms['total']:.0f} ms")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmcrnet.checkpoint import read_card
+    from mmcrnet.datasets import default_cache, phantom_case_set
+    from mmcrnet.explain import Explainer
+    from mmcrnet.explain.evaluate import evaluate_explanations
+    from mmcrnet.phantom.cohort import generate_cohort
+    from mmcrnet.predict import Predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    card = read_card(args.model)
+    if card.get("training_source", {}).get("seed") == args.seed:
+        raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
+    print(f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
+          file=sys.stderr)
+    cases = phantom_case_set(args.phantom_test, args.seed,
+                             cache=default_cache(args.phantom_test, args.seed),
+                             workers=args.workers)
+    explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
+    bar = _progress_bar(args.phantom_test, "explaining")
+    started = time.perf_counter()
+    report = evaluate_explanations(explainer, cases, generate_cohort(args.phantom_test, args.seed),
+                                   sanity_cases=args.sanity_cases,
+                                   progress=lambda done, _total: bar.update(done - bar.n))
+    bar.close()
+    result = {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1),
+              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
+    out = args.out or Path(args.model) / "explanations.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_explanation_report(result))
+        print(f"written to {out}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def format_explanation_report(result: dict) -> str:
+    """The explanation check as plain text."""
+    lines = [f"test set: {result['test']} (n={result['n']})", "image maps (classic, positive "
+             f"part; tumour mask dilated by {result['image_maps']['dilation_px']} px):"]
+    for key, row in result["image_maps"].items():
+        if isinstance(row, dict):
+            lines.append(f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
+                         f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
+                         f"  empty {row['empty_maps']}")
+    seq = result["sequence"]
+    lines.append(f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
+                 f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
+                 f"{seq['ig_relative_delta_median']:.2e}; IG vs occlusion Spearman "
+                 f"{seq['ig_vs_occlusion_spearman_median']:.3f}")
+    for key, row in result["truth_agreement"].items():
+        if key.startswith("baseline="):
+            lines.append(f"truth agreement ({key}): per-patient Spearman median "
+                         f"{row['spearman_median']:.3f} (proxies summed "
+                         f"{row['spearman_median_grouped']:.3f}); global ranking "
+                         f"{row['global_ranking_spearman']:.3f}")
+    lines.append("sanity (cascading randomisation, median Spearman with the original map): "
+                 + "; ".join(f"{r['randomised_through']} {r['gradcam']:+.2f}"
+                             for r in result["sanity"]))
+    lines += [f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmcrnet",
@@ -441,6 +572,59 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--threads", type=_positive_int, default=None)
     benchmark.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     benchmark.set_defaults(func=cmd_benchmark)
+
+    explain = commands.add_parser(
+        "explain", help="one case's prediction with its reasons",
+        description="Predict one case of a cohort folder and explain it: Grad-CAM and HiResCAM "
+                    "maps over the image, Integrated Gradients (and occlusion) for every "
+                    "clinical and genomic feature at every time point, Shapley values of the "
+                    "three modalities, and the prediction after each time point.")
+    explain.add_argument("case", help="case_id in the cohort folder")
+    explain.add_argument("--cohort", type=Path, default=Path("assets/examples"),
+                         help="cohort folder (default assets/examples)")
+    explain.add_argument("--image", choices=["mri", "mammogram", "none"], default="mri",
+                         help="which image to use (default mri)")
+    explain.add_argument("--time-points", type=_positive_int, default=None,
+                         help="use only the first N time points")
+    explain.add_argument("--target", default=None,
+                         help="outcome to explain (default: the predicted one)")
+    explain.add_argument("--model", type=Path, default=Path("models"),
+                         help="model folder (default models/)")
+    explain.add_argument("--steps", type=_positive_int, default=64,
+                         help="Integrated Gradients steps (default 64)")
+    explain.add_argument("--top", type=_positive_int, default=8, help="reasons to print")
+    explain.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
+    explain.add_argument("--threads", type=_positive_int, default=None)
+    explain.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    explain.set_defaults(func=cmd_explain)
+
+    check_explanations = commands.add_parser(
+        "evaluate-explanations", help="check the explanations against the phantom's truth",
+        description="On held-out phantom cases: Grad-CAM pointing game and energy in the "
+                    "tumour mask, null features' share, agreement with the true contributions, "
+                    "cascading-randomisation sanity check, IG completeness. Writes "
+                    "MODEL/explanations.json; exit 1 if a target is missed.")
+    check_explanations.add_argument("--model", type=Path, default=Path("models"),
+                                    help="model folder (default models/)")
+    check_explanations.add_argument("--phantom-test", type=_positive_int, required=True,
+                                    metavar="N", help="N new phantom cases")
+    check_explanations.add_argument("--seed", type=int, default=99,
+                                    help="phantom test seed, never the training seed (default 99)")
+    check_explanations.add_argument("--sanity-cases", type=_positive_int, default=50,
+                                    help="cases for the randomisation check (default 50)")
+    check_explanations.add_argument("--steps", type=_positive_int, default=64,
+                                    help="Integrated Gradients steps (default 64)")
+    check_explanations.add_argument("--json", action="store_true", help="print JSON")
+    check_explanations.add_argument("--out", type=Path, default=None,
+                                    help="where to write the JSON "
+                                         "(default MODEL/explanations.json)")
+    check_explanations.add_argument("--workers", type=_positive_int, default=None,
+                                    help="processes for rendering phantom images")
+    check_explanations.add_argument("--threads", type=_positive_int, default=None)
+    check_explanations.add_argument("--device", default=None,
+                                    help="cpu or cuda (default: cuda if present)")
+    check_explanations.set_defaults(func=cmd_evaluate_explanations)
     return parser
 
 

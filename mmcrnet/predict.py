@@ -155,7 +155,10 @@ class Predictor:
 
     def predict(self, clinical: ClinicalCase, study: Study | None = None) -> Prediction:
         prepared = self.prepare(clinical, study)
-        logits = self.logits(prepared)
+        return self.prediction(prepared, self.logits(prepared))
+
+    def prediction(self, prepared: PreparedInput, logits: np.ndarray) -> Prediction:
+        """The typed result for a prepared case and its (1, 3) logits."""
         calibrated = softmax(logits, self.temperature)[0]
         raw = softmax(logits)[0]
         return Prediction(

@@ -27,6 +27,7 @@ from mmcrnet.checkpoint import save_model
 from mmcrnet.data import (LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, batch_images, encode_sequences,
                           truncate)
 from mmcrnet.datasets import CaseSet, split_rows, subset
+from mmcrnet.explain.sequence import reference_patient
 from mmcrnet.features import FEATURES_BY_NAME
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig, variant_config
@@ -127,6 +128,16 @@ class _Progress:
     stale: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _training_reference(cases: CaseSet, rows: np.ndarray, config: ModelConfig
+                        ) -> dict[str, object]:
+    """The training split's reference patient (the baseline of sequence attributions), as the
+    model sees it: its feature groups, over every time point of the training cases."""
+    ids = set(cases.cases["case_id"].iloc[rows])
+    return reference_patient(cases.cases.iloc[rows],
+                             cases.timepoints[cases.timepoints["case_id"].isin(ids)],
+                             config.groups)  # type: ignore[arg-type]
 
 
 def train_model(cases: CaseSet, out: Path, train: TrainConfig,
@@ -264,6 +275,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
                   "seed": train.seed, "fractions": list(train.split)},
         "train_config": asdict(train),
         "temperature": temperature,
+        "reference_patient": _training_reference(cases, train_rows, config),
         "validation": {"condition": "full sequence, " + ("MRI" if config.uses_image else "no image"),
                        "uncalibrated": before.to_dict(), "calibrated": after.to_dict()},
         "epochs_run": progress.epoch, "best_epoch": progress.best_epoch,

@@ -101,6 +101,8 @@ class PhantomImages:
         mammogram_mask: (224, 224) bool tumour mask of the mammogram.
         photometric: "MONOCHROME1" or "MONOCHROME2" for the mammogram.
         laterality: "L" or "R".
+        mri_fibroglandular: (224, 224) float32 fibroglandular fraction (0..1) of the MRI slice,
+            the tissue that background parenchymal enhancement (bpe, a null variable) lights.
     """
 
     mri: np.ndarray
@@ -109,6 +111,7 @@ class PhantomImages:
     mammogram_mask: np.ndarray
     photometric: str
     laterality: str
+    mri_fibroglandular: np.ndarray
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -158,8 +161,9 @@ def _rician(rng: np.random.Generator, signal: np.ndarray, sigma: float) -> np.nd
 
 
 def render_mri(rng: np.random.Generator, shape: TumourShape, heterogeneity: float, rim: float,
-               washout: float, bpe: float) -> tuple[np.ndarray, np.ndarray]:
-    """The DCE-MRI slice: ``(phases (3, H, W) uint16, mask (H, W) bool)``."""
+               washout: float, bpe: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The DCE-MRI slice: ``(phases (3, H, W) uint16, tumour mask (H, W) bool, fibroglandular
+    fraction (H, W) float32)``."""
     n = MRI_SIZE
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     # Breast: a half-ellipse standing on the chest wall at the bottom of the image.
@@ -193,7 +197,8 @@ def render_mri(rng: np.random.Generator, shape: TumourShape, heterogeneity: floa
     phases = np.stack([background[p] * (1 - occ) + tumour[p] * occ for p in MRI_PHASE_LABELS])
     sigma = 0.02 * phases.max()
     noisy = _rician(rng, phases, sigma)
-    return np.round(noisy).clip(0, 65535).astype(np.uint16), occ >= 0.5
+    return (np.round(noisy).clip(0, 65535).astype(np.uint16), occ >= 0.5,
+            fg.astype(np.float32))
 
 
 def render_mammogram(rng: np.random.Generator, shape: TumourShape
@@ -236,6 +241,7 @@ def render_case(seed: int, case_index: int, tumor_diameter_cm: float, heterogene
     """Render one case's MRI and mammogram from its truth (a row of ``PhantomCohort.truth``)."""
     rng = np.random.default_rng([seed, IMAGE_STREAM, case_index])
     shape = _tumour_shape(rng, tumor_diameter_cm, irregularity)
-    mri, mri_mask = render_mri(rng, shape, heterogeneity, rim, washout, bpe)
+    mri, mri_mask, fibroglandular = render_mri(rng, shape, heterogeneity, rim, washout, bpe)
     mammogram, mg_mask, photometric, laterality = render_mammogram(rng, shape)
-    return PhantomImages(mri, mri_mask, mammogram, mg_mask, photometric, laterality)
+    return PhantomImages(mri, mri_mask, mammogram, mg_mask, photometric, laterality,
+                         fibroglandular)

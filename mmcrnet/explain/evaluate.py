@@ -1,0 +1,335 @@
+"""Explanations checked against the phantom's truth (``python -m mmcrnet evaluate-explanations``).
+
+On held-out phantom cases with their tumour masks and true per-feature contributions:
+- Grad-CAM / HiResCAM: pointing game (the map's maximum inside the tumour mask dilated by 5 px),
+  energy inside that mask next to its area, and energy on fibroglandular tissue away from the
+  tumour (where the null variable bpe enhances);
+- sequence IG: the null features' share of the absolute attribution, agreement with the true
+  contributions of the baseline features (per patient and global, also with correlated proxies
+  summed), IG completeness, agreement with occlusion;
+- sanity (Adebayo et al. 2018): cascading randomisation of the weights must change the maps.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.ndimage import binary_dilation
+from scipy.stats import spearmanr
+from torch import nn
+
+from mmcrnet.data import MAMMOGRAM, MRI, batch_images
+from mmcrnet.datasets import CaseSet
+from mmcrnet.explain.explanation import Explainer
+from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, positive_part, to_original
+from mmcrnet.explain.sequence import (ATTRIBUTED, Score, baseline_for, class_score,
+                                      integrated_gradients, response_score, sequence_function)
+from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES
+from mmcrnet.phantom.cohort import ETA_TERMS, NULL_FEATURES, PhantomCohort
+from mmcrnet.phantom.writer import case_renders
+from mmcrnet.predict import PreparedInput
+
+DILATION_PX = 5
+#: Null features that are model inputs (bpe is an image property, checked on the maps).
+NULL_INPUTS: tuple[str, ...] = tuple(f for f in NULL_FEATURES if f in ATTRIBUTED)
+#: Correlated proxies that may share credit (clinical measurement, its gene).
+PROXY_GROUPS: tuple[tuple[str, ...], ...] = (("er_percent", "esr1_expr"),
+                                             ("ki67_percent", "mki67_expr"),
+                                             ("her2_status", "erbb2_expr"))
+#: Baseline features compared with the truth: every static input, the derived subtype and the
+#: tumour diameter at T0 (the spec's terms use the true baseline diameter).
+BASELINE_FEATURES: tuple[str, ...] = tuple(
+    f for f in ATTRIBUTED if f == "subtype" or FEATURES_BY_NAME[f].timing == "static"
+) + ("tumor_diameter_cm",)
+TARGETS = {"pointing_game": 0.90, "energy_in_mask": 0.5, "null_share": 0.05,
+           "spearman_median": 0.6, "sanity_max_correlation": 0.3, "ig_relative_delta": 0.01}
+
+
+def _disk(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return xx**2 + yy**2 <= radius**2
+
+
+def true_contributions(cohort: PhantomCohort) -> np.ndarray:
+    """(N, len(BASELINE_FEATURES)) true contribution of each baseline feature to eta (the sum
+    of its terms minus their cohort means; 0 for features with no term)."""
+    out = np.zeros((cohort.n, len(BASELINE_FEATURES)), dtype=np.float64)
+    for term, _, owner in ETA_TERMS:
+        if owner in BASELINE_FEATURES:
+            out[:, BASELINE_FEATURES.index(owner)] += cohort.contributions[term].to_numpy()
+    return out
+
+
+def baseline_attributions(table: np.ndarray) -> np.ndarray:
+    """(T, len(ATTRIBUTED)) attributions -> (len(BASELINE_FEATURES),): static features summed
+    over time points, tumour diameter at T0 only."""
+    out = np.array([table[:, ATTRIBUTED.index(f)].sum() for f in BASELINE_FEATURES])
+    out[BASELINE_FEATURES.index("tumor_diameter_cm")] = table[0, ATTRIBUTED.index(
+        "tumor_diameter_cm")]
+    return out
+
+
+def group_proxies(values: np.ndarray) -> np.ndarray:
+    """(..., len(BASELINE_FEATURES)) -> (..., fewer) with each proxy group summed."""
+    grouped = [tuple(group) for group in PROXY_GROUPS]
+    members = {f for g in grouped for f in g}
+    columns = [[BASELINE_FEATURES.index(f)] for f in BASELINE_FEATURES if f not in members]
+    columns += [[BASELINE_FEATURES.index(f) for f in g] for g in grouped]
+    return np.stack([values[..., c].sum(axis=-1) for c in columns], axis=-1)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation; 0 when either side is constant (no ranking to agree with)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(spearmanr(a, b).statistic)
+
+
+@dataclass
+class _MapScores:
+    """Pointing game and energy of the classic (positive-part) maps, per map variant."""
+
+    pointing: dict[str, list[bool]] = field(default_factory=dict)
+    energy: dict[str, list[float]] = field(default_factory=dict)
+    area: dict[str, list[float]] = field(default_factory=dict)
+    empty: dict[str, list[bool]] = field(default_factory=dict)
+
+    def add(self, key: str, signed: np.ndarray, mask: np.ndarray) -> None:
+        cam = positive_part(signed)
+        region = binary_dilation(mask, _disk(DILATION_PX))
+        total = float(cam.sum())
+        self.pointing.setdefault(key, []).append(
+            bool(total > 0 and region.flat[int(np.argmax(cam))]))
+        self.energy.setdefault(key, []).append(float(cam[region].sum()) / total if total else 0.0)
+        self.area.setdefault(key, []).append(float(region.mean()))
+        self.empty.setdefault(key, []).append(total == 0)
+
+    def summary(self, key: str, predicted: np.ndarray) -> dict[str, Any]:
+        pointing = np.array(self.pointing[key])
+        return {"pointing_game": round(float(pointing.mean()), 4),
+                "energy_in_mask": round(float(np.mean(self.energy[key])), 4),
+                "mask_area_fraction": round(float(np.mean(self.area[key])), 4),
+                "empty_maps": int(np.sum(self.empty[key])),
+                "pointing_by_predicted_outcome": {
+                    c: round(float(pointing[predicted == i].mean()), 4)
+                    for i, c in enumerate(OUTCOMES) if np.any(predicted == i)}}
+
+
+def _prepared(cases: CaseSet, rows: np.ndarray, kind: int, device: torch.device
+              ) -> PreparedInput:
+    kinds = np.full(len(rows), kind, dtype=np.int64)
+    return PreparedInput(batch_images(cases.images, rows, kinds).to(device),
+                         torch.from_numpy(kinds).to(device),
+                         torch.from_numpy(cases.sequences.values[rows]).to(device),
+                         torch.from_numpy(cases.sequences.lengths[rows]).to(device))
+
+
+def randomisation_steps(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
+    """Cascading randomisation, top down: the fusion head, then the MRI encoder's blocks from
+    the last to the first (Adebayo et al. 2018)."""
+    steps: list[tuple[str, list[nn.Module]]] = [("fusion head", [model.fusion])]
+    blocks = list(model.mri_encoder.blocks)
+    for index in range(len(blocks) - 1, -1, -1):
+        steps.append((f"mri_encoder.blocks.{index}", [blocks[index]]))
+    return steps
+
+
+def sanity_check(explainer: Explainer, cases: CaseSet, rows: np.ndarray, seed: int = 0
+                 ) -> list[dict[str, Any]]:
+    """Median Spearman correlation (per case, over pixels) between the original Grad-CAM maps
+    and those of the model with its weights randomised cumulatively from the top."""
+    model = copy.deepcopy(explainer.predictor.model).eval()
+    device = explainer.predictor.device
+    score = response_score(explainer.predictor.temperature)
+
+    def maps(current: nn.Module) -> dict[str, np.ndarray]:
+        prepared = _prepared(cases, rows, MRI, device)
+        with torch.no_grad():
+            sequence_embedding = current.sequence_branch(prepared.sequence, prepared.length)
+        cams = class_activation_maps(current, prepared.image, MRI, sequence_embedding, score)
+        return cams.maps
+
+    original = maps(model)
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for name, modules in randomisation_steps(model):
+        for module in modules:
+            for sub in module.modules():
+                if isinstance(sub, nn.Conv2d | nn.Linear):
+                    with torch.no_grad():
+                        sub.weight.copy_(torch.randn(sub.weight.shape, generator=generator)
+                                         * sub.weight.std())
+                        if sub.bias is not None:
+                            sub.bias.zero_()
+        randomised = maps(model)
+        row: dict[str, Any] = {"randomised_through": name}
+        for method in CAM_METHODS:
+            correlations = [_spearman(a.ravel(), b.ravel())
+                            for a, b in zip(original[method], randomised[method])]
+            row[method] = round(float(np.median(correlations)), 4)
+        out.append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class ExplanationReport:
+    """Every figure of ``evaluate-explanations`` (see :func:`evaluate_explanations`)."""
+
+    n: int
+    test: str
+    image_maps: dict[str, Any]
+    sequence: dict[str, Any]
+    truth_agreement: dict[str, Any]
+    sanity: list[dict[str, Any]]
+    targets: dict[str, Any]
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _maps(model: nn.Module, prepared: PreparedInput, kind: int, score: Score,
+          shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        embedding = model.sequence_branch(prepared.sequence, prepared.length)
+    cams = class_activation_maps(model, prepared.image, kind, embedding, score)
+    return {m: to_original(cams.maps[m][0], shape) for m in CAM_METHODS}
+
+
+def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomCohort,
+                          sanity_cases: int = 50,
+                          progress: Callable[[int, int], None] | None = None
+                          ) -> ExplanationReport:
+    """Check the explanations of ``cases`` (a phantom CaseSet; MRI and full sequences) against
+    ``cohort``'s truth (the same cases, same order).
+
+    Maps are scored as the classic (positive-part) maps for the predicted outcome, which is what
+    the explanation shows, and also along the response axis (log P(pCR) - log P(none)).
+    """
+    device = explainer.predictor.device
+    model = explainer.predictor.model.eval()
+    temperature = explainer.predictor.temperature
+    null_columns = [ATTRIBUTED.index(f) for f in NULL_INPUTS]
+    truth = true_contributions(cohort)
+    renders = case_renders(cohort)
+    scores = _MapScores()
+    fg_energy, fg_area = [], []
+    predicted = []
+    null_abs = {"predicted": 0.0, "response": 0.0}
+    total_abs = {"predicted": 0.0, "response": 0.0}
+    deltas: list[float] = []
+    ig_vs_occlusion: list[float] = []
+    attributions: dict[str, list[np.ndarray]] = {"reference": [], "zeros": []}
+    for i in range(cases.n):
+        rows = np.array([i])
+        picture = renders[i].render()
+        shape = picture.mri_mask.shape
+        prepared = _prepared(cases, rows, MRI, device)
+        explanation = explainer.explain_prepared(prepared, shape)
+        target = OUTCOMES.index(explanation.target)
+        predicted.append(target)
+        assert explanation.image is not None and explanation.sequence is not None
+
+        # Image maps: the explanation's (predicted outcome), the response axis, the mammogram.
+        for method, cam in explanation.image.maps.items():
+            scores.add(f"mri/{method}", cam, picture.mri_mask)
+        axis = _maps(model, prepared, MRI, response_score(temperature), shape)
+        for method, cam in axis.items():
+            scores.add(f"mri/{method}, pCR vs none", cam, picture.mri_mask)
+        mammogram = _prepared(cases, rows, MAMMOGRAM, device)
+        for method, cam in _maps(model, mammogram, MAMMOGRAM,
+                                 class_score(target, temperature), shape).items():
+            scores.add(f"mammogram/{method}", cam, picture.mammogram_mask)
+        gradcam = positive_part(explanation.image.maps["gradcam"])
+        away = (picture.mri_fibroglandular > 0.5) & ~binary_dilation(picture.mri_mask,
+                                                                     _disk(DILATION_PX))
+        fg_energy.append(float(gradcam[away].sum() / gradcam.sum()) if gradcam.sum() else 0.0)
+        fg_area.append(float(away.mean()))
+
+        # Sequence: what the explanation shows (predicted outcome, reference baseline).
+        table = explanation.sequence.integrated_gradients
+        null_abs["predicted"] += float(np.abs(table[:, null_columns]).sum())
+        total_abs["predicted"] += float(np.abs(table).sum())
+        deltas.append(explanation.sequence.relative_delta)
+        ig_vs_occlusion.append(_spearman(table.ravel(), explanation.sequence.occlusion.ravel()))
+
+        # Truth agreement: the response axis, the model's counterpart of eta.
+        with torch.no_grad():
+            image_embedding = model.image_branch(prepared.image, prepared.kind)
+        forward = sequence_function(model, image_embedding, prepared.kind, prepared.length,
+                                    response_score(temperature))
+        length = int(prepared.length[0])
+        for name, reference in (("reference", explainer.reference), ("zeros", None)):
+            base = baseline_for(prepared.sequence[0].cpu().numpy(), length, reference)
+            result = integrated_gradients(forward, prepared.sequence,
+                                          torch.from_numpy(base)[None].to(device), length,
+                                          explainer.steps)
+            attributions[name].append(baseline_attributions(result.attributions))
+            if name == "reference":
+                null_abs["response"] += float(np.abs(result.attributions[:, null_columns]).sum())
+                total_abs["response"] += float(np.abs(result.attributions).sum())
+        if progress:
+            progress(i + 1, cases.n)
+
+    predicted_np = np.array(predicted)
+    image_maps: dict[str, Any] = {"dilation_px": DILATION_PX,
+                                  "scored": "positive part of each map (the classic CAM)"}
+    for key in scores.pointing:
+        image_maps[key] = scores.summary(key, predicted_np)
+    bpe = cohort.truth["bpe"].to_numpy()
+    image_maps["mri/gradcam"]["fibroglandular_away_from_tumour"] = {
+        "energy": round(float(np.mean(fg_energy)), 4),
+        "area_fraction": round(float(np.mean(fg_area)), 4),
+        "spearman_energy_vs_bpe": round(_spearman(bpe, np.array(fg_energy)), 4)}
+
+    sequence_figures = {
+        "null_features": list(NULL_INPUTS),
+        "null_share": {k: round(null_abs[k] / total_abs[k], 4) if total_abs[k] else 0.0
+                       for k in null_abs},
+        "ig_relative_delta_median": round(float(np.median(deltas)), 6),
+        "ig_relative_delta_p95": round(float(np.percentile(deltas, 95)), 6),
+        "ig_vs_occlusion_spearman_median": round(float(np.median(ig_vs_occlusion)), 4),
+        "steps": explainer.steps}
+
+    agreement: dict[str, Any] = {"features": list(BASELINE_FEATURES),
+                                 "proxy_groups": [list(g) for g in PROXY_GROUPS],
+                                 "score": "log P(pCR) - log P(none), the model's eta"}
+    for name, values in attributions.items():
+        agreement[f"baseline={name}"] = _agreement(np.array(values), truth)
+
+    sanity = sanity_check(explainer, cases, np.arange(min(sanity_cases, cases.n)))
+    reference = agreement["baseline=reference"]
+    encoder_randomised = [row for row in sanity if row["randomised_through"].endswith("blocks.0")]
+    targets = {
+        "pointing_game >= 0.90": image_maps["mri/gradcam"]["pointing_game"] >= 0.90,
+        "energy_in_mask >= 0.5": image_maps["mri/gradcam"]["energy_in_mask"] >= 0.5,
+        "null_share <= 0.05": sequence_figures["null_share"]["predicted"] <= 0.05,
+        "spearman_median >= 0.6 (ungrouped or grouped)":
+            max(reference["spearman_median"], reference["spearman_median_grouped"]) >= 0.6,
+        "sanity: correlation <= 0.3 once the encoder is randomised":
+            all(abs(row["gradcam"]) <= 0.3 for row in encoder_randomised),
+        "ig_relative_delta_median <= 0.01":
+            sequence_figures["ig_relative_delta_median"] <= 0.01}
+    return ExplanationReport(cases.n, cases.description, image_maps, sequence_figures,
+                             agreement, sanity, targets, all(targets.values()))
+
+
+def _agreement(attributions: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Per-patient and global agreement of (N, features) attributions with the truth."""
+    per_patient = [_spearman(a, t) for a, t in zip(attributions, truth)]
+    grouped, grouped_truth = group_proxies(attributions), group_proxies(truth)
+    per_patient_grouped = [_spearman(a, t) for a, t in zip(grouped, grouped_truth)]
+    importance, true_importance = np.abs(attributions).mean(0), np.abs(truth).mean(0)
+    return {
+        "spearman_median": round(float(np.median(per_patient)), 4),
+        "spearman_median_grouped": round(float(np.median(per_patient_grouped)), 4),
+        "global_ranking_spearman": round(_spearman(importance, true_importance), 4),
+        "global_ranking_spearman_grouped": round(_spearman(
+            np.abs(grouped).mean(0), np.abs(grouped_truth).mean(0)), 4),
+        "top_features_model": [BASELINE_FEATURES[j] for j in np.argsort(-importance)[:10]],
+        "top_features_truth": [BASELINE_FEATURES[j] for j in np.argsort(-true_importance)[:10]]}

@@ -1,0 +1,302 @@
+"""One case's prediction with all its reasons, as one typed, serialisable result.
+
+    case -> Predictor.prepare -> image embedding + sequence embedding (once)
+         -> Grad-CAM / HiResCAM over the image         (gradcam.py)
+         -> IG + occlusion over the sequence            (sequence.py)
+         -> Shapley values of the three modalities      (modalities.py)
+         -> the prediction with 1, 2, ... time points   (trajectory)
+         -> Explanation (the app, the CLI and reports share it)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from mmcrnet.checkpoint import InvalidModel
+from mmcrnet.data import IMAGE_KINDS, NO_IMAGE, WEEK_SCALE
+from mmcrnet.errors import InvalidCase
+from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, target_layer, to_original
+from mmcrnet.explain.modalities import MODALITIES, ModalityAttribution, modality_shapley
+from mmcrnet.explain.sequence import (ATTRIBUTED, baseline_for, class_score, encode_reference,
+                                      integrated_gradients, occlusion, sequence_function)
+from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, TIME_POINTS
+from mmcrnet.io import Study
+from mmcrnet.metrics import softmax
+from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
+
+BASELINE_TEXT = ("the training cohort's reference patient (the mean of every input over the "
+                 "training cases, per time point); features the case lacks keep their missing "
+                 "encoding and get no attribution")
+SCORE_TEXT = "log-probability of the target outcome after calibration"
+MRI_CHANNELS = ("pre-contrast", "early (90 s)", "late (360 s)")
+
+
+def feature_label(name: str) -> str:
+    """What a clinician reads for a feature name (the schema's label)."""
+    if name == "subtype":
+        return "Subtype (from ER, PR and HER2)"
+    return FEATURES_BY_NAME[name].label
+
+
+@dataclass(frozen=True)
+class ImageExplanation:
+    """Class activation maps over the original image.
+
+    Attributes:
+        kind: "mri" or "mammogram"; channels: what the maps are drawn over (each DCE phase, or
+            the mammogram).
+        layer: the module whose activations the maps weigh.
+        maps: method (:data:`CAM_METHODS`) -> (H, W) float32 in [0, 1] at the original image's
+            size; all zero when the image holds no evidence for the target.
+    """
+
+    kind: str
+    channels: tuple[str, ...]
+    layer: str
+    maps: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One line of the reasons: "ctDNA tumour fraction at week 3: towards pCR"."""
+
+    feature: str
+    label: str
+    time_point: str | None  # None for a static feature (summed over time points)
+    week: float | None
+    value: float  # signed IG attribution (log-probability of the target)
+    text: str
+
+
+@dataclass(frozen=True)
+class SequenceExplanation:
+    """Attributions of every clinical and genomic feature at every observed time point.
+
+    Attributes:
+        time_points: observed, e.g. ("T0", "T1"); weeks: their weeks.
+        features: :data:`ATTRIBUTED` (schema features and the derived subtype).
+        integrated_gradients, occlusion: (time points, features), signed; positive = towards
+            the target outcome. IG sums (up to ``delta``) to ``score - baseline_score``.
+        baseline: what the baseline is; score: the target's log-probability for the case.
+    """
+
+    time_points: tuple[str, ...]
+    weeks: tuple[float, ...]
+    features: tuple[str, ...]
+    integrated_gradients: np.ndarray
+    occlusion: np.ndarray
+    baseline: str
+    score: float
+    baseline_score: float
+    delta: float
+    relative_delta: float
+    steps: int
+
+    def totals(self, method: str = "integrated_gradients") -> dict[str, float]:
+        """Per-feature attribution summed over time points (signed)."""
+        table = getattr(self, method)
+        return {f: float(v) for f, v in zip(self.features, table.sum(axis=0))}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A prediction and its reasons for one target outcome (the predicted one by default).
+
+    Attributes:
+        prediction: the calibrated prediction.
+        target: the outcome explained; score: what the attributions explain.
+        image: maps over the image, or None without an image (or for a model without one).
+        sequence: feature attributions, or None for an image-only model.
+        modalities: Shapley values of image, clinical and genomic data.
+        trajectory: calibrated probabilities with the first 1, 2, ... observed time points.
+        timings_ms: step -> milliseconds.
+    """
+
+    prediction: Prediction
+    target: str
+    score: str
+    image: ImageExplanation | None
+    sequence: SequenceExplanation | None
+    modalities: ModalityAttribution
+    trajectory: list[dict[str, str | float]]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def statements(self, k: int = 8) -> list[Statement]:
+        """The ``k`` largest reasons in words: static features summed over time, dynamic
+        features per time point; ordered by absolute size."""
+        if self.sequence is None:
+            return []
+        seq = self.sequence
+        items: list[tuple[str, str | None, float | None, float]] = []
+        for j, name in enumerate(seq.features):
+            dynamic = name in FEATURES_BY_NAME and FEATURES_BY_NAME[name].timing == "dynamic"
+            if dynamic:
+                items += [(name, tp, week, float(seq.integrated_gradients[t, j]))
+                          for t, (tp, week) in enumerate(zip(seq.time_points, seq.weeks))]
+            else:
+                items.append((name, None, None, float(seq.integrated_gradients[:, j].sum())))
+        items.sort(key=lambda item: -abs(item[3]))
+        out = []
+        for name, tp, week, value in items[:k]:
+            where = "" if tp is None else f" at week {week:g}"
+            direction = "towards" if value > 0 else "away from"
+            out.append(Statement(name, feature_label(name), tp, week, value,
+                                 f"{feature_label(name)}{where}: {direction} {self.target}"))
+        return out
+
+    def to_dict(self, include_maps: bool = True) -> dict[str, Any]:
+        """Plain JSON-ready data (maps as nested lists rounded to 4 decimals)."""
+        out: dict[str, Any] = {"prediction": self.prediction.to_dict(), "target": self.target,
+                               "score": self.score, "trajectory": self.trajectory,
+                               "timings_ms": self.timings_ms}
+        if self.image is not None:
+            image: dict[str, Any] = {"kind": self.image.kind, "channels": list(self.image.channels),
+                                     "layer": self.image.layer,
+                                     "shape": list(next(iter(self.image.maps.values())).shape)}
+            if include_maps:
+                image["maps"] = {m: np.round(a, 4).tolist() for m, a in self.image.maps.items()}
+            out["image"] = image
+        else:
+            out["image"] = None
+        if self.sequence is not None:
+            seq = self.sequence
+            out["sequence"] = {
+                "time_points": list(seq.time_points), "weeks": list(seq.weeks),
+                "features": list(seq.features), "labels": [feature_label(f) for f in seq.features],
+                "integrated_gradients": np.round(seq.integrated_gradients, 6).tolist(),
+                "occlusion": np.round(seq.occlusion, 6).tolist(),
+                "totals": {f: round(v, 6) for f, v in seq.totals().items()},
+                "baseline": seq.baseline, "score": seq.score, "baseline_score": seq.baseline_score,
+                "delta": seq.delta, "relative_delta": seq.relative_delta, "steps": seq.steps,
+                "statements": [s.text for s in self.statements()]}
+        else:
+            out["sequence"] = None
+        mod = self.modalities
+        out["modalities"] = {
+            "shapley": {m: dict(zip(OUTCOMES, map(float, mod.shapley[i])))
+                        for i, m in enumerate(MODALITIES)},
+            "nothing": dict(zip(OUTCOMES, map(float, mod.nothing))),
+            "everything": dict(zip(OUTCOMES, map(float, mod.everything))),
+            "available": mod.available}
+        return out
+
+
+class Explainer:
+    """Explains cases with a loaded model (one per server, like the Predictor it wraps).
+
+    Raises:
+        InvalidModel: the model card has no reference patient (models trained before
+            explanations existed must be retrained or have it added).
+    """
+
+    def __init__(self, predictor: Predictor, steps: int = 64) -> None:
+        self.predictor = predictor
+        self.steps = steps
+        config = predictor.model.config
+        reference = predictor.card.get("reference_patient")
+        if reference is None and config.uses_sequence:
+            raise InvalidModel(f"model card of '{predictor.name}' has no reference_patient "
+                               f"(the baseline of sequence attributions)")
+        try:
+            self.reference = encode_reference(reference) if reference else None
+        except ValueError as exc:
+            raise InvalidModel(f"model '{predictor.name}': {exc}") from None
+
+    def explain(self, clinical: ClinicalCase, study: Study | None = None,
+                target: str | None = None) -> Explanation:
+        """Predict and explain one case.
+
+        Raises:
+            InvalidCase: a bad clinical value, or ``target`` is not an outcome;
+            UnsupportedImage: an image the model cannot read.
+        """
+        prepared = self.predictor.prepare(clinical, study)
+        shape = tuple(study.image.shape[-2:]) if study is not None else None
+        return self.explain_prepared(prepared, shape, target)  # type: ignore[arg-type]
+
+    def explain_prepared(self, prepared: PreparedInput, image_shape: tuple[int, int] | None,
+                         target: str | None = None) -> Explanation:
+        """Explain an already prepared case; ``image_shape`` is the original image's (H, W)
+        (None: the model input's size)."""
+        if target is not None and target not in OUTCOMES:
+            raise InvalidCase(f"target '{target}' is not one of {', '.join(OUTCOMES)}")
+        model, temperature = self.predictor.model, self.predictor.temperature
+        model.eval()
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        with torch.no_grad():
+            image_embedding = model.image_branch(prepared.image, prepared.kind)  # (1, E)
+            sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
+            logits = model.head(image_embedding, prepared.kind, sequence_embedding)  # (1, 3)
+        prediction = self.predictor.prediction(prepared, logits.float().cpu().numpy())
+        target = target or prediction.label
+        score = class_score(OUTCOMES.index(target), temperature)
+        timings["predict"] = _ms(started)
+
+        image = None
+        kind = int(prepared.kind[0])
+        if kind != NO_IMAGE and model.config.uses_image:
+            started = time.perf_counter()
+            cams = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
+            shape = image_shape or tuple(prepared.image.shape[-2:])
+            layer = target_layer(model, kind)
+            layer_name = next(n for n, m in model.named_modules() if m is layer)
+            image = ImageExplanation(
+                IMAGE_KINDS[kind], MRI_CHANNELS if IMAGE_KINDS[kind] == "mri" else ("mammogram",),
+                layer_name, {m: to_original(cams.maps[m][0], shape) for m in CAM_METHODS})
+            timings["image_maps"] = _ms(started)
+
+        sequence = None
+        if model.config.uses_sequence:
+            started = time.perf_counter()
+            length = int(prepared.length[0])
+            base = baseline_for(prepared.sequence[0].cpu().numpy(), length, self.reference)
+            baseline = torch.from_numpy(base)[None].to(prepared.sequence.device)
+            forward = sequence_function(model, image_embedding, prepared.kind, prepared.length,
+                                        score)
+            ig = integrated_gradients(forward, prepared.sequence, baseline, length, self.steps)
+            timings["integrated_gradients"] = _ms(started)
+            started = time.perf_counter()
+            occluded = occlusion(forward, prepared.sequence, baseline, length)
+            timings["occlusion"] = _ms(started)
+            weeks = tuple(round(float(w) * WEEK_SCALE, 2)
+                          for w in prepared.sequence[0, :length, -1].cpu().numpy())
+            sequence = SequenceExplanation(TIME_POINTS[:length], weeks, ATTRIBUTED,
+                                           ig.attributions, occluded, BASELINE_TEXT, ig.score,
+                                           ig.baseline_score, ig.delta, ig.relative_delta,
+                                           self.steps)
+
+        started = time.perf_counter()
+        modalities = modality_shapley(model, image_embedding, prepared.kind, prepared.sequence,
+                                      prepared.length, temperature)
+        timings["modalities"] = _ms(started)
+        started = time.perf_counter()
+        trajectory = self._trajectory(prepared, image_embedding)
+        timings["trajectory"] = _ms(started)
+        timings["total"] = round(sum(timings.values()), 2)
+        return Explanation(prediction, target, SCORE_TEXT, image, sequence, modalities,
+                           trajectory, timings)
+
+    @torch.no_grad()
+    def _trajectory(self, prepared: PreparedInput, image_embedding: torch.Tensor
+                    ) -> list[dict[str, str | float]]:
+        """Calibrated probabilities using the first 1..length time points (one LSTM pass; the
+        model never reads past a length, so the same sequence serves every prefix)."""
+        model = self.predictor.model
+        length = int(prepared.length[0])
+        steps = torch.arange(1, length + 1, device=prepared.length.device)  # (L,)
+        embedding = model.sequence_branch(prepared.sequence.expand(length, -1, -1), steps)
+        logits = model.head(image_embedding.expand(length, -1), prepared.kind.expand(length),
+                            embedding)  # (L, 3)
+        probabilities = softmax(logits.float().cpu().numpy(), self.predictor.temperature)
+        return [{"time_point": TIME_POINTS[i], **dict(zip(OUTCOMES, map(float, p)))}
+                for i, p in enumerate(probabilities)]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 2)

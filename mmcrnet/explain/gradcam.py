@@ -1,0 +1,108 @@
+"""Class activation maps of the image encoder: Grad-CAM and HiResCAM from one forward and one
+backward pass through the image branch and the head (the sequence embedding is held fixed).
+
+Both weigh the activations ``A (C, h, w)`` of the encoder's last convolutional block by the
+gradient ``G`` of the target score: Grad-CAM by the channel means of ``G`` (Selvaraju et al.
+2017), HiResCAM element-wise (Draper et al. 2022, faithful to the model's computation when the
+head is global-average pooled, as here). Maps are kept signed -- positive where the region
+pushes towards the target, negative where it pushes away -- upsampled bilinearly to the original
+image (undoing the square padding of preprocessing) and scaled to [-1, 1]; the classic
+(ReLU'd) map is the positive part, :func:`positive_part`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmcrnet.data import MAMMOGRAM, MRI
+from mmcrnet.model import MMCRNet
+
+CAM_METHODS: tuple[str, ...] = ("gradcam", "hirescam")
+
+
+@contextmanager
+def captured_output(layer: nn.Module) -> Iterator[list[Tensor]]:
+    """Record ``layer``'s outputs while the block runs; the hook is removed on exit, also when
+    the block raises."""
+    outputs: list[Tensor] = []
+    handle = layer.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
+    try:
+        yield outputs
+    finally:
+        handle.remove()
+
+
+def target_layer(model: MMCRNet, image_kind: int) -> nn.Module:
+    """The layer whose activations the maps weigh: the last block of the kind's encoder."""
+    if image_kind == MRI:
+        return model.mri_encoder.last_conv
+    if image_kind == MAMMOGRAM:
+        return model.mammogram_encoder.last_conv
+    raise ValueError(f"image kind {image_kind} has no image encoder (0 = no image)")
+
+
+@dataclass(frozen=True)
+class CamResult:
+    """Maps of a batch at the resolution of the target layer.
+
+    Attributes:
+        maps: method -> (B, h, w) float32, signed, not normalised.
+        logits: (B, 3) the model's logits for the batch.
+    """
+
+    maps: dict[str, np.ndarray]
+    logits: np.ndarray
+
+
+def class_activation_maps(model: MMCRNet, image: Tensor, image_kind: int,
+                          sequence_embedding: Tensor, score: Callable[[Tensor], Tensor]
+                          ) -> CamResult:
+    """Grad-CAM and HiResCAM for a batch of one image kind.
+
+    Args:
+        image: (B, 3, S, S) model input; image_kind: MRI or MAMMOGRAM (the whole batch).
+        sequence_embedding: (B, H) from ``model.sequence_branch`` (held fixed).
+        score: logits (B, 3) -> (B,), e.g. :func:`mmcrnet.explain.sequence.class_score`.
+    """
+    kinds = torch.full((image.shape[0],), image_kind, device=image.device, dtype=torch.long)
+    with torch.enable_grad(), captured_output(target_layer(model, image_kind)) as outputs:
+        logits = model.head(model.image_branch(image, kinds), kinds, sequence_embedding.detach())
+        activations = outputs[-1]  # (B, C, h, w)
+        (gradients,) = torch.autograd.grad(score(logits).sum(), activations)
+    activations, gradients = activations.detach(), gradients.detach()
+    gradcam = (gradients.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1)
+    hirescam = (gradients * activations).sum(dim=1)  # (B, h, w)
+    return CamResult({"gradcam": gradcam.float().cpu().numpy(),
+                      "hirescam": hirescam.float().cpu().numpy()},
+                     logits.detach().float().cpu().numpy())
+
+
+def to_original(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) signed map at the layer's resolution -> (H, W) over the original image, divided
+    by its largest absolute value (so in [-1, 1]).
+
+    Preprocessing zero-pads the image to a square of side max(H, W) and resizes it, so the map
+    is upsampled to that square (bilinear) and the padding cropped off. An all-zero map (no
+    evidence for the target) stays zero.
+    """
+    height, width = shape
+    side = max(height, width)
+    tensor = torch.from_numpy(np.ascontiguousarray(cam, dtype=np.float32))[None, None]
+    square = F.interpolate(tensor, size=(side, side), mode="bilinear", align_corners=False)[0, 0]
+    top, left = (side - height) // 2, (side - width) // 2
+    out = square[top:top + height, left:left + width].numpy()
+    peak = float(np.abs(out).max())
+    return out / peak if peak > 0 else out
+
+
+def positive_part(cam: np.ndarray) -> np.ndarray:
+    """The classic Grad-CAM / HiResCAM map (ReLU of the signed map): where the image pushes
+    towards the target. All zero when no region does."""
+    return np.maximum(cam, 0.0)
