@@ -300,6 +300,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     forward = timed(lambda: predictor.logits(prepared), args.repeats)
     whole = timed(lambda: predictor.predict(clinical, study), args.repeats)
     reading = timed(lambda: read_paths([folder / "mri"]), max(5, args.repeats // 5))
+    explanation = _explanation_timings(predictor, clinical, study, prepared, timed, args.repeats)
     result = {
         "device": str(predictor.device), "threads": torch.get_num_threads(),
         "model_load_ms": round(load_seconds * 1000, 1),
@@ -309,6 +310,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                             "p95": round(float(np.percentile(whole, 95)), 2),
                             "what": "validate + encode + resize image + forward + calibrate"},
         "read_dicom_series_ms": {"median": round(float(np.median(reading)), 2)},
+        **explanation,
         "repeats": args.repeats,
         "command": shlex.join(["python", "-m", "mmcrnet", *args.argv]),
     }
@@ -444,6 +446,51 @@ def format_explanation_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: int  # noqa: ANN001
+                         ) -> dict[str, dict[str, float | str]]:
+    """Median / p95 ms of Grad-CAM (both maps), IG (64 steps) and a whole explanation."""
+    import numpy as np
+    import torch
+
+    from mmcrnet.explain import Explainer
+    from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, to_original
+    from mmcrnet.explain.sequence import (baseline_for, class_score, integrated_gradients,
+                                          sequence_function)
+
+    explainer = Explainer(predictor)
+    model, kind = predictor.model, int(prepared.kind[0])
+    with torch.no_grad():
+        image_embedding = model.image_branch(prepared.image, prepared.kind)
+        sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
+    score = class_score(0, predictor.temperature)
+    shape = tuple(study.image.shape[-2:])
+
+    def cams() -> None:
+        result = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
+        for method in CAM_METHODS:
+            to_original(result.maps[method][0], shape)
+
+    length = int(prepared.length[0])
+    baseline = torch.from_numpy(baseline_for(prepared.sequence[0].cpu().numpy(), length,
+                                             explainer.reference))[None].to(predictor.device)
+    forward = sequence_function(model, image_embedding, prepared.kind, prepared.length, score)
+
+    def summary(values: list[float], what: str) -> dict[str, float | str]:
+        return {"median": round(float(np.median(values)), 2),
+                "p95": round(float(np.percentile(values, 95)), 2), "what": what}
+
+    return {
+        "gradcam_ms": summary(timed(cams, repeats), "Grad-CAM + HiResCAM (one backward pass "
+                                                    "through the image branch), upsampled"),
+        "integrated_gradients_ms": summary(
+            timed(lambda: integrated_gradients(forward, prepared.sequence, baseline, length, 64),
+                  repeats), "IG over the sequence, 64 steps, image embedding held fixed"),
+        "explain_case_ms": summary(timed(lambda: explainer.explain(clinical, study), repeats),
+                                   "prediction + both maps + IG + occlusion + modality "
+                                   "Shapley + trajectory"),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmcrnet",
@@ -562,8 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     benchmark = commands.add_parser(
         "benchmark", help="time one-case inference",
-        description="Time the model's forward pass and a whole one-case prediction on a "
-                    "bundled example (median and 95th percentile, in ms).")
+        description="Time the model's forward pass, a whole one-case prediction and its "
+                    "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
+                    "example (median and 95th percentile, in ms).")
     benchmark.add_argument("--model", type=Path, default=Path("models"),
                            help="model folder (default models/)")
     benchmark.add_argument("--examples", type=Path, default=Path("assets/examples"),

@@ -12,7 +12,8 @@ import pytest
 from mmcrnet.__main__ import main
 
 SUBCOMMANDS = [[], ["phantom"], ["phantom", "write"], ["phantom", "validate"],
-               ["phantom", "examples"], ["inspect"], ["cohort"], ["cohort", "check"]]
+               ["phantom", "examples"], ["inspect"], ["cohort"], ["cohort", "check"], ["train"],
+               ["evaluate"], ["benchmark"], ["explain"], ["evaluate-explanations"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
@@ -82,3 +83,40 @@ def test_inspect_bad_file_is_one_line_exit_2(tmp_path: Path,
     assert main(["inspect", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "scan.dcm" in err
+
+
+def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
+                 str(examples_dir), "--steps", "16"]) == 0
+    text = capsys.readouterr().out
+    assert "Research use only" in text and "reasons, towards or away from" in text
+    assert "modalities (change in P(" in text and "Grad-CAM (mri_encoder" in text
+    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
+                 str(examples_dir), "--image", "mammogram", "--time-points", "2",
+                 "--target", "partial", "--json", "--no-maps"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["case"] == "PH00019" and data["target"] == "partial"
+    assert data["image"]["kind"] == "mammogram" and "maps" not in data["image"]
+    assert data["sequence"]["time_points"] == ["T0", "T1"]
+    assert main(["explain", "PH99999", "--model", str(tiny_model_dir), "--cohort",
+                 str(examples_dir)]) == 2
+    assert "case 'PH99999' is not in the cohort" in capsys.readouterr().err
+
+
+def test_evaluate_explanations_writes_the_report(tiny_model_dir: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # the phantom image cache goes to ./.cache
+    out = tmp_path / "explanations.json"
+    code = main(["evaluate-explanations", "--model", str(tiny_model_dir), "--phantom-test", "6",
+                 "--seed", "99", "--sanity-cases", "3", "--steps", "16", "--workers", "1",
+                 "--out", str(out)])
+    assert code in (0, 1)  # 1 = a target missed (a tiny model is not expected to meet them)
+    printed = capsys.readouterr()
+    report = json.loads(out.read_text())
+    assert report["n"] == 6 and report["command"].startswith("python -m mmcrnet")
+    assert ("FAIL" in printed.out) == (code == 1) and "written to" in printed.out
+    assert main(["evaluate-explanations", "--model", str(tiny_model_dir), "--phantom-test",
+                 "6", "--seed", "5"]) == 2  # the tiny model's training seed
+    assert "training seed" in capsys.readouterr().err

@@ -32,7 +32,7 @@ from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
 BASELINE_TEXT = ("the training cohort's reference patient (the mean of every input over the "
                  "training cases, per time point); features the case lacks keep their missing "
                  "encoding and get no attribution")
-SCORE_TEXT = "log-probability of the target outcome after calibration"
+SCORE_TEXT = "log-odds of the target outcome after calibration, log(p / (1 - p))"
 MRI_CHANNELS = ("pre-contrast", "early (90 s)", "late (360 s)")
 
 
@@ -69,7 +69,7 @@ class Statement:
     label: str
     time_point: str | None  # None for a static feature (summed over time points)
     week: float | None
-    value: float  # signed IG attribution (log-probability of the target)
+    value: float  # signed IG attribution (log-odds of the target)
     text: str
 
 
@@ -82,7 +82,7 @@ class SequenceExplanation:
         features: :data:`ATTRIBUTED` (schema features and the derived subtype).
         integrated_gradients, occlusion: (time points, features), signed; positive = towards
             the target outcome. IG sums (up to ``delta``) to ``score - baseline_score``.
-        baseline: what the baseline is; score: the target's log-probability for the case.
+        baseline: what the baseline is; score: the target's log-odds for the case.
     """
 
     time_points: tuple[str, ...]

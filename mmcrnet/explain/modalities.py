@@ -62,7 +62,7 @@ class ModalityAttribution:
         nothing: (3,) probabilities with every modality missing (the model's prior).
         everything: (3,) probabilities with the case as given.
         available: modality -> whether the case has it at all (a modality the case lacks
-            gets exactly 0).
+            gets 0, up to float rounding).
     """
 
     shapley: np.ndarray

@@ -17,6 +17,7 @@ encoding in the baseline, so missing values get no attribution: a gap is not evi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,10 +123,17 @@ def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None
 
 
 def class_score(target: int, temperature: float = 1.0) -> Score:
-    """log P(target) after temperature scaling: attributions then read as 'towards / away from
-    this class versus the others' and sum to a change in log-probability."""
+    """Log-odds of the target outcome after temperature scaling, log(p / (1 - p)).
+
+    Attributions then read as 'towards / away from this outcome versus the others' and sum to a
+    change in log-odds. Unlike the log-probability, the log-odds does not saturate when the model
+    is confident, so local gradients (Grad-CAM) stay informative; unlike a raw logit, it does not
+    depend on the softmax's arbitrary shift.
+    """
     def score(logits: Tensor) -> Tensor:
-        return torch.log_softmax(logits / temperature, dim=1)[:, target]
+        log_p = torch.log_softmax(logits / temperature, dim=1)  # (n, 3)
+        others = torch.cat([log_p[:, :target], log_p[:, target + 1:]], dim=1)
+        return log_p[:, target] - torch.logsumexp(others, dim=1)
     return score
 
 
@@ -217,16 +225,6 @@ def occlusion(forward: Callable[[Tensor], Tensor], sequence: Tensor, baseline: T
     return out
 
 
-class _attribution_backend:
+def _attribution_backend(device: torch.device) -> AbstractContextManager[object]:
     """cuDNN's RNN backward refuses eval mode: attribute with cuDNN off on CUDA (no-op on CPU)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.flags = torch.backends.cudnn.flags(enabled=False) if device.type == "cuda" else None
-
-    def __enter__(self) -> None:
-        if self.flags is not None:
-            self.flags.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.flags is not None:
-            self.flags.__exit__(*exc)
+    return torch.backends.cudnn.flags(enabled=False) if device.type == "cuda" else nullcontext()
