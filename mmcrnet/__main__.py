@@ -328,15 +328,12 @@ def _case_inputs(args: argparse.Namespace):  # noqa: ANN202 - (ClinicalCase, Stu
     clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, args.case)
     if args.time_points is not None:
         clinical = ClinicalCase(clinical.static, list(clinical.timepoints)[:args.time_points])
-    folder = cohort.image_folder(args.case)
-    paths = {"mri": folder / "mri" if folder else None,
-             "mammogram": folder / "mammogram.dcm" if folder else None}
     if args.image == "none":
         return clinical, None
-    path = paths[args.image]
-    if path is None or not path.exists():
+    paths = cohort.image_paths(args.case, args.image)
+    if not paths:
         raise OncoPredictError(f"case '{args.case}' has no {args.image} image in {args.cohort}")
-    return clinical, read_paths([path])
+    return clinical, read_paths(paths)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -351,8 +348,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
     explanation = explainer.explain(clinical, study, target=args.target)
     if args.json:
-        print(json.dumps({"case": args.case, **explanation.to_dict(include_maps=not args.no_maps)},
-                         indent=1))
+        data = {"case": args.case, **explanation.to_dict(include_maps=not args.no_maps)}
+        # With maps (H x W numbers each), one line per number would run to megabytes.
+        print(json.dumps(data, separators=(",", ":")) if not args.no_maps
+              else json.dumps(data, indent=1))
         return EXIT_OK
     p = explanation.prediction
     lines = [f"case {args.case}: {p.label} "
@@ -373,8 +372,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         cam = explanation.image.maps["gradcam"]
         row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
-        lines.append(f"Grad-CAM ({explanation.image.layer}): strongest evidence towards "
-                     f"{explanation.target} at row {row}, column {col} of {cam.shape}")
+        lines.append(f"Grad-CAM ({explanation.image.layer}): " + (
+            f"strongest evidence towards {explanation.target} at row {row}, column {col} of "
+            f"{cam.shape}" if cam.max() > 0 else
+            f"no region of the image pushes towards {explanation.target}"))
     lines.append(f"time: {explanation.timings_ms['total']:.0f} ms")
     print("\n".join(lines))
     return EXIT_OK
@@ -457,8 +458,13 @@ def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: i
     from mmcrnet.explain.sequence import (baseline_for, class_score, integrated_gradients,
                                           sequence_function)
 
-    explainer = Explainer(predictor)
-    model, kind = predictor.model, int(prepared.kind[0])
+    from mmcrnet.checkpoint import InvalidModel
+
+    try:
+        explainer = Explainer(predictor)
+    except InvalidModel as exc:
+        return {"explanation": {"skipped": str(exc)}}
+    model, kind = predictor.model, int(prepared.kind[0])  # kind 0 when the model reads no image
     with torch.no_grad():
         image_embedding = model.image_branch(prepared.image, prepared.kind)
         sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
@@ -479,16 +485,18 @@ def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: i
         return {"median": round(float(np.median(values)), 2),
                 "p95": round(float(np.percentile(values, 95)), 2), "what": what}
 
-    return {
-        "gradcam_ms": summary(timed(cams, repeats), "Grad-CAM + HiResCAM (one backward pass "
-                                                    "through the image branch), upsampled"),
-        "integrated_gradients_ms": summary(
+    out: dict[str, dict[str, float | str]] = {}
+    if kind != 0:  # the model reads the image
+        out["gradcam_ms"] = summary(timed(cams, repeats), "Grad-CAM + HiResCAM (one backward "
+                                    "pass through the image branch), upsampled")
+    if model.config.uses_sequence:
+        out["integrated_gradients_ms"] = summary(
             timed(lambda: integrated_gradients(forward, prepared.sequence, baseline, length, 64),
-                  repeats), "IG over the sequence, 64 steps, image embedding held fixed"),
-        "explain_case_ms": summary(timed(lambda: explainer.explain(clinical, study), repeats),
-                                   "prediction + both maps + IG + occlusion + modality "
-                                   "Shapley + trajectory"),
-    }
+                  repeats), "IG over the sequence, 64 steps, image embedding held fixed")
+    out["explain_case_ms"] = summary(timed(lambda: explainer.explain(clinical, study), repeats),
+                                     "prediction + maps + IG + occlusion + modality Shapley + "
+                                     "trajectory")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

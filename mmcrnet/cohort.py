@@ -50,6 +50,18 @@ class Cohort:
         folder = self.root / "images" / case_id
         return folder if folder.is_dir() else None
 
+    def image_paths(self, case_id: str, kind: str) -> list[Path]:
+        """The files of a case's image: ``[images/<id>/mri]`` for "mri", the
+        ``images/<id>/mammogram.*`` files for "mammogram"; empty when absent."""
+        folder = self.image_folder(case_id)
+        if folder is None:
+            return []
+        if kind == "mri":
+            return [folder / "mri"] if (folder / "mri").is_dir() else []
+        if kind == "mammogram":
+            return sorted(folder.glob("mammogram.*"))
+        raise ValueError(f"image kind '{kind}' is not mri or mammogram")
+
     @property
     def has_truth(self) -> bool:
         return (self.root / "truth" / "truth.csv").is_file()

@@ -158,19 +158,11 @@ def phantom_case_set(n: int, seed: int, cache: Path | None = None, workers: int 
                    {"kind": "phantom", "n": n, "seed": seed})
 
 
-def _case_image(folder: Path | None, name: str) -> np.ndarray | None:
+def _case_image(cohort: Cohort, case_id: str, name: str) -> np.ndarray | None:
     """A cohort case's MRI (``mri/``) or mammogram (``mammogram.*``) input, None if absent."""
-    if folder is None:
+    paths = cohort.image_paths(case_id, name)
+    if not paths:
         return None
-    if name == "mri":
-        path = folder / "mri"
-        if not path.is_dir():
-            return None
-        paths: list[Path] = [path]
-    else:
-        paths = sorted(folder.glob("mammogram.*"))
-        if not paths:
-            return None
     kind, image = image_input(read_paths(paths))
     expected = MRI if name == "mri" else MAMMOGRAM
     if kind != expected:
@@ -194,11 +186,10 @@ def cohort_case_set(root: Path, progress: ProgressCallback | None = None,
     has_mri = np.zeros(len(ids), dtype=bool)
     has_mg = np.zeros(len(ids), dtype=bool)
     for i, case_id in enumerate(ids):
-        folder = cohort.image_folder(case_id)
-        image = _case_image(folder, "mri")
+        image = _case_image(cohort, case_id, "mri")
         if image is not None:
             mri[i], has_mri[i] = image, True
-        image = _case_image(folder, "mammogram")
+        image = _case_image(cohort, case_id, "mammogram")
         if image is not None:
             mammogram[i], has_mg[i] = image, True
         if progress:

@@ -106,6 +106,26 @@ class Prediction:
         return asdict(self)
 
 
+def compute_device(name: str | torch.device | None = None) -> torch.device:
+    """``name`` as a torch device, CUDA when present if None.
+
+    Raises:
+        ValueError: not a device name, or CUDA asked for where there is none.
+    """
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device '{name}' is not a device name (cpu, cuda, cuda:0, ...)") \
+            from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}': CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device '{name}': only cpu and cuda are supported")
+    return device
+
+
 @dataclass(frozen=True)
 class PreparedInput:
     """Model inputs of one case: image (1, 3, S, S), kind (1,), sequence (1, T, F), length (1,)."""
@@ -120,7 +140,13 @@ class Predictor:
     """A loaded model (weights hash checked) that predicts one case at a time."""
 
     def __init__(self, model_dir: Path | str, device: str | torch.device | None = None) -> None:
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        """Load the model in ``model_dir`` on ``device`` (default: CUDA when present).
+
+        Raises:
+            InvalidModel: a missing file or a weights hash that does not match the card;
+            ValueError: an unknown device, or CUDA asked for on a machine without it.
+        """
+        self.device = compute_device(device)
         self.model, self.card = load_model(Path(model_dir), self.device)
         self.temperature = float(self.card["temperature"])
 

@@ -102,6 +102,9 @@ def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Pat
     assert main(["explain", "PH99999", "--model", str(tiny_model_dir), "--cohort",
                  str(examples_dir)]) == 2
     assert "case 'PH99999' is not in the cohort" in capsys.readouterr().err
+    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
+                 str(examples_dir), "--device", "tpu:7"]) == 2
+    assert "device 'tpu:7'" in capsys.readouterr().err
 
 
 def test_evaluate_explanations_writes_the_report(tiny_model_dir: Path, tmp_path: Path,

@@ -162,8 +162,8 @@ def sanity_check(explainer: Explainer, cases: CaseSet, rows: np.ndarray, seed: i
             for sub in module.modules():
                 if isinstance(sub, nn.Conv2d | nn.Linear):
                     with torch.no_grad():
-                        sub.weight.copy_(torch.randn(sub.weight.shape, generator=generator)
-                                         * sub.weight.std())
+                        noise = torch.randn(sub.weight.shape, generator=generator)
+                        sub.weight.copy_((noise * sub.weight.std().item()).to(sub.weight))
                         if sub.bias is not None:
                             sub.bias.zero_()
         randomised = maps(model)
@@ -213,6 +213,9 @@ def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomC
     """
     device = explainer.predictor.device
     model = explainer.predictor.model.eval()
+    if not (model.config.uses_image and model.config.uses_sequence):
+        raise ValueError(f"evaluate-explanations needs a model that reads images and sequences, "
+                         f"not the {model.config.variant} variant")
     temperature = explainer.predictor.temperature
     null_columns = [ATTRIBUTED.index(f) for f in NULL_INPUTS]
     truth = true_contributions(cohort)
@@ -242,8 +245,8 @@ def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomC
         for method, cam in axis.items():
             scores.add(f"mri/{method}, pCR vs none", cam, picture.mri_mask)
         mammogram = _prepared(cases, rows, MAMMOGRAM, device)
-        for method, cam in _maps(model, mammogram, MAMMOGRAM,
-                                 class_score(target, temperature), shape).items():
+        for method, cam in _maps(model, mammogram, MAMMOGRAM, class_score(target, temperature),
+                                 picture.mammogram_mask.shape).items():
             scores.add(f"mammogram/{method}", cam, picture.mammogram_mask)
         gradcam = positive_part(explanation.image.maps["gradcam"])
         away = (picture.mri_fibroglandular > 0.5) & ~binary_dilation(picture.mri_mask,

@@ -51,8 +51,9 @@ class ImageExplanation:
         kind: "mri" or "mammogram"; channels: what the maps are drawn over (each DCE phase, or
             the mammogram).
         layer: the module whose activations the maps weigh.
-        maps: method (:data:`CAM_METHODS`) -> (H, W) float32 in [0, 1] at the original image's
-            size; all zero when the image holds no evidence for the target.
+        maps: method (:data:`CAM_METHODS`) -> (H, W) float32 in [-1, 1] at the original image's
+            size, signed: positive where the region pushes towards the target, negative away
+            (the classic map is the positive part).
     """
 
     kind: str
@@ -140,6 +141,7 @@ class Explanation:
                           for t, (tp, week) in enumerate(zip(seq.time_points, seq.weeks))]
             else:
                 items.append((name, None, None, float(seq.integrated_gradients[:, j].sum())))
+        items = [item for item in items if item[3] != 0.0]  # no effect is not a reason
         items.sort(key=lambda item: -abs(item[3]))
         out = []
         for name, tp, week, value in items[:k]:
@@ -199,7 +201,7 @@ class Explainer:
         self.steps = steps
         config = predictor.model.config
         reference = predictor.card.get("reference_patient")
-        if reference is None and config.uses_sequence:
+        if not reference and config.uses_sequence:
             raise InvalidModel(f"model card of '{predictor.name}' has no reference_patient "
                                f"(the baseline of sequence attributions)")
         try:
@@ -217,12 +219,19 @@ class Explainer:
         """
         prepared = self.predictor.prepare(clinical, study)
         shape = tuple(study.image.shape[-2:]) if study is not None else None
-        return self.explain_prepared(prepared, shape, target)  # type: ignore[arg-type]
+        given = {str(row["time_point"]) for row in clinical.timepoints}
+        observed = tuple(tp for tp in TIME_POINTS if tp in given)
+        return self.explain_prepared(prepared, shape, target, observed)  # type: ignore[arg-type]
 
     def explain_prepared(self, prepared: PreparedInput, image_shape: tuple[int, int] | None,
-                         target: str | None = None) -> Explanation:
-        """Explain an already prepared case; ``image_shape`` is the original image's (H, W)
-        (None: the model input's size)."""
+                         target: str | None = None, time_points: tuple[str, ...] | None = None
+                         ) -> Explanation:
+        """Explain an already prepared case.
+
+        Args:
+            image_shape: the original image's (H, W) (None: the model input's size).
+            time_points: the labels of the sequence's rows (default T0, T1, ...: no gaps).
+        """
         if target is not None and target not in OUTCOMES:
             raise InvalidCase(f"target '{target}' is not one of {', '.join(OUTCOMES)}")
         model, temperature = self.predictor.model, self.predictor.temperature
@@ -251,11 +260,13 @@ class Explainer:
                 layer_name, {m: to_original(cams.maps[m][0], shape) for m in CAM_METHODS})
             timings["image_maps"] = _ms(started)
 
+        length = int(prepared.length[0])
+        labels = time_points or TIME_POINTS[:length]
         sequence = None
         if model.config.uses_sequence:
             started = time.perf_counter()
-            length = int(prepared.length[0])
-            base = baseline_for(prepared.sequence[0].cpu().numpy(), length, self.reference)
+            base = baseline_for(prepared.sequence[0].cpu().numpy(), length, self.reference,
+                                [TIME_POINTS.index(tp) for tp in labels])
             baseline = torch.from_numpy(base)[None].to(prepared.sequence.device)
             forward = sequence_function(model, image_embedding, prepared.kind, prepared.length,
                                         score)
@@ -266,7 +277,7 @@ class Explainer:
             timings["occlusion"] = _ms(started)
             weeks = tuple(round(float(w) * WEEK_SCALE, 2)
                           for w in prepared.sequence[0, :length, -1].cpu().numpy())
-            sequence = SequenceExplanation(TIME_POINTS[:length], weeks, ATTRIBUTED,
+            sequence = SequenceExplanation(tuple(labels), weeks, ATTRIBUTED,
                                            ig.attributions, occluded, BASELINE_TEXT, ig.score,
                                            ig.baseline_score, ig.delta, ig.relative_delta,
                                            self.steps)
@@ -276,15 +287,15 @@ class Explainer:
                                       prepared.length, temperature)
         timings["modalities"] = _ms(started)
         started = time.perf_counter()
-        trajectory = self._trajectory(prepared, image_embedding)
+        trajectory = self._trajectory(prepared, image_embedding, labels)
         timings["trajectory"] = _ms(started)
         timings["total"] = round(sum(timings.values()), 2)
         return Explanation(prediction, target, SCORE_TEXT, image, sequence, modalities,
                            trajectory, timings)
 
     @torch.no_grad()
-    def _trajectory(self, prepared: PreparedInput, image_embedding: torch.Tensor
-                    ) -> list[dict[str, str | float]]:
+    def _trajectory(self, prepared: PreparedInput, image_embedding: torch.Tensor,
+                    labels: tuple[str, ...]) -> list[dict[str, str | float]]:
         """Calibrated probabilities using the first 1..length time points (one LSTM pass; the
         model never reads past a length, so the same sequence serves every prefix)."""
         model = self.predictor.model
@@ -294,7 +305,7 @@ class Explainer:
         logits = model.head(image_embedding.expand(length, -1), prepared.kind.expand(length),
                             embedding)  # (L, 3)
         probabilities = softmax(logits.float().cpu().numpy(), self.predictor.temperature)
-        return [{"time_point": TIME_POINTS[i], **dict(zip(OUTCOMES, map(float, p)))}
+        return [{"time_point": labels[i], **dict(zip(OUTCOMES, map(float, p)))}
                 for i, p in enumerate(probabilities)]
 
 

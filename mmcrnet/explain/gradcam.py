@@ -3,11 +3,11 @@ backward pass through the image branch and the head (the sequence embedding is h
 
 Both weigh the activations ``A (C, h, w)`` of the encoder's last convolutional block by the
 gradient ``G`` of the target score: Grad-CAM by the channel means of ``G`` (Selvaraju et al.
-2017), HiResCAM element-wise (Draper et al. 2022, faithful to the model's computation when the
-head is global-average pooled, as here). Maps are kept signed -- positive where the region
-pushes towards the target, negative where it pushes away -- upsampled bilinearly to the original
-image (undoing the square padding of preprocessing) and scaled to [-1, 1]; the classic
-(ReLU'd) map is the positive part, :func:`positive_part`.
+2017), HiResCAM element-wise (Draper et al. 2022; exact for a linear head on global-average
+pooled features, a first-order account here, where a max-pool and the fusion MLP follow). Maps
+are kept signed -- positive where the region pushes towards the target, negative where it pushes
+away -- upsampled bilinearly to the original image (undoing the square padding of preprocessing)
+and scaled to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`.
 """
 
 from __future__ import annotations

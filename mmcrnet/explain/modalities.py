@@ -1,11 +1,15 @@
 """How much each modality moved the prediction: exact Shapley values over image, clinical and
 genomic data, using the model's own missing-modality path (8 subsets, one batched pass).
 
-A modality left out of a subset is presented as missing the way the model was trained to see
-it: no image = image kind "none" (zero embedding); no clinical or genomic data = those features'
-values and present-flags zero (and the derived subtype unknown without clinical data). The
-value of a subset is the calibrated probability of each outcome, so a Shapley value reads as
-"moved P(pCR) by +0.12"; the three values sum to P(all) - P(nothing) for every outcome.
+A modality left out of a subset is presented as missing the way the model encodes missing
+data: no image = image kind "none" (zero embedding); no clinical or genomic data = those
+features' values and present-flags zero (and the derived subtype unknown without clinical data).
+The value of a subset is the calibrated probability of each outcome, so a Shapley value reads
+as "moved P(pCR) by +0.12"; the three values sum to P(all) - P(nothing) for every outcome.
+
+Caveats: the bundled training withholds images (20 %) and genomic data (15 %) but never the
+clinical data, so subsets without clinical data are inputs the model has not seen; and every
+subset keeps the case's number of time points and their weeks (when, not what).
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def modality_shapley(model: MMCRNet, image_embedding: Tensor, image_kind: Tensor
 
     The image embedding is computed once by the caller: a subset without the image gets the
     zero embedding and kind "none", exactly what ``model.image_branch`` gives a case without
-    one, so the 8 subsets cost 4 LSTM passes and no CNN pass.
+    one, so the 8 subsets cost one batched LSTM pass and no CNN pass.
 
     Args:
         image_embedding: (1, E) from ``model.image_branch``; image_kind: (1,);

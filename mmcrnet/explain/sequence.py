@@ -2,27 +2,30 @@
 point, against a documented baseline, with feature occlusion as the alternative method.
 
 The image embedding is computed once and held fixed, so IG backpropagates only through the LSTM
-and the fusion head (~5 ms for 64 steps instead of ~1 s through the CNN for every step).
+and the fusion head (~10 ms for 64 steps on 2 CPU cores instead of ~1 s through the CNN for every
+step).
 
 Baseline: the training cohort's *reference patient*: the mean of every encoded input over the
-training split, per time point (numeric features at their mean, each category at its frequency;
-stored in the model card). The phantom's true contributions are defined against the cohort
-mean (cohort-spec section 3), and for a linear model IG from the mean input returns exactly
-those; measured on the bundled model, it also agrees better with the truth than the median /
-most-frequent patient or zeros of the normalised inputs (``evaluate-explanations`` reports the
-zeros baseline next to it). A feature the case lacks (present-flag 0) takes the case's own
-encoding in the baseline, so missing values get no attribution: a gap is not evidence.
+training split, per time point (numeric features at their mean over the cases that have them,
+each category at its frequency; stored in the model card). The phantom's true contributions are
+defined against the cohort mean (cohort-spec section 3), and for a model linear in the encoded
+inputs IG from the mean input returns them (up to the encoding's log transforms); measured on
+the bundled model, it also agrees better with the truth than the median / most-frequent patient
+or zeros of the normalised inputs (``evaluate-explanations`` reports the zeros baseline next to
+it). A feature the case lacks (present-flag 0) takes the case's own encoding in the baseline, so
+missing values get no attribution: a gap is not evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+from captum.attr import IntegratedGradients
 from torch import Tensor
 
 from mmcrnet.data import LAYOUT, encode_sequences
@@ -46,16 +49,15 @@ def reference_patient(cases: pd.DataFrame, timepoints: pd.DataFrame,
 
     Returns:
         ``{"columns": [...], "mean_encoding": (T, F) nested list, "typical": {...}}``: the mean
-        encoded input at each time point over the cases observed there (the IG baseline), and,
-        for people, the typical raw values (median of numeric features, most frequent value
-        of the others; per time point for the dynamic ones).
+        encoded input at each time point T0..T3 (the IG baseline; see :func:`mean_encoding`),
+        and, for people, the typical raw values (median of numeric features, most frequent
+        value of the others; per time point for the dynamic ones).
     """
     encoded = encode_sequences(cases, timepoints, groups)
-    mean = np.zeros(encoded.values.shape[1:], dtype=np.float64)  # (T, F)
-    for t in range(mean.shape[0]):
-        observed = encoded.lengths > t
-        if observed.any():
-            mean[t] = encoded.values[observed, t].mean(axis=0)
+    labels = _row_time_points(encoded.case_ids, timepoints)  # (N, T) index into TIME_POINTS
+    mean = np.zeros((len(TIME_POINTS), LAYOUT.width), dtype=np.float64)
+    for t in range(len(TIME_POINTS)):
+        mean[t] = mean_encoding(encoded.values[labels == t])
     static: dict[str, object] = {}
     for spec in STATIC_FEATURES:
         codes = column_codes(spec, cases[spec.name]) if spec.name in cases else np.array([])
@@ -73,6 +75,42 @@ def reference_patient(cases: pd.DataFrame, timepoints: pd.DataFrame,
             "typical": {"static": static, "timepoints": rows}}
 
 
+def mean_encoding(rows: np.ndarray) -> np.ndarray:
+    """The mean patient of encoded rows (M, F) -> (F,): each feature's value columns averaged
+    over the rows where it is present, its present-flag 1 (0 if never present); the subtype
+    over rows where it is known; zeros for no rows."""
+    out = np.zeros(LAYOUT.width, dtype=np.float64)
+    if len(rows) == 0:
+        return out
+    for owner, flag in _PRESENT_COLUMN.items():
+        present = rows[:, flag] == 1
+        if present.any():
+            columns = [c for c in LAYOUT.columns_of(owner) if c != flag]
+            out[columns] = rows[present][:, columns].mean(axis=0)
+            out[flag] = 1.0
+    subtype = LAYOUT.columns_of("subtype")
+    known = rows[:, subtype].sum(axis=1) == 1
+    if known.any():
+        out[subtype] = rows[known][:, subtype].mean(axis=0)
+    out[-1] = rows[:, -1].mean()  # the week (never used: baselines keep the case's own)
+    return out
+
+
+def _row_time_points(case_ids: tuple[str, ...], timepoints: pd.DataFrame) -> np.ndarray:
+    """(N, T): which time point (index into TIME_POINTS) each encoded row holds, -1 past the
+    length; rows are a case's observed time points in T0..T3 order, as encode_sequences puts
+    them."""
+    out = np.full((len(case_ids), len(TIME_POINTS)), -1, dtype=np.int64)
+    position = {c: i for i, c in enumerate(case_ids)}
+    order = timepoints["time_point"].map({t: i for i, t in enumerate(TIME_POINTS)})
+    frame = pd.DataFrame({"case": timepoints["case_id"].astype(str).map(position),
+                          "order": order}).dropna().astype(np.int64)
+    frame = frame.sort_values(["case", "order"], kind="stable")
+    step = frame.groupby("case").cumcount().to_numpy()
+    out[frame["case"].to_numpy(), step] = frame["order"].to_numpy()
+    return out
+
+
 def _typical(name: str, codes: np.ndarray) -> object:
     spec = FEATURES_BY_NAME[name]
     codes = codes[~np.isnan(codes)]
@@ -86,31 +124,42 @@ def _typical(name: str, codes: np.ndarray) -> object:
 
 
 def encode_reference(reference: Mapping[str, object]) -> np.ndarray:
-    """The reference patient's mean encoding: (T, F) float32.
+    """The reference patient's mean encoding: (T, F) float32, one row per time point T0..T3.
 
     Raises:
-        ValueError: the card's columns are not this version's sequence layout.
+        ValueError: the card's reference is incomplete or was encoded with another layout.
     """
-    if list(reference.get("columns", [])) != list(LAYOUT.names):  # type: ignore[call-overload]
+    if "mean_encoding" not in reference or "columns" not in reference:
+        raise ValueError("the model card's reference patient has no mean_encoding / columns")
+    if list(reference["columns"]) != list(LAYOUT.names):  # type: ignore[call-overload]
         raise ValueError("the model card's reference patient was encoded with another feature "
                          "layout; retrain the model")
-    return np.asarray(reference["mean_encoding"], dtype=np.float32)
+    encoding = np.asarray(reference["mean_encoding"], dtype=np.float32)
+    if encoding.shape != (len(TIME_POINTS), LAYOUT.width):
+        raise ValueError(f"the model card's reference patient has shape {encoding.shape}, "
+                         f"expected {(len(TIME_POINTS), LAYOUT.width)}")
+    return encoding
 
 
-def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None) -> np.ndarray:
+def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None,
+                 time_points: Sequence[int] | None = None) -> np.ndarray:
     """The IG / occlusion baseline of one encoded case.
 
     Args:
         sequence: (T, F) the case; length: its observed time points.
-        reference: (T, F) the encoded reference patient, or None for zeros.
+        reference: (T, F) the encoded reference patient (row t = time point t), or None for
+            zeros.
+        time_points: which time point (index into TIME_POINTS) each of the case's rows holds;
+            default T0, T1, ... (no gaps).
     Returns:
-        (T, F): the reference at the case's observed time points, except the columns of
-        features the case lacks there and the week column, which keep the case's values;
-        rows past ``length`` stay zero (the model never reads them).
+        (T, F): the reference at the case's time points, except the columns of features the
+        case lacks there and the week column, which keep the case's values; rows past
+        ``length`` stay zero (the model never reads them).
     """
+    rows = list(range(length)) if time_points is None else list(time_points)[:length]
     base = np.zeros_like(sequence)
     if reference is not None:
-        base[:length] = reference[:length]
+        base[:length] = reference[rows]
         subtype = LAYOUT.columns_of("subtype")
         unknown = np.flatnonzero(sequence[:length][:, subtype].sum(axis=1) == 0)  # not derivable
         base[np.ix_(unknown, subtype)] = 0.0
@@ -190,8 +239,6 @@ def integrated_gradients(forward: Callable[[Tensor], Tensor], sequence: Tensor, 
     Args:
         sequence, baseline: (1, T, F).
     """
-    from captum.attr import IntegratedGradients
-
     with _attribution_backend(sequence.device):
         attributions, delta = IntegratedGradients(forward).attribute(
             sequence, baselines=baseline, n_steps=steps, return_convergence_delta=True)

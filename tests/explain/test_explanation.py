@@ -78,3 +78,14 @@ def test_bad_target_and_models_without_a_reference(explainer: Explainer, tiny_mo
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(InvalidModel, match="no reference_patient"):
         Explainer(Predictor(folder, device="cpu"))
+
+
+def test_a_skipped_time_point_keeps_its_label(explainer: Explainer) -> None:
+    gap = [TIMEPOINTS[0], {**TIMEPOINTS[2], "time_point": "T2"}]  # T0 and T2, no T1
+    explanation = explainer.explain(ClinicalCase(STATIC, gap))
+    assert explanation.sequence is not None
+    assert explanation.sequence.time_points == ("T0", "T2")
+    assert explanation.sequence.weeks == (0.0, 6.0)
+    assert [row["time_point"] for row in explanation.trajectory] == ["T0", "T2"]
+    texts = " | ".join(s.text for s in explanation.statements(50))
+    assert "at week 3" not in texts

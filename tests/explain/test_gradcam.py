@@ -116,6 +116,24 @@ def test_gradcam_equals_captum_layergradcam(quadrant_model: MMCRNet) -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
+def test_hirescam_equals_gradient_times_activation(quadrant_model: MMCRNet) -> None:
+    from captum.attr import LayerGradientXActivation
+
+    images, _ = _quadrant_data(4, 6)
+    ours = _cams(quadrant_model, images, target=0).maps["hirescam"]
+    kinds = torch.full((4,), MRI)
+
+    def forward(image: torch.Tensor) -> torch.Tensor:
+        logits = quadrant_model.head(quadrant_model.image_branch(image, kinds), kinds,
+                                     torch.zeros(image.shape[0], 0))
+        log_p = torch.log_softmax(logits, dim=1)
+        return log_p[:, :1] - torch.logsumexp(log_p[:, 1:], dim=1, keepdim=True)
+
+    theirs = LayerGradientXActivation(forward, target_layer(quadrant_model, MRI)).attribute(
+        images, target=None).sum(dim=1).detach().numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
 def test_hooks_are_released_also_on_error(quadrant_model: MMCRNet) -> None:
     layer = target_layer(quadrant_model, MRI)
     images, _ = _quadrant_data(2, 4)

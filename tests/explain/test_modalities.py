@@ -61,7 +61,7 @@ def test_a_modality_that_cannot_matter_gets_zero(variant: str, kind: int, zero: 
     np.testing.assert_allclose(result.shapley.sum(axis=0), result.everything - result.nothing,
                                atol=1e-9)  # efficiency, per outcome
     np.testing.assert_allclose(result.shapley.sum(axis=1), 0.0, atol=1e-9)  # probabilities
-    assert result.available[zero] is False or variant != "mmcrnet"
+    assert result.available[zero] is False
 
 
 def test_full_case_matches_the_models_prediction() -> None:

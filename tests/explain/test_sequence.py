@@ -10,8 +10,9 @@ import torch
 
 from mmcrnet.data import LAYOUT, encode_sequences
 from mmcrnet.explain.sequence import (ATTRIBUTED, baseline_for, class_score, encode_reference,
-                                      integrated_gradients, occlusion, per_feature,
-                                      reference_patient, response_score, sequence_function)
+                                      integrated_gradients, mean_encoding, occlusion,
+                                      per_feature, reference_patient, response_score,
+                                      sequence_function)
 from mmcrnet.model import MMCRNet, variant_config
 from mmcrnet.predict import ClinicalCase
 
@@ -121,6 +122,8 @@ def test_reference_patient_is_the_mean_input() -> None:
     assert not no_genomic[:, LAYOUT.columns_of("esr1_expr")].any()
     with pytest.raises(ValueError, match="another feature layout"):
         encode_reference({**reference, "columns": reference["columns"][:-1]})
+    with pytest.raises(ValueError, match="no mean_encoding"):
+        encode_reference({"columns": reference["columns"]})
 
 
 def test_scores_are_log_odds_and_the_response_axis() -> None:
@@ -138,3 +141,34 @@ def test_reference_patient_tolerates_missing_columns() -> None:
     reference = reference_patient(cases, timepoints)
     assert reference["typical"]["static"]["age"] == 55 and \
         reference["typical"]["static"]["bmi"] is None
+
+
+def test_mean_encoding_averages_over_cases_that_have_the_value() -> None:
+    full, _ = _encoded()
+    without = dict(STATIC)
+    del without["ki67_percent"]
+    partial, _ = _encoded(without)
+    mean = mean_encoding(np.stack([full[0], partial[0]]))  # the T0 rows of both cases
+    ki67 = LAYOUT.columns_of("ki67_percent")  # [value, present]
+    assert mean[ki67[0]] == pytest.approx(full[0, ki67[0]])  # the one case that has it
+    assert mean[ki67[1]] == 1.0  # present-flag of the mean patient
+    pgr = LAYOUT.columns_of("pgr_expr")  # missing in both
+    assert not mean[pgr].any()
+    assert not mean_encoding(np.zeros((0, LAYOUT.width))).any()
+
+
+def test_reference_is_kept_per_time_point_when_one_is_skipped() -> None:
+    cases = pd.DataFrame([{"case_id": c, "age": age} for c, age in (("a", 40), ("b", 60))])
+    timepoints = pd.DataFrame([
+        {"case_id": "a", "time_point": "T0", "week": 0, "tumor_diameter_cm": 4.0},
+        {"case_id": "a", "time_point": "T1", "week": 3, "tumor_diameter_cm": 3.0},
+        {"case_id": "b", "time_point": "T0", "week": 0, "tumor_diameter_cm": 2.0},
+        {"case_id": "b", "time_point": "T2", "week": 6, "tumor_diameter_cm": 1.0}])
+    reference = encode_reference(reference_patient(cases, timepoints))
+    column = LAYOUT.columns_of("tumor_diameter_cm")[0]
+    encoded = encode_sequences(cases, timepoints).values
+    assert reference[1, column] == pytest.approx(encoded[0, 1, column])  # T1: case a only
+    assert reference[2, column] == pytest.approx(encoded[1, 1, column])  # T2: case b only
+    assert not reference[3].any()  # T3: nobody
+    base = baseline_for(encoded[1], 2, reference, time_points=[0, 2])  # case b: T0, T2
+    assert base[1, column] == pytest.approx(reference[2, column])
