@@ -1,6 +1,8 @@
-"""OncoPredict engine: phantom cohorts, image reading, the feature schema and (later) MM-CRNet.
+"""OncoPredict engine: phantom cohorts, image reading, the feature schema, MM-CRNet, its
+predictions and their explanations.
 
-Pages and the CLI import from here. Research use only, not for clinical decisions.
+Pages and the CLI import from here. The model-side names (Predictor, Explainer, ...) load torch,
+so they are imported on first use. Research use only, not for clinical decisions.
 """
 
 from __future__ import annotations
@@ -17,7 +19,27 @@ __version__ = "0.1.0"
 #: Shown on every page that shows a prediction, and in every report.
 DISCLAIMER = "Research use only — not for clinical decisions."
 
-__all__ = [
+#: Names that load torch: imported on first access (PEP 562), so ``import mmcrnet`` stays light.
+_LAZY = {
+    "ClinicalCase": "mmcrnet.predict", "Prediction": "mmcrnet.predict",
+    "Predictor": "mmcrnet.predict", "compute_device": "mmcrnet.predict",
+    "Explainer": "mmcrnet.explain", "Explanation": "mmcrnet.explain",
+    "MODALITIES": "mmcrnet.explain", "feature_label": "mmcrnet.explain",
+    "InvalidModel": "mmcrnet.checkpoint",
+    "Study": "mmcrnet.io", "RawFile": "mmcrnet.io", "read_study": "mmcrnet.io",
+    "read_paths": "mmcrnet.io", "dce_phase_indices": "mmcrnet.data",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmcrnet' has no attribute '{name}'")
+
+
+__all__ = [*_LAZY,
     "BadArchive", "Cohort", "CohortProblem", "CorruptDicom", "DISCLAIMER", "EmptyArchive",
     "FEATURES", "Feature", "ImageTooLarge", "InvalidCase", "InvalidCohort", "MixedSeries",
     "NoPixelData", "OUTCOMES", "OncoPredictError", "SUBTYPES", "TIME_POINTS", "UnreadableImage",

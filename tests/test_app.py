@@ -1,9 +1,11 @@
-"""AppTest smoke test of the router and the About page."""
+"""AppTest tests of the router and the pages: the clinician's path through Predict, bad input
+kept to one line, values that survive a page switch, the About page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from mmcrnet import DISCLAIMER
@@ -11,11 +13,63 @@ from mmcrnet import DISCLAIMER
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def test_app_starts_with_disclaimer_and_examples() -> None:
-    at = AppTest.from_file(APP).run(timeout=60)
+@pytest.fixture()
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
     assert not at.exception
-    assert DISCLAIMER in [w.value for w in at.sidebar.warning]
-    assert DISCLAIMER in [e.value for e in at.error]
-    table = at.dataframe[0].value
+    return at
+
+
+def _sidebar_text(at: AppTest) -> str:
+    return " ".join(str(getattr(e, "value", "")) for e in at.sidebar)
+
+
+def test_sidebar_names_the_model_and_its_training_data(app: AppTest) -> None:
+    text = _sidebar_text(app)
+    assert "MM-CRNet" in text and "synthetic phantom cohort" in text and DISCLAIMER in text
+
+
+def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
+    app.selectbox(key="predict.example").set_value("PH00019").run()
+    app.button(key="predict.load_example").click().run()
+    assert app.number_input(key="predict.field.age").value is not None
+    app.button[-1].click().run()  # the form's Predict button
+    assert not app.exception
+    metrics = {m.label: float(m.value.rstrip("%")) for m in app.metric}
+    assert set(metrics) == {"P(pCR)", "P(partial)", "P(none)"}
+    assert sum(metrics.values()) == pytest.approx(100, abs=2)
+    errors = [e.value for e in app.error]
+    assert any(DISCLAIMER in e and "trained on synthetic phantom cohort" in e for e in errors)
+    text = " ".join(m.value for m in app.markdown)
+    assert "Predicted response: **" in text and "Where the image points towards" in text
+    assert app.get("plotly_chart"), "no charts were drawn"
+
+
+def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:
+    app.button(key="predict.load_example").click().run()
+    age = app.number_input(key="predict.field.age").value
+    app.radio(key="predict.source").set_value("Upload").run()
+    app.file_uploader(key="predict.upload").set_value(
+        ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")).run()
+    assert not app.exception
+    messages = [e.value for e in app.error if "broken.dcm" in e.value]
+    assert len(messages) == 1 and "\n" not in messages[0]
+    assert app.number_input(key="predict.field.age").value == age
+
+
+def test_the_case_survives_a_page_switch(app: AppTest) -> None:
+    app.button(key="predict.load_example").click().run()
+    age = app.number_input(key="predict.field.age").value
+    app.switch_page("pages/about.py").run()
+    assert not app.exception
+    app.switch_page("pages/predict.py").run()
+    assert app.number_input(key="predict.field.age").value == age
+
+
+def test_about_page_lists_the_examples(app: AppTest) -> None:
+    app.switch_page("pages/about.py").run()
+    assert not app.exception
+    assert DISCLAIMER in [e.value for e in app.error]
+    table = app.dataframe[0].value
     assert len(table) == 12
     assert set(table["outcome (truth)"]) == {"pCR", "partial", "none"}

@@ -1,0 +1,259 @@
+"""Predict: upload a case (or pick a bundled example), get the predicted response to
+neoadjuvant chemotherapy with its reasons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEKS, ClinicalCase,
+                     OncoPredictError, RawFile, Study, dce_phase_indices, read_paths, read_study)
+from ui import figures, state
+
+CASE, STUDY, RESULT = "predict.case", "predict.study", "predict.result"
+STATIC = [f for f in FEATURES if f.timing == "static"]
+DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
+MISSING = "(missing)"
+
+
+def _label(spec) -> str:  # noqa: ANN001 - a mmcrnet.Feature
+    return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+
+
+def _help(spec) -> str:  # noqa: ANN001
+    bounds = f" Accepted: {spec.bounds[0]:g} to {spec.bounds[1]:g} {spec.unit}." \
+        if spec.bounds else ""
+    return f"{spec.help}{bounds} Leave empty if unknown."
+
+
+def images_ui() -> None:
+    """Choose the images: a bundled example, an upload, or none. Keeps the study in session."""
+    st.subheader("1. Images")
+    source = st.radio("Images from", ["Bundled example", "Upload", "No image"], horizontal=True,
+                      key="predict.source")
+    if source == "Bundled example":
+        cohort = state.examples()
+        left, right = st.columns([3, 1])
+        case_id = left.selectbox("Example case", cohort.case_ids, key="predict.example")
+        if right.button("Load example", key="predict.load_example", width="stretch"):
+            clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
+            st.session_state[CASE] = {"static": dict(clinical.static),
+                                      "timepoints": [dict(r) for r in clinical.timepoints]}
+            st.session_state[STUDY] = read_paths(cohort.image_paths(case_id, "mri"))
+            st.session_state.pop(RESULT, None)
+            fill_form(st.session_state[CASE])
+    elif source == "Upload":
+        kind = st.radio("PNG/JPEG images are", ["DCE-MRI phases (MR)", "a mammogram (MG)"],
+                        horizontal=True, key="predict.raster_modality",
+                        help="DICOM files carry their own modality.")
+        uploads = st.file_uploader(
+            "DICOM files of one series, a zip, a multi-frame DICOM, or PNG/JPEG images",
+            accept_multiple_files=True, key="predict.upload")
+        if uploads:
+            try:
+                st.session_state[STUDY] = read_study(
+                    [RawFile(u.name, u.getvalue()) for u in uploads],
+                    modality="MR" if kind.startswith("DCE") else "MG")
+            except OncoPredictError as exc:
+                st.session_state.pop(STUDY, None)
+                st.error(str(exc), icon=":material/error:")
+    else:
+        st.session_state.pop(STUDY, None)
+    study: Study | None = st.session_state.get(STUDY)
+    if study is not None and source != "No image":
+        study_ui(study)
+
+
+def study_ui(study: Study) -> None:
+    """What was read: modality, phases, slice (slider when there are several)."""
+    phases = ", ".join(f"{p.label}" + (f" ({p.time_s:g} s)" if p.time_s is not None else "")
+                       for p in study.phases)
+    st.caption(f"Read: {study.modality} ({study.kind}), {len(study.phases)} phase(s): {phases}; "
+               f"{study.image.shape[-2]} x {study.image.shape[-1]} pixels"
+               + (f", {study.pixel_spacing_mm[0]:.2f} mm" if study.pixel_spacing_mm else ""))
+    slices = study.shape[1]
+    if slices > 1:
+        chosen = st.slider("Slice", 0, slices - 1, study.slice_index, key="predict.slice")
+        if chosen != study.slice_index:
+            study = study.with_slice(chosen)
+            st.session_state[STUDY] = study
+    for warning in study.warnings:
+        st.warning(warning, icon=":material/info:")
+    columns = st.columns(len(study.phases))
+    for column, phase, pixels in zip(columns, study.phases, study.image):
+        column.image(np.clip(pixels, 0, 1), caption=phase.label, width="stretch")
+
+
+def form_ui() -> bool:
+    """The clinical and genomic form; returns True when submitted (the case is saved)."""
+    st.subheader("2. Clinical and genomic data")
+    case = st.session_state.setdefault(CASE, state.empty_case())
+    static = case["static"]
+    with st.form("predict.form"):
+        st.caption("Empty or (missing) = unknown; the model handles missing values.")
+        values: dict[str, object] = {}
+        for group in ("clinical", "genomic"):
+            st.markdown(f"**{group.capitalize()}** (at baseline)")
+            columns = st.columns(3)
+            specs = [spec for spec in STATIC if spec.group == group]
+            for i, spec in enumerate(specs):
+                values[spec.name] = _field(columns[i % 3], spec, static.get(spec.name))
+        st.markdown("**Per time point** (T0 = baseline, then after each cycle; leave a row "
+                    "empty if that time point is not available)")
+        table = column_table(case["timepoints"])
+        edited = st.data_editor(table, key="predict.field.timepoints", hide_index=True,
+                                disabled=["time_point"], width="stretch",
+                                column_config=_dynamic_config())
+        submitted = st.form_submit_button("Predict", type="primary")
+    if submitted:
+        st.session_state[CASE] = {"static": {k: v for k, v in values.items() if v is not None},
+                                  "timepoints": rows_of(edited)}
+    return submitted
+
+
+def _widget_value(spec, current: object) -> object:  # noqa: ANN001
+    """A case's raw value as the form widget shows it (None / MISSING when unknown)."""
+    if spec.kind == "numeric":
+        return None if current in (None, "") or pd.isna(current) else float(current)  # type: ignore[arg-type]
+    if spec.kind == "binary":
+        text = str(current).strip().lower() if current is not None else ""
+        return {"1": "yes", "1.0": "yes", "yes": "yes", "true": "yes", "0": "no", "0.0": "no",
+                "no": "no", "false": "no"}.get(text, MISSING)
+    return str(current) if current in spec.categories else MISSING
+
+
+def fill_form(case: dict[str, object]) -> None:
+    """Put a case into the form's widgets (their state, so the browser shows it too)."""
+    static = case["static"]
+    for spec in STATIC:
+        st.session_state[f"predict.field.{spec.name}"] = _widget_value(spec, static.get(spec.name))  # type: ignore[union-attr]
+    st.session_state.pop("predict.field.timepoints", None)  # the table restarts from the case
+
+
+def _field(column, spec, current: object) -> object:  # noqa: ANN001
+    key = f"predict.field.{spec.name}"
+    if key not in st.session_state:  # first visit, or back from another page
+        st.session_state[key] = _widget_value(spec, current)
+    if spec.kind == "numeric":
+        return column.number_input(_label(spec), min_value=float(spec.bounds[0]),
+                                   max_value=float(spec.bounds[1]),
+                                   step=1.0 if spec.integer else None, help=_help(spec), key=key)
+    options = [MISSING, *spec.categories] if spec.kind == "categorical" else [MISSING, "no", "yes"]
+    value = column.selectbox(_label(spec), options, help=spec.help, key=key)
+    if value == MISSING:
+        return None
+    return {"yes": 1, "no": 0}.get(value, value) if spec.kind == "binary" else value
+
+
+def _dynamic_config() -> dict[str, object]:
+    config: dict[str, object] = {"time_point": st.column_config.TextColumn("time point"),
+                                 "week": st.column_config.NumberColumn(
+                                     "week", min_value=0, max_value=104,
+                                     help="Weeks since the start of chemotherapy.")}
+    for spec in DYNAMIC:
+        config[spec.name] = st.column_config.NumberColumn(
+            _label(spec), min_value=spec.bounds[0], max_value=spec.bounds[1], help=_help(spec))
+    return config
+
+
+def column_table(timepoints: list[dict[str, object]]) -> pd.DataFrame:
+    """The per-time-point values as an editable table, one row per time point T0..T3."""
+    given = {str(row["time_point"]): row for row in timepoints}
+    rows = []
+    for tp, week in zip(TIME_POINTS, WEEKS):
+        row = given.get(tp, {})
+        rows.append({"time_point": tp, "week": row.get("week", week) if row else None,
+                     **{s.name: row.get(s.name) for s in DYNAMIC}})
+    table = pd.DataFrame(rows)
+    for column in ["week", *(s.name for s in DYNAMIC)]:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
+
+
+def rows_of(table: pd.DataFrame) -> list[dict[str, object]]:
+    """The time points that hold at least one value (T0 always), as plain dicts."""
+    out = []
+    for record in table.to_dict("records"):
+        values = {s.name: (None if pd.isna(record.get(s.name)) else float(record[s.name]))
+                  for s in DYNAMIC}
+        if record["time_point"] == "T0" or any(v is not None for v in values.values()):
+            week = record.get("week")
+            out.append({"time_point": record["time_point"],
+                        "week": None if week is None or pd.isna(week) else float(week), **values})
+    return out
+
+
+def predict(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
+    """Validate the saved case and explain it; one line naming the problem otherwise."""
+    case = st.session_state[CASE]
+    clinical = ClinicalCase(case["static"], case["timepoints"])
+    try:
+        with st.spinner("Predicting and explaining ..."):
+            study = st.session_state.get(STUDY)
+            st.session_state[RESULT] = (explainer.explain(clinical, study), case, study)
+    except OncoPredictError as exc:
+        st.session_state.pop(RESULT, None)
+        st.error(f"Cannot predict: {exc}", icon=":material/error:")
+
+
+def result_ui() -> None:
+    """The prediction and its reasons."""
+    explanation, case, study = st.session_state[RESULT]  # as they were at "Predict"
+    prediction = explanation.prediction
+    st.subheader("3. Result")
+    st.error(f"{DISCLAIMER} Model: {prediction.model}, trained on {prediction.training_data}.",
+             icon=":material/warning:")
+    columns = st.columns(len(OUTCOMES))
+    for column, outcome in zip(columns, OUTCOMES):
+        column.metric(f"P({outcome})", f"{prediction.probabilities[outcome]:.0%}",
+                      border=outcome == prediction.label)
+    st.markdown(f"Predicted response: **{prediction.label}** (calibrated; "
+                f"{prediction.time_points} time point(s), image: {prediction.image_kind}).")
+    if explanation.image is not None and study is not None:
+        st.markdown(f"**Where the image points towards {explanation.target}** "
+                    f"(Grad-CAM on {explanation.image.layer})")
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
+        method = st.radio("Map", ["gradcam", "hirescam"], horizontal=True, key="predict.method",
+                          format_func={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}.get)
+        cam = explanation.image.maps[method]
+        shown = (dce_phase_indices([p.time_s for p in study.phases])
+                 if explanation.image.kind == "mri" else (0,))  # the phases the model read
+        for phase, index in zip(explanation.image.channels, shown):
+            pixels = study.image[index]
+            left, right = st.columns(2)
+            left.plotly_chart(figures.image(pixels, phase), key=f"predict.image.{phase}")
+            right.plotly_chart(figures.overlay(pixels, cam, opacity, f"{phase}: evidence"),
+                               key=f"predict.overlay.{phase}")
+    if explanation.sequence is not None:
+        st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
+                    f"{explanation.target}, Integrated Gradients)")
+        st.plotly_chart(figures.top_reasons(explanation), key="predict.reasons")
+        st.plotly_chart(figures.attribution_heatmap(explanation), key="predict.heatmap")
+    left, right = st.columns(2)
+    left.markdown("**What each kind of data contributed** (Shapley values)")
+    left.plotly_chart(figures.modalities(explanation), key="predict.modalities")
+    right.markdown("**How the prediction changed with each time point**")
+    right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
+    report = {"disclaimer": DISCLAIMER, "inputs": {**case, "image": study.summary()
+                                                   if study is not None else None},
+              "explanation": explanation.to_dict(include_maps=False)}
+    st.download_button("Download the result (JSON)", json.dumps(report, indent=1, default=str),
+                       file_name="oncopredict-result.json", mime="application/json",
+                       key="predict.download")
+
+
+st.title("Predict the response to neoadjuvant chemotherapy")
+st.error(DISCLAIMER, icon=":material/warning:")
+try:
+    model = state.explainer()
+except OncoPredictError as exc:
+    st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
+    st.stop()
+images_ui()
+if form_ui():
+    predict(model)
+if RESULT in st.session_state:
+    result_ui()

@@ -1,0 +1,53 @@
+"""The app's figures from a real explanation (tiny model): what they show and leave out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmcrnet import ClinicalCase, Explainer, Predictor, read_paths
+from ui import figures
+
+from ..explain.test_sequence import STATIC, TIMEPOINTS
+
+
+@pytest.fixture(scope="module")
+def explanation(tiny_model_dir: Path, examples_dir: Path):  # noqa: ANN201
+    study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
+    return Explainer(Predictor(tiny_model_dir, device="cpu"), steps=16).explain(
+        ClinicalCase(STATIC, TIMEPOINTS), study)
+
+
+def test_probabilities_outline_the_predicted_outcome(explanation) -> None:  # noqa: ANN001
+    bar = figures.probabilities(explanation).data[0]
+    assert list(bar.y) == ["pCR", "partial", "none"]
+    assert sum(bar.x) == pytest.approx(1.0)
+    widths = dict(zip(bar.y, bar.marker.line.width))
+    assert widths[explanation.prediction.label] == 3 and sum(widths.values()) == 3
+
+
+def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # noqa: ANN001
+    heatmap = figures.attribution_heatmap(explanation).data[0]
+    assert list(heatmap.x) == ["T0 (week 0)", "T1 (week 3)", "T2 (week 6)"]
+    assert "PGR expression" not in heatmap.y  # not given: no attribution, no row
+    assert "Tumour diameter" in heatmap.y
+    assert heatmap.zmin == -heatmap.zmax  # symmetric: white means no effect
+
+
+def test_overlay_is_transparent_without_evidence() -> None:
+    image = np.full((8, 8), 0.5)
+    cam = np.zeros((8, 8))
+    cam[2, 3], cam[5, 5] = 1.0, -1.0
+    layer = figures.overlay(image, cam, 0.4, "early").data[1]
+    z = np.array(layer.z, dtype=float)
+    assert z[2, 3] == 1.0 and np.isnan(z[5, 5]) and np.isnan(z[0, 0])
+    assert layer.opacity == 0.4
+
+
+def test_reasons_read_in_words(explanation) -> None:  # noqa: ANN001
+    bars = figures.top_reasons(explanation, k=5).data[0]
+    assert len(bars.y) == 5 and all(": towards " in t or ": away from " in t for t in bars.y)
+    assert len(figures.trajectory(explanation).data) == 3
+    assert list(figures.modalities(explanation).data[0].x) == ["image", "clinical", "genomic"]

@@ -1,0 +1,116 @@
+"""Plotly figures of a prediction and its explanation (pure functions: Explanation -> Figure).
+
+No Streamlit here, so the figures can be tested and reused by reports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from mmcrnet import OUTCOMES
+from mmcrnet.explain import MODALITIES, Explanation, feature_label
+
+OUTCOME_COLOURS = {"pCR": "#1b9e77", "partial": "#d95f02", "none": "#7570b3"}
+
+
+def probabilities(explanation: Explanation) -> go.Figure:
+    """Horizontal bars of the calibrated probabilities, the predicted outcome outlined."""
+    p = explanation.prediction.probabilities
+    figure = go.Figure(go.Bar(
+        x=[p[c] for c in OUTCOMES], y=list(OUTCOMES), orientation="h",
+        marker_color=[OUTCOME_COLOURS[c] for c in OUTCOMES],
+        marker_line_width=[3 if c == explanation.prediction.label else 0 for c in OUTCOMES],
+        text=[f"{p[c]:.0%}" for c in OUTCOMES], textposition="auto"))
+    figure.update_layout(xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+                         yaxis={"autorange": "reversed"}, height=200,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def overlay(image: np.ndarray, cam: np.ndarray, opacity: float, title: str) -> go.Figure:
+    """A grayscale image (H, W) in [0, 1] with the positive part of a signed map over it
+    (transparent where the map is zero) and a colour bar."""
+    towards = np.maximum(cam, 0.0)
+    shown = np.where(towards > 0.05, towards, np.nan)  # no colour where there is no evidence
+    figure = go.Figure()
+    figure.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False, hoverinfo="skip",
+                                zmin=0.0, zmax=1.0))
+    figure.add_trace(go.Heatmap(z=shown, colorscale="Inferno", zmin=0.0, zmax=1.0,
+                                opacity=opacity, colorbar={"title": "evidence", "len": 0.8},
+                                hovertemplate="evidence %{z:.2f}<extra></extra>"))
+    _square(figure, title)
+    return figure
+
+
+def image(image: np.ndarray, title: str) -> go.Figure:
+    """The original image (H, W) in [0, 1]."""
+    figure = go.Figure(go.Heatmap(z=image, colorscale="gray", showscale=False, zmin=0.0,
+                                  zmax=1.0, hovertemplate="%{z:.2f}<extra></extra>"))
+    _square(figure, title)
+    return figure
+
+
+def _square(figure: go.Figure, title: str) -> None:
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    figure.update_xaxes(visible=False)
+    figure.update_layout(title=title, height=360, margin={"l": 0, "r": 0, "t": 40, "b": 0})
+
+
+def attribution_heatmap(explanation: Explanation) -> go.Figure:
+    """Features x time points, signed (towards the target = red), features that never matter
+    left out."""
+    sequence = explanation.sequence
+    assert sequence is not None
+    table = sequence.integrated_gradients.T  # (features, time points)
+    keep = np.abs(table).max(axis=1) > 0
+    labels = [feature_label(f) for f, k in zip(sequence.features, keep) if k]
+    columns = [f"{tp} (week {w:g})" for tp, w in zip(sequence.time_points, sequence.weeks)]
+    limit = float(np.abs(table).max()) or 1.0
+    figure = go.Figure(go.Heatmap(
+        z=table[keep], x=columns, y=labels, colorscale="RdBu", reversescale=True,
+        zmin=-limit, zmax=limit, colorbar={"title": f"towards<br>{explanation.target}"},
+        hovertemplate="%{y}, %{x}: %{z:+.3f}<extra></extra>"))
+    figure.update_layout(height=max(300, 22 * len(labels) + 80),
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         yaxis={"autorange": "reversed"})
+    return figure
+
+
+def top_reasons(explanation: Explanation, k: int = 10) -> go.Figure:
+    """The k largest reasons as bars labelled in words ("ctDNA at week 3: towards pCR")."""
+    statements = explanation.statements(k)
+    figure = go.Figure(go.Bar(
+        x=[s.value for s in statements], y=[s.text for s in statements], orientation="h",
+        marker_color=["#b2182b" if s.value > 0 else "#2166ac" for s in statements],
+        hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>"))
+    figure.update_layout(height=max(250, 30 * len(statements) + 60),
+                         xaxis={"title": f"change in log-odds of {explanation.target}"},
+                         yaxis={"autorange": "reversed"},
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def modalities(explanation: Explanation) -> go.Figure:
+    """Shapley values of image, clinical and genomic data for each outcome's probability."""
+    shapley = explanation.modalities.shapley
+    figure = go.Figure([go.Bar(name=outcome, x=list(MODALITIES), y=shapley[:, j],
+                               marker_color=OUTCOME_COLOURS[outcome])
+                        for j, outcome in enumerate(OUTCOMES)])
+    figure.update_layout(barmode="group", height=280, yaxis={"title": "change in probability",
+                                                             "tickformat": "+.0%"},
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def trajectory(explanation: Explanation) -> go.Figure:
+    """The probabilities with the first 1, 2, ... time points."""
+    rows = explanation.trajectory
+    x = [str(r["time_point"]) for r in rows]
+    figure = go.Figure([go.Scatter(x=x, y=[float(r[o]) for r in rows], name=o,
+                                   mode="lines+markers", line_color=OUTCOME_COLOURS[o])
+                        for o in OUTCOMES])
+    figure.update_layout(height=260, yaxis={"range": [0, 1], "tickformat": ".0%"},
+                         xaxis={"title": "time points used"},
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
