@@ -221,12 +221,14 @@ def result_ui() -> None:
         cam = explanation.image.maps[method]
         shown = (dce_phase_indices([p.time_s for p in study.phases])
                  if explanation.image.kind == "mri" else (0,))  # the phases the model read
-        for phase, index in zip(explanation.image.channels, shown):
+        columns = st.columns(2 * len(shown))
+        for i, (phase, index) in enumerate(zip(explanation.image.channels, shown)):
             pixels = study.image[index]
-            left, right = st.columns(2)
-            left.plotly_chart(figures.image(pixels, phase), key=f"predict.image.{phase}")
-            right.plotly_chart(figures.overlay(pixels, cam, opacity, f"{phase}: evidence"),
-                               key=f"predict.overlay.{phase}")
+            columns[2 * i].image(np.clip(pixels, 0, 1), caption=phase, width="stretch")
+            columns[2 * i + 1].image(figures.overlay(pixels, cam, opacity),
+                                     caption=f"{phase}: evidence", width="stretch")
+        st.image(figures.colour_bar(), caption="evidence towards "
+                 f"{explanation.target}: none (left) to strongest (right)", width=256)
     if explanation.sequence is not None:
         st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
                     f"{explanation.target}, Integrated Gradients)")

@@ -28,33 +28,31 @@ def probabilities(explanation: Explanation) -> go.Figure:
     return figure
 
 
-def overlay(image: np.ndarray, cam: np.ndarray, opacity: float, title: str) -> go.Figure:
-    """A grayscale image (H, W) in [0, 1] with the positive part of a signed map over it
-    (transparent where the map is zero) and a colour bar."""
-    towards = np.maximum(cam, 0.0)
-    shown = np.where(towards > 0.05, towards, np.nan)  # no colour where there is no evidence
-    figure = go.Figure()
-    figure.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False, hoverinfo="skip",
-                                zmin=0.0, zmax=1.0))
-    figure.add_trace(go.Heatmap(z=shown, colorscale="Inferno", zmin=0.0, zmax=1.0,
-                                opacity=opacity, colorbar={"title": "evidence", "len": 0.8},
-                                hovertemplate="evidence %{z:.2f}<extra></extra>"))
-    _square(figure, title)
-    return figure
+def _lut(name: str) -> np.ndarray:
+    """(256, 3) uint8 colours of a plotly colour scale."""
+    from plotly.colors import sample_colorscale
+
+    colours = sample_colorscale(name, list(np.linspace(0.0, 1.0, 256)))
+    return np.array([[int(v) for v in c[4:-1].split(",")] for c in colours], dtype=np.uint8)
 
 
-def image(image: np.ndarray, title: str) -> go.Figure:
-    """The original image (H, W) in [0, 1]."""
-    figure = go.Figure(go.Heatmap(z=image, colorscale="gray", showscale=False, zmin=0.0,
-                                  zmax=1.0, hovertemplate="%{z:.2f}<extra></extra>"))
-    _square(figure, title)
-    return figure
+EVIDENCE_LUT = _lut("Inferno")
 
 
-def _square(figure: go.Figure, title: str) -> None:
-    figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    figure.update_xaxes(visible=False)
-    figure.update_layout(title=title, height=360, margin={"l": 0, "r": 0, "t": 40, "b": 0})
+def overlay(image: np.ndarray, cam: np.ndarray, opacity: float) -> np.ndarray:
+    """An RGB picture (H, W, 3) uint8: the grayscale image (H, W) in [0, 1] with the positive
+    part of a signed map blended over it (``opacity`` x evidence, so no tint where there is
+    none). Composited in numpy: an image, not a chart, so the page draws it at once."""
+    gray = (np.clip(image, 0.0, 1.0) * 255.0)[..., None].repeat(3, axis=2)  # (H, W, 3)
+    towards = np.clip(cam, 0.0, 1.0)
+    colour = EVIDENCE_LUT[(towards * 255).astype(np.int64)].astype(np.float64)
+    alpha = (opacity * towards)[..., None]
+    return np.round(gray * (1.0 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def colour_bar(height: int = 12, width: int = 256) -> np.ndarray:
+    """The evidence colour scale as a horizontal strip (height, width, 3) uint8, 0 left."""
+    return EVIDENCE_LUT[np.linspace(0, 255, width).astype(np.int64)][None].repeat(height, axis=0)
 
 
 def attribution_heatmap(explanation: Explanation) -> go.Figure:

@@ -36,14 +36,19 @@ def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # 
     assert heatmap.zmin == -heatmap.zmax  # symmetric: white means no effect
 
 
-def test_overlay_is_transparent_without_evidence() -> None:
+def test_overlay_tints_only_where_there_is_evidence() -> None:
     image = np.full((8, 8), 0.5)
     cam = np.zeros((8, 8))
     cam[2, 3], cam[5, 5] = 1.0, -1.0
-    layer = figures.overlay(image, cam, 0.4, "early").data[1]
-    z = np.array(layer.z, dtype=float)
-    assert z[2, 3] == 1.0 and np.isnan(z[5, 5]) and np.isnan(z[0, 0])
-    assert layer.opacity == 0.4
+    picture = figures.overlay(image, cam, 0.4)
+    assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
+    gray = round(0.5 * 255)
+    assert (picture[0, 0] == gray).all() and (picture[5, 5] == gray).all()  # none / away
+    expected = np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[255] * 0.4)
+    np.testing.assert_array_equal(picture[2, 3], expected)
+    assert not np.array_equal(figures.overlay(image, cam, 1.0)[2, 3], picture[2, 3])
+    strip = figures.colour_bar()
+    assert strip.shape == (12, 256, 3) and strip[0, 0].sum() < strip[0, -1].sum()
 
 
 def test_reasons_read_in_words(explanation) -> None:  # noqa: ANN001
