@@ -28,6 +28,7 @@ _LAZY = {
     "InvalidModel": "mmcrnet.checkpoint",
     "Study": "mmcrnet.io", "RawFile": "mmcrnet.io", "read_study": "mmcrnet.io",
     "read_paths": "mmcrnet.io", "dce_phase_indices": "mmcrnet.data",
+    "read_case_file": "mmcrnet.casefile",
 }
 
 

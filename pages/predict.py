@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEKS, ClinicalCase,
-                     OncoPredictError, RawFile, Study, dce_phase_indices, read_paths, read_study)
+                     OncoPredictError, RawFile, Study, dce_phase_indices, read_case_file,
+                     read_paths, read_study)
 from ui import figures, state
 
 CASE, STUDY, RESULT = "predict.case", "predict.study", "predict.result"
@@ -90,6 +91,22 @@ def study_ui(study: Study) -> None:
 def form_ui() -> bool:
     """The clinical and genomic form; returns True when submitted (the case is saved)."""
     st.subheader("2. Clinical and genomic data")
+    loaded = st.file_uploader("Load the form from a file (optional): JSON, or CSV with one row",
+                              type=["json", "csv"], key="predict.case_file",
+                              help="JSON as the downloaded result's inputs; CSV columns named "
+                                   "like the features, per time point like "
+                                   "tumor_diameter_cm_T1.")
+    if loaded is not None and st.session_state.get("predict.case_file_id") != loaded.file_id:
+        try:
+            clinical = read_case_file(loaded.name, loaded.getvalue())
+        except OncoPredictError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.session_state["predict.case_file_id"] = loaded.file_id  # load each file once
+            st.session_state[CASE] = {"static": dict(clinical.static),
+                                      "timepoints": [dict(r) for r in clinical.timepoints]}
+            st.session_state.pop(RESULT, None)
+            fill_form(st.session_state[CASE])
     case = st.session_state.setdefault(CASE, state.empty_case())
     static = case["static"]
     with st.form("predict.form"):

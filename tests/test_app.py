@@ -3,6 +3,7 @@ kept to one line, values that survive a page switch, the About page."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:
     messages = [e.value for e in app.error if "broken.dcm" in e.value]
     assert len(messages) == 1 and "\n" not in messages[0]
     assert app.number_input(key="predict.field.age").value == age
+
+
+def test_form_loads_from_a_file_and_names_a_bad_one(app: AppTest) -> None:
+    case = {"static": {"age": 47, "regimen": "TCHP", "tp53_mutation": 1},
+            "timepoints": [{"time_point": "T0", "tumor_diameter_cm": 2.8}]}
+    uploader = app.file_uploader(key="predict.case_file")
+    uploader.set_value(("case.json", json.dumps(case).encode(), "application/json")).run()
+    assert not app.exception
+    assert app.number_input(key="predict.field.age").value == 47
+    assert app.selectbox(key="predict.field.regimen").value == "TCHP"
+    assert app.selectbox(key="predict.field.tp53_mutation").value == "yes"
+    app.file_uploader(key="predict.case_file").set_value(
+        ("bad.csv", b"age,grade\n50,7\n", "text/csv")).run()
+    assert not app.exception
+    assert any("bad.csv: grade: 7 is outside" in e.value for e in app.error)
+    assert app.number_input(key="predict.field.age").value == 47  # nothing entered is lost
 
 
 def test_the_case_survives_a_page_switch(app: AppTest) -> None:
