@@ -120,14 +120,11 @@ def form_ui() -> bool:
                 values[spec.name] = _field(columns[i % 3], spec, static.get(spec.name))
         st.markdown("**Per time point** (T0 = baseline, then after each cycle; leave a row "
                     "empty if that time point is not available)")
-        table = column_table(case["timepoints"])
-        edited = st.data_editor(table, key="predict.field.timepoints", hide_index=True,
-                                disabled=["time_point"], width="stretch",
-                                column_config=_dynamic_config())
+        rows = timepoint_table(case["timepoints"])
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         st.session_state[CASE] = {"static": {k: v for k, v in values.items() if v is not None},
-                                  "timepoints": rows_of(edited)}
+                                  "timepoints": rows}
     return submitted
 
 
@@ -147,7 +144,7 @@ def fill_form(case: dict[str, object]) -> None:
     static = case["static"]
     for spec in STATIC:
         st.session_state[f"predict.field.{spec.name}"] = _widget_value(spec, static.get(spec.name))  # type: ignore[union-attr]
-    st.session_state.pop("predict.field.timepoints", None)  # the table restarts from the case
+    _fill_table(case["timepoints"])  # type: ignore[arg-type]
 
 
 def _field(column, spec, current: object) -> object:  # noqa: ANN001
@@ -165,41 +162,50 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
     return {"yes": 1, "no": 0}.get(value, value) if spec.kind == "binary" else value
 
 
-def _dynamic_config() -> dict[str, object]:
-    config: dict[str, object] = {"time_point": st.column_config.TextColumn("time point"),
-                                 "week": st.column_config.NumberColumn(
-                                     "week", min_value=0, max_value=104,
-                                     help="Weeks since the start of chemotherapy.")}
-    for spec in DYNAMIC:
-        config[spec.name] = st.column_config.NumberColumn(
-            _label(spec), min_value=spec.bounds[0], max_value=spec.bounds[1], help=_help(spec))
-    return config
+#: The per-time-point table's columns: the week, then the dynamic features.
+TABLE_COLUMNS: tuple[tuple[str, str, tuple[float, float], str], ...] = (
+    ("week", "Week", (0.0, 104.0), "Weeks since the start of chemotherapy."),
+    *((s.name, _label(s), (float(s.bounds[0]), float(s.bounds[1])), _help(s)) for s in DYNAMIC),
+)
 
 
-def column_table(timepoints: list[dict[str, object]]) -> pd.DataFrame:
-    """The per-time-point values as an editable table, one row per time point T0..T3."""
+def _cell_key(tp: str, name: str) -> str:
+    return f"predict.field.{tp}.{name}"
+
+
+def _fill_table(timepoints: list[dict[str, object]]) -> None:
     given = {str(row["time_point"]): row for row in timepoints}
-    rows = []
     for tp, week in zip(TIME_POINTS, WEEKS):
         row = given.get(tp, {})
-        rows.append({"time_point": tp, "week": row.get("week", week) if row else None,
-                     **{s.name: row.get(s.name) for s in DYNAMIC}})
-    table = pd.DataFrame(rows)
-    for column in ["week", *(s.name for s in DYNAMIC)]:
-        table[column] = pd.to_numeric(table[column], errors="coerce")
-    return table
+        for name, *_ in TABLE_COLUMNS:
+            value = row.get(name)
+            if name == "week" and (value is None or value == ""):
+                value = week  # the nominal week, until the user says otherwise
+            st.session_state[_cell_key(tp, name)] = \
+                None if value in (None, "") or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
-def rows_of(table: pd.DataFrame) -> list[dict[str, object]]:
-    """The time points that hold at least one value (T0 always), as plain dicts."""
+def timepoint_table(timepoints: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The per-time-point values as a table of number inputs (a row per time point T0..T3,
+    each cell labelled for screen readers and tests); returns the rows that hold a value (T0
+    always), as plain dicts."""
+    if _cell_key("T0", "week") not in st.session_state:  # first visit, or back from a page
+        _fill_table(timepoints)
+    header = st.columns([1] + [2] * len(TABLE_COLUMNS))
+    header[0].markdown("**time point**")
+    for column, (_, label, _, help_text) in zip(header[1:], TABLE_COLUMNS):
+        column.markdown(f"**{label}**", help=help_text)
     out = []
-    for record in table.to_dict("records"):
-        values = {s.name: (None if pd.isna(record.get(s.name)) else float(record[s.name]))
-                  for s in DYNAMIC}
-        if record["time_point"] == "T0" or any(v is not None for v in values.values()):
-            week = record.get("week")
-            out.append({"time_point": record["time_point"],
-                        "week": None if week is None or pd.isna(week) else float(week), **values})
+    for tp in TIME_POINTS:
+        cells = st.columns([1] + [2] * len(TABLE_COLUMNS), vertical_alignment="center")
+        cells[0].markdown(tp)
+        row: dict[str, object] = {"time_point": tp}
+        for cell, (name, label, (low, high), help_text) in zip(cells[1:], TABLE_COLUMNS):
+            row[name] = cell.number_input(f"{label} at {tp}", min_value=low, max_value=high,
+                                          key=_cell_key(tp, name), help=help_text,
+                                          label_visibility="collapsed")
+        if tp == "T0" or any(row[s.name] is not None for s in DYNAMIC):
+            out.append(row)
     return out
 
 
