@@ -40,12 +40,8 @@ def images_ui() -> None:
         left, right = st.columns([3, 1])
         case_id = left.selectbox("Example case", cohort.case_ids, key="predict.example")
         if right.button("Load example", key="predict.load_example", width="stretch"):
-            clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
-            st.session_state[CASE] = {"static": dict(clinical.static),
-                                      "timepoints": [dict(r) for r in clinical.timepoints]}
+            use_case(ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id))
             st.session_state[STUDY] = read_paths(cohort.image_paths(case_id, "mri"))
-            st.session_state.pop(RESULT, None)
-            fill_form(st.session_state[CASE])
     elif source == "Upload":
         kind = st.radio("PNG/JPEG images are", ["DCE-MRI phases (MR)", "a mammogram (MG)"],
                         horizontal=True, key="predict.raster_modality",
@@ -103,10 +99,7 @@ def form_ui() -> bool:
             st.error(str(exc), icon=":material/error:")
         else:
             st.session_state["predict.case_file_id"] = loaded.file_id  # load each file once
-            st.session_state[CASE] = {"static": dict(clinical.static),
-                                      "timepoints": [dict(r) for r in clinical.timepoints]}
-            st.session_state.pop(RESULT, None)
-            fill_form(st.session_state[CASE])
+            use_case(clinical)
     case = st.session_state.setdefault(CASE, state.empty_case())
     static = case["static"]
     with st.form("predict.form"):
@@ -137,6 +130,14 @@ def _widget_value(spec, current: object) -> object:  # noqa: ANN001
         return {"1": "yes", "1.0": "yes", "yes": "yes", "true": "yes", "0": "no", "0.0": "no",
                 "no": "no", "false": "no"}.get(text, MISSING)
     return str(current) if current in spec.categories else MISSING
+
+
+def use_case(clinical: ClinicalCase) -> None:
+    """Make ``clinical`` the session's case: saved, shown in the form, old result dropped."""
+    case = {"static": dict(clinical.static), "timepoints": [dict(r) for r in clinical.timepoints]}
+    st.session_state[CASE] = case
+    st.session_state.pop(RESULT, None)
+    fill_form(case)
 
 
 def fill_form(case: dict[str, object]) -> None:

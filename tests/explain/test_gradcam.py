@@ -67,6 +67,18 @@ def quadrant_model() -> MMCRNet:
     return model
 
 
+def _pcr_log_odds(model: MMCRNet):  # noqa: ANN202
+    """image (B, 3, S, S) -> log-odds of pCR (B, 1), written out independently of
+    class_score, for Captum to attribute."""
+    def forward(image: torch.Tensor) -> torch.Tensor:
+        kinds = torch.full((image.shape[0],), MRI)
+        logits = model.head(model.image_branch(image, kinds), kinds,
+                            torch.zeros(image.shape[0], 0))
+        log_p = torch.log_softmax(logits, dim=1)
+        return log_p[:, :1] - torch.logsumexp(log_p[:, 1:], dim=1, keepdim=True)
+    return forward
+
+
 def _cams(model: MMCRNet, images: torch.Tensor, target: int):  # noqa: ANN202
     embedding = torch.zeros(images.shape[0], 0)
     return class_activation_maps(model, images, MRI, embedding, class_score(target))
@@ -103,14 +115,7 @@ def test_gradcam_equals_captum_layergradcam(quadrant_model: MMCRNet) -> None:
 
     images, _ = _quadrant_data(6, 3)
     ours = _cams(quadrant_model, images, target=0).maps["gradcam"]
-    kinds = torch.full((6,), MRI)
-
-    def forward(image: torch.Tensor) -> torch.Tensor:
-        logits = quadrant_model.head(quadrant_model.image_branch(image, kinds), kinds,
-                                     torch.zeros(image.shape[0], 0))
-        log_p = torch.log_softmax(logits, dim=1)
-        return log_p[:, :1] - torch.logsumexp(log_p[:, 1:], dim=1, keepdim=True)
-
+    forward = _pcr_log_odds(quadrant_model)
     theirs = LayerGradCam(forward, target_layer(quadrant_model, MRI)).attribute(
         images, target=None, relu_attributions=False)[:, 0].detach().numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
@@ -121,14 +126,7 @@ def test_hirescam_equals_gradient_times_activation(quadrant_model: MMCRNet) -> N
 
     images, _ = _quadrant_data(4, 6)
     ours = _cams(quadrant_model, images, target=0).maps["hirescam"]
-    kinds = torch.full((4,), MRI)
-
-    def forward(image: torch.Tensor) -> torch.Tensor:
-        logits = quadrant_model.head(quadrant_model.image_branch(image, kinds), kinds,
-                                     torch.zeros(image.shape[0], 0))
-        log_p = torch.log_softmax(logits, dim=1)
-        return log_p[:, :1] - torch.logsumexp(log_p[:, 1:], dim=1, keepdim=True)
-
+    forward = _pcr_log_odds(quadrant_model)
     theirs = LayerGradientXActivation(forward, target_layer(quadrant_model, MRI)).attribute(
         images, target=None).sum(dim=1).detach().numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
