@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEKS, ClinicalCase,
-                     OncoPredictError, RawFile, Study, dce_phase_indices, read_case_file,
-                     read_paths, read_study)
+                     OncoPredictError, RawFile, Study, __version__, dce_phase_indices,
+                     read_case_file, read_paths, read_study)
 from ui import figures, state
 
 CASE, STUDY, RESULT = "predict.case", "predict.study", "predict.result"
@@ -263,7 +263,8 @@ def result_ui() -> None:
     left.plotly_chart(figures.modalities(explanation), key="predict.modalities")
     right.markdown("**How the prediction changed with each time point**")
     right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
-    report = {"disclaimer": DISCLAIMER, "inputs": {**case, "image": study.summary()
+    report = {"disclaimer": DISCLAIMER, "app": {"name": "OncoPredict", "version": __version__},
+              "inputs": {**case, "image": study.summary()
                                                    if study is not None else None},
               "explanation": explanation.to_dict(include_maps=False)}
     st.download_button("Download the result (JSON)", json.dumps(report, indent=1, default=str),

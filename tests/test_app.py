@@ -44,6 +44,8 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     text = " ".join(m.value for m in app.markdown)
     assert "Predicted response: **" in text and "Where the image points towards" in text
     assert app.get("plotly_chart"), "no charts were drawn"
+    download = app.get("download_button")
+    assert download, "no download button"
 
 
 def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:
