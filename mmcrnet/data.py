@@ -57,6 +57,14 @@ class SequenceLayout:
     def columns_of(self, feature: str) -> list[int]:
         return [i for i, owner in enumerate(self.owners) if owner == feature]
 
+    def group_mask(self, group: Group) -> np.ndarray:
+        """(F,) bool: the columns that carry ``group``'s features (the derived subtype counts as
+        clinical: it comes from ER, PR and HER2)."""
+        groups = {spec.name: spec.group for spec in FEATURES}
+        return np.array([groups[o] == group if o in groups else (o == "subtype" and
+                                                                 group == "clinical")
+                         for o in self.owners])
+
 
 def sequence_layout() -> SequenceLayout:
     names: list[str] = []

@@ -28,7 +28,6 @@ from mmcrnet.data import (LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, batch_images, encode
                           truncate)
 from mmcrnet.datasets import CaseSet, split_rows, subset
 from mmcrnet.explain.sequence import reference_patient
-from mmcrnet.features import FEATURES_BY_NAME
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig, variant_config
 from mmcrnet.phantom.cohort import SPEC_VERSION
@@ -74,11 +73,6 @@ def image_kind_probabilities(config: ModelConfig, train: TrainConfig) -> np.ndar
 def main_condition_kinds(config: ModelConfig, n: int) -> np.ndarray:
     """Image kinds of the evaluation condition: MRI when the model reads images."""
     return np.full(n, MRI if config.uses_image else NO_IMAGE, dtype=np.int64)
-
-
-def _genomic_columns() -> np.ndarray:
-    return np.array([FEATURES_BY_NAME[o].group == "genomic" if o in FEATURES_BY_NAME else False
-                     for o in LAYOUT.owners])
 
 
 @torch.no_grad()
@@ -193,7 +187,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
             progress = _Progress(**saved["progress"])
 
     kind_p = image_kind_probabilities(config, train)
-    genomic = _genomic_columns()
+    genomic = LAYOUT.group_mask("genomic")
     val = subset(cases, val_rows)
     val_seq, val_len = sequences.values[val_rows], sequences.lengths[val_rows]
     val_kinds = main_condition_kinds(config, val.n)

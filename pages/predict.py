@@ -122,14 +122,17 @@ def form_ui() -> bool:
 
 
 def _widget_value(spec, current: object) -> object:  # noqa: ANN001
-    """A case's raw value as the form widget shows it (None / MISSING when unknown)."""
+    """A case's raw value as the form widget shows it (None / MISSING when unknown), read by
+    the schema's own parser (so "Positive", "1", "yes" ... all land where they should)."""
+    try:
+        code = spec.parse(current)
+    except OncoPredictError:  # out of the schema: shown as unknown, validation names it
+        code = float("nan")
     if spec.kind == "numeric":
-        return None if current in (None, "") or pd.isna(current) else float(current)  # type: ignore[arg-type]
-    if spec.kind == "binary":
-        text = str(current).strip().lower() if current is not None else ""
-        return {"1": "yes", "1.0": "yes", "yes": "yes", "true": "yes", "0": "no", "0.0": "no",
-                "no": "no", "false": "no"}.get(text, MISSING)
-    return str(current) if current in spec.categories else MISSING
+        return None if np.isnan(code) else code
+    if np.isnan(code):
+        return MISSING
+    return ("no", "yes")[int(code)] if spec.kind == "binary" else spec.categories[int(code)]
 
 
 def use_case(clinical: ClinicalCase) -> None:

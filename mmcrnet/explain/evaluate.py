@@ -148,11 +148,7 @@ def sanity_check(explainer: Explainer, cases: CaseSet, rows: np.ndarray, seed: i
     score = response_score(explainer.predictor.temperature)
 
     def maps(current: nn.Module) -> dict[str, np.ndarray]:
-        prepared = _prepared(cases, rows, MRI, device)
-        with torch.no_grad():
-            sequence_embedding = current.sequence_branch(prepared.sequence, prepared.length)
-        cams = class_activation_maps(current, prepared.image, MRI, sequence_embedding, score)
-        return cams.maps
+        return _layer_maps(current, _prepared(cases, rows, MRI, device), MRI, score)
 
     original = maps(model)
     generator = torch.Generator().manual_seed(seed)
@@ -193,12 +189,19 @@ class ExplanationReport:
         return asdict(self)
 
 
-def _maps(model: nn.Module, prepared: PreparedInput, kind: int, score: Score,
-          shape: tuple[int, int]) -> dict[str, np.ndarray]:
+def _layer_maps(model: nn.Module, prepared: PreparedInput, kind: int, score: Score
+                ) -> dict[str, np.ndarray]:
+    """Signed maps (B, h, w) of a batch of one image kind at the target layer's resolution."""
     with torch.no_grad():
         embedding = model.sequence_branch(prepared.sequence, prepared.length)
-    cams = class_activation_maps(model, prepared.image, kind, embedding, score)
-    return {m: to_original(cams.maps[m][0], shape) for m in CAM_METHODS}
+    return class_activation_maps(model, prepared.image, kind, embedding, score).maps
+
+
+def _maps(model: nn.Module, prepared: PreparedInput, kind: int, score: Score,
+          shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """One case's maps over its original image (H, W)."""
+    cams = _layer_maps(model, prepared, kind, score)
+    return {m: to_original(cams[m][0], shape) for m in CAM_METHODS}
 
 
 def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomCohort,

@@ -23,19 +23,12 @@ import torch
 from torch import Tensor
 
 from mmcrnet.data import LAYOUT, NO_IMAGE
-from mmcrnet.features import FEATURES_BY_NAME
 from mmcrnet.model import MMCRNet
 
 MODALITIES: tuple[str, ...] = ("image", "clinical", "genomic")
 
 
-def _group_columns(group: str) -> np.ndarray:
-    """Sequence columns that carry ``group``'s features (the subtype is derived from clinical)."""
-    return np.array([(FEATURES_BY_NAME[o].group == group) if o in FEATURES_BY_NAME
-                     else (o == "subtype" and group == "clinical") for o in LAYOUT.owners])
-
-
-_COLUMNS = {group: _group_columns(group) for group in ("clinical", "genomic")}
+_COLUMNS = {group: LAYOUT.group_mask(group) for group in ("clinical", "genomic")}
 
 
 def subsets() -> list[frozenset[str]]:
