@@ -12,7 +12,8 @@ from mmcrnet.errors import (BadArchive, CohortProblem, CorruptDicom, EmptyArchiv
                             InvalidCase, InvalidCohort, MixedSeries, NoPixelData,
                             OncoPredictError, UnreadableImage, UnsafeArchive, UnsupportedImage,
                             WrongFileType)
-from mmcrnet.features import FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEKS, Feature
+from mmcrnet.features import (FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEK_BOUNDS, WEEKS,
+                              Feature)
 
 __version__ = "0.1.0"
 
@@ -44,5 +45,6 @@ __all__ = [*_LAZY,
     "BadArchive", "Cohort", "CohortProblem", "CorruptDicom", "DISCLAIMER", "EmptyArchive",
     "FEATURES", "Feature", "ImageTooLarge", "InvalidCase", "InvalidCohort", "MixedSeries",
     "NoPixelData", "OUTCOMES", "OncoPredictError", "SUBTYPES", "TIME_POINTS", "UnreadableImage",
-    "UnsafeArchive", "UnsupportedImage", "WEEKS", "WrongFileType", "__version__", "load_cohort",
+    "UnsafeArchive", "UnsupportedImage", "WEEK_BOUNDS", "WEEKS", "WrongFileType", "__version__",
+    "load_cohort",
 ]

@@ -149,12 +149,15 @@ def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, import
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from mmcrnet.model import ModelConfig
     from mmcrnet.train import TrainConfig, train_model
 
     cases = _training_cases(args)
     config = TrainConfig(variant=args.variant, seed=args.seed, epochs=args.epochs,
                          patience=args.patience, max_minutes=args.max_minutes,
-                         threads=args.threads)
+                         threads=args.threads,
+                         model_overrides=({} if args.image_pooling == ModelConfig.image_pooling
+                                          else {"image_pooling": args.image_pooling}))
     epochs = tqdm(total=args.epochs, desc=f"training {args.variant}", unit="epoch",
                   file=sys.stderr, disable=False, dynamic_ncols=True)
     batches = tqdm(desc="  batches", unit="batch", file=sys.stderr, leave=False, disable=False,
@@ -422,13 +425,21 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
 
 def format_explanation_report(result: dict) -> str:
     """The explanation check as plain text."""
+    maps = result["image_maps"]
     lines = [f"test set: {result['test']} (n={result['n']})", "image maps (classic, positive "
-             f"part; tumour mask dilated by {result['image_maps']['dilation_px']} px):"]
-    for key, row in result["image_maps"].items():
+             f"part; tumour mask dilated by {maps['dilation_px']} px); by the truth the image "
+             f"supports the predicted outcome in {maps['image_supports_prediction_fraction']:.3f} "
+             "of the cases:"]
+    for key, row in maps.items():
         if isinstance(row, dict):
             lines.append(f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
                          f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
                          f"  empty {row['empty_maps']}")
+            if row.get("pointing_where_image_supports_prediction") is not None:
+                against = row["pointing_where_image_argues_against"] or 0.0
+                lines.append(f"  {'':<32} pointing where the image supports the prediction "
+                             f"{row['pointing_where_image_supports_prediction']:.3f}, where it "
+                             f"argues against {against:.3f}")
     seq = result["sequence"]
     lines.append(f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
                  f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
@@ -565,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="outcomes.csv is optional (inference-only cohort)")
     check.set_defaults(func=cmd_cohort_check)
 
-    from mmcrnet.model import VARIANTS
+    from mmcrnet.model import IMAGE_POOLING, VARIANTS
 
     train = commands.add_parser(
         "train", help="train MM-CRNet or a baseline/ablation variant",
@@ -585,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=50, help="at most (default 50)")
     train.add_argument("--patience", type=_positive_int, default=6,
                        help="early-stopping patience in epochs (default 6)")
+    train.add_argument("--image-pooling", choices=IMAGE_POOLING, default="avg",
+                       help="global pooling of the image encoders' last feature maps: avg "
+                            "(default, the bundled model) or max (see the README's "
+                            "explanations section for what it changes)")
     train.add_argument("--max-minutes", type=float, default=None,
                        help="stop training after this many minutes (then calibrate and save)")
     train.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")

@@ -24,6 +24,7 @@ from mmcrnet.features import OUTCOMES
 Variant = Literal["mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical", "no-genomic"]
 VARIANTS: tuple[str, ...] = ("mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical",
                              "no-genomic")
+IMAGE_POOLING: tuple[str, ...] = ("avg", "max")
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,16 @@ class ModelConfig:
     lstm_hidden: int = 64  # sequence embedding size
     fusion_hidden: int = 128  # fully connected layer after concatenation
     dropout: float = 0.3  # before each fully connected layer
+    image_pooling: str = "avg"  # "avg" or "max": global pooling of the last feature maps
     n_classes: int = len(OUTCOMES)
     groups: tuple[str, ...] = field(default=("clinical", "genomic"))  # sequence feature groups
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant '{self.variant}' is not one of {', '.join(VARIANTS)}")
+        if self.image_pooling not in IMAGE_POOLING:
+            raise ValueError(f"image_pooling '{self.image_pooling}' is not one of "
+                             f"{', '.join(IMAGE_POOLING)}")
         if self.image_size % 2 ** len(self.cnn_channels):
             raise ValueError(f"image_size {self.image_size} must be divisible by "
                              f"2**{len(self.cnn_channels)}")
@@ -85,10 +90,17 @@ def variant_config(variant: str, **overrides: object) -> ModelConfig:
 
 
 class ImageEncoder(nn.Module):
-    """Conv blocks (conv-BN-ReLU x 2, max-pool) then global average pooling: (B, C, S, S) ->
-    (B, E). ``last_conv`` is the target layer for Grad-CAM."""
+    """Conv blocks (conv-BN-ReLU x 2, max-pool) then global pooling: (B, C, S, S) -> (B, E).
+    ``last_conv`` is the target layer for Grad-CAM.
 
-    def __init__(self, in_channels: int, channels: tuple[int, ...]) -> None:
+    Average pooling (the bundled model) reads each pattern's mean over the image. Max pooling
+    reads where a pattern is strongest (in a breast image, on the tumour), so evidence against
+    response is more often encoded as a pattern present on the tumour than as the absence of
+    pro-response patterns; the README's explanations section gives what it changes, measured.
+    """
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...], pooling: str = "avg"
+                 ) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         previous = in_channels
@@ -101,7 +113,7 @@ class ImageEncoder(nn.Module):
                 nn.MaxPool2d(2)))
             previous = width
         self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool = nn.AdaptiveMaxPool2d(1) if pooling == "max" else nn.AdaptiveAvgPool2d(1)
         self.out_features = previous
 
     @property
@@ -123,8 +135,8 @@ class MMCRNet(nn.Module):
         self.image_dim = config.cnn_channels[-1] if config.uses_image else 0
         self.sequence_dim = config.lstm_hidden if config.uses_sequence else 0
         if config.uses_image:
-            self.mri_encoder = ImageEncoder(3, config.cnn_channels)
-            self.mammogram_encoder = ImageEncoder(1, config.cnn_channels)
+            self.mri_encoder = ImageEncoder(3, config.cnn_channels, config.image_pooling)
+            self.mammogram_encoder = ImageEncoder(1, config.cnn_channels, config.image_pooling)
         if config.uses_sequence:
             self.lstm = nn.LSTM(config.feature_dim, config.lstm_hidden, batch_first=True)
         fused = self.image_dim + self.sequence_dim + (len(IMAGE_KINDS) if config.uses_image else 0)

@@ -16,7 +16,7 @@ from mmcrnet.checkpoint import load_model
 from mmcrnet.data import (IMAGE_KINDS, IMAGE_SIZE, NO_IMAGE, encode_sequences, image_input)
 from mmcrnet.errors import InvalidCase
 from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES_BY_NAME, OUTCOMES, STATIC_FEATURES,
-                              TIME_POINTS, WEEKS)
+                              TIME_POINTS, WEEK_BOUNDS, WEEKS)
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
 
@@ -35,7 +35,8 @@ class ClinicalCase:
     timepoints: Sequence[Mapping[str, object]]
 
     def validate(self) -> None:
-        """Raises InvalidCase naming the first bad field (unknown name, bad value, no T0)."""
+        """Raises InvalidCase naming the first bad field (unknown name, bad value, no T0, a week
+        that is not a number, out of bounds or not after the previous time point's)."""
         for name, value in self.static.items():
             spec = FEATURES_BY_NAME.get(name)
             if spec is None or spec.timing != "static":
@@ -58,6 +59,27 @@ class ClinicalCase:
                 spec.parse(value)
         if "T0" not in seen:
             raise InvalidCase("the baseline time point T0 is required")
+        self._check_weeks()
+
+    def _check_weeks(self) -> None:
+        """Weeks (the nominal week where none is given) within bounds and increasing."""
+        given = {str(row["time_point"]): row.get("week") for row in self.timepoints}
+        previous: tuple[str, float] | None = None
+        for tp, nominal in zip(TIME_POINTS, WEEKS):
+            if tp not in given:
+                continue
+            raw = given[tp]
+            try:
+                week = nominal if raw is None or raw == "" or pd.isna(raw) else float(raw)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise InvalidCase(f"week '{raw}' at {tp} is not a number") from None
+            if not WEEK_BOUNDS[0] <= week <= WEEK_BOUNDS[1]:
+                raise InvalidCase(f"week {week:g} at {tp} is outside {WEEK_BOUNDS[0]:g} to "
+                                  f"{WEEK_BOUNDS[1]:g}")
+            if previous is not None and week <= previous[1]:
+                raise InvalidCase(f"week {week:g} at {tp} is not after week {previous[1]:g} at "
+                                  f"{previous[0]}: each time point comes later than the one before")
+            previous = (tp, week)
 
     @classmethod
     def from_tables(cls, cases: pd.DataFrame, timepoints: pd.DataFrame, case_id: str

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEKS, ClinicalCase,
+from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEK_BOUNDS, WEEKS,
+                     ClinicalCase,
                      OncoPredictError, RawFile, Study, __version__, dce_phase_indices,
                      read_case_file, read_paths, read_study)
 from ui import figures, state
 
-CASE, STUDY, RESULT = "predict.case", "predict.study", "predict.result"
+CASE, STUDY, RESULT, TARGET = ("predict.case", "predict.study", "predict.result",
+                                "predict.target")
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
 MISSING = "(missing)"
@@ -168,7 +170,7 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
 
 #: The per-time-point table's columns: the week, then the dynamic features.
 TABLE_COLUMNS: tuple[tuple[str, str, tuple[float, float], str], ...] = (
-    ("week", "Week", (0.0, 104.0), "Weeks since the start of chemotherapy."),
+    ("week", "Week", WEEK_BOUNDS, "Weeks since the start of chemotherapy."),
     *((s.name, _label(s), (float(s.bounds[0]), float(s.bounds[1])), _help(s)) for s in DYNAMIC),
 )
 
@@ -217,6 +219,7 @@ def predict(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
     """Validate the saved case and explain it; one line naming the problem otherwise."""
     case = st.session_state[CASE]
     clinical = ClinicalCase(case["static"], case["timepoints"])
+    st.session_state.pop(TARGET, None)  # a new prediction is explained for its own outcome
     try:
         with st.spinner("Predicting and explaining ..."):
             study = st.session_state.get(STUDY)
@@ -226,8 +229,8 @@ def predict(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
         st.error(f"Cannot predict: {exc}", icon=":material/error:")
 
 
-def result_ui() -> None:
-    """The prediction and its reasons."""
+def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
+    """The prediction and its reasons (for the predicted outcome, or another on request)."""
     explanation, case, study = st.session_state[RESULT]  # as they were at "Predict"
     prediction = explanation.prediction
     st.subheader("3. Result")
@@ -239,12 +242,26 @@ def result_ui() -> None:
                       border=outcome == prediction.label)
     st.markdown(f"Predicted response: **{prediction.label}** (calibrated; "
                 f"{prediction.time_points} time point(s), image: {prediction.image_kind}).")
+    target = st.selectbox(
+        "Explain the outcome", OUTCOMES, index=OUTCOMES.index(explanation.target), key=TARGET,
+        format_func=lambda c: f"{c} (predicted)" if c == prediction.label else c,
+        help="The reasons below are for this outcome: what pushes the case towards it, and "
+             "what pushes it away.")
+    if target != explanation.target:
+        clinical = ClinicalCase(case["static"], case["timepoints"])
+        explanation = explainer.explain(clinical, study, target)
+        st.session_state[RESULT] = (explanation, case, study)
     if explanation.image is not None and study is not None:
-        st.markdown(f"**Where the image points towards {explanation.target}** "
-                    f"(Grad-CAM on {explanation.image.layer})")
-        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
-        method = st.radio("Map", ["gradcam", "hirescam"], horizontal=True, key="predict.method",
-                          format_func={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}.get)
+        st.markdown(f"**Where the image points towards or away from {explanation.target}** "
+                    f"(on {explanation.image.layer})")
+        left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
+        opacity = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
+        method = middle.radio("Map", ["gradcam", "hirescam"], horizontal=True,
+                              key="predict.method",
+                              format_func={"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}.get)
+        against = right.checkbox(
+            "Also show evidence against (blue)", value=True, key="predict.against",
+            help="Off: the classic map, only where the image pushes towards the outcome.")
         cam = explanation.image.maps[method]
         shown = (dce_phase_indices([p.time_s for p in study.phases])
                  if explanation.image.kind == "mri" else (0,))  # the phases the model read
@@ -252,10 +269,17 @@ def result_ui() -> None:
         for i, (phase, index) in enumerate(zip(explanation.image.channels, shown)):
             pixels = study.image[index]
             columns[2 * i].image(np.clip(pixels, 0, 1), caption=phase, width="stretch")
-            columns[2 * i + 1].image(figures.overlay(pixels, cam, opacity),
+            columns[2 * i + 1].image(figures.overlay(pixels, cam, opacity, against),
                                      caption=f"{phase}: evidence", width="stretch")
-        st.image(figures.colour_bar(), caption="evidence towards "
-                 f"{explanation.target}: none (left) to strongest (right)", width=256)
+        st.image(figures.colour_bar(against),
+                 caption=(f"strongest evidence away from {explanation.target} (left) to "
+                          "strongest towards it (right)") if against else
+                 f"evidence towards {explanation.target}: none (left) to strongest (right)",
+                 width=256)
+        st.caption("Red: the patterns the model detects there push towards the outcome; blue: "
+                   "away from it. When the clinical and genomic data carry a prediction, the "
+                   "tumour itself may argue against it (blue); what each kind of data "
+                   "contributed is shown below.")
     if explanation.sequence is not None:
         st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
                     f"{explanation.target}, Integrated Gradients)")
@@ -286,4 +310,4 @@ images_ui()
 if form_ui():
     predict(model)
 if RESULT in st.session_state:
-    result_ui()
+    result_ui(model)

@@ -25,6 +25,10 @@ def _sidebar_text(at: AppTest) -> str:
     return " ".join(str(getattr(e, "value", "")) for e in at.sidebar)
 
 
+def _captions(at: AppTest) -> list[str]:
+    return [c.caption for image in at.get("image") for c in image.proto.imgs]
+
+
 def test_sidebar_names_the_model_and_its_training_data(app: AppTest) -> None:
     text = _sidebar_text(app)
     assert "MM-CRNet" in text and "synthetic phantom cohort" in text and DISCLAIMER in text
@@ -46,6 +50,23 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     assert app.get("plotly_chart"), "no charts were drawn"
     download = app.get("download_button")
     assert download, "no download button"
+
+    # Another outcome on request: everything below is re-explained for it.
+    predicted = next(o for o in ("pCR", "partial", "none")
+                     if f"Predicted response: **{o}**" in text)
+    other = next(o for o in ("pCR", "partial", "none") if o != predicted)
+    assert app.selectbox(key="predict.target").value == predicted
+    app.selectbox(key="predict.target").set_value(other).run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert f"towards or away from {other}" in text
+    assert {m.label: float(m.value.rstrip("%")) for m in app.metric} == metrics  # same prediction
+    assert f"strongest evidence away from {other} (left) to strongest towards it (right)" in (
+        _captions(app))
+    # The classic (positive-part) map on request, with its own colour strip.
+    app.checkbox(key="predict.against").uncheck().run()
+    assert not app.exception
+    assert f"evidence towards {other}: none (left) to strongest (right)" in _captions(app)
 
 
 def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:

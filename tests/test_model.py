@@ -60,3 +60,29 @@ def test_config_round_trip_and_validation() -> None:
         ModelConfig(variant="cnn")
     with pytest.raises(ValueError, match="unknown model config keys: colour"):
         ModelConfig.from_dict({"colour": 1})
+
+
+def test_image_pooling_is_validated_and_cards_without_it_load_as_average_pooling() -> None:
+    with pytest.raises(ValueError, match="image_pooling 'median' is not one of avg, max"):
+        ModelConfig(image_pooling="median")
+    old_card = {k: v for k, v in ModelConfig(**SMALL).to_dict().items() if k != "image_pooling"}
+    assert ModelConfig.from_dict(old_card).image_pooling == "avg"
+    assert ModelConfig.from_dict({**old_card, "image_pooling": "max"}).image_pooling == "max"
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
+    """The embedding is the global max (or mean) of what Grad-CAM weighs, after the block's
+    2 x 2 max-pool (which keeps the global max)."""
+    model = MMCRNet(ModelConfig(image_pooling=pooling, **SMALL)).eval()
+    image = batch()[0][:2]
+    captured = []
+    handle = model.mri_encoder.last_conv.register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
+    with torch.no_grad():
+        embedding = model.mri_encoder(image)
+    handle.remove()
+    maps = captured[0]
+    expected = (maps.amax(dim=(2, 3)) if pooling == "max"
+                else torch.nn.functional.max_pool2d(maps, 2).mean(dim=(2, 3)))
+    torch.testing.assert_close(embedding, expected)

@@ -40,9 +40,20 @@ def test_prediction_with_and_without_image(predictor: Predictor, examples_dir: P
     (STATIC, [{"time_point": "T1"}], "T0 is required"),
     (STATIC, [{"time_point": "T0"}, {"time_point": "T0"}], "T0 is given twice"),
     (STATIC, [{"time_point": "T0", "age": 3}], "'age' at T0 is not a per-time-point feature"),
+    (STATIC, [{"time_point": "T0", "week": 0}, {"time_point": "T1", "week": 0}],
+     "week 0 at T1 is not after week 0 at T0"),
+    (STATIC, [{"time_point": "T0"}, {"time_point": "T2", "week": 2}],  # T0's nominal week 0
+     None),
+    (STATIC, [{"time_point": "T0", "week": 4}, {"time_point": "T1"}],  # T1's nominal week 3
+     "week 3 at T1 is not after week 4 at T0"),
+    (STATIC, [{"time_point": "T0", "week": "soon"}], "week 'soon' at T0 is not a number"),
+    (STATIC, [{"time_point": "T0", "week": 60}], "week 60 at T0 is outside 0 to 52"),
 ])
-def test_bad_clinical_input_names_the_field(predictor: Predictor, static: dict,
+def test_clinical_input_is_checked_and_a_bad_field_named(predictor: Predictor, static: dict,
                                             timepoints: list, words: str) -> None:
+    if words is None:  # valid: predicts
+        assert predictor.predict(ClinicalCase(static, timepoints)).time_points == 2
+        return
     with pytest.raises(InvalidCase, match=words):
         predictor.predict(ClinicalCase(static, timepoints))
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from safetensors.torch import load_file
 
@@ -70,3 +71,15 @@ def test_training_without_outcomes_is_refused(phantom_cases, tmp_path: Path) -> 
 
     with pytest.raises(ValueError, match="needs outcomes"):
         train_model(replace(phantom_cases, labels=None), tmp_path, TrainConfig())
+
+
+
+def test_max_pooling_is_trained_recorded_and_loaded(phantom_cases, tmp_path: Path) -> None:
+    small = subset(phantom_cases, np.arange(40))
+    card = train_model(small, tmp_path, TrainConfig(
+        seed=2, epochs=1, threads=2, model_overrides={**TINY_MODEL, "image_pooling": "max"}),
+        device="cpu")
+    assert card["config"]["image_pooling"] == "max"
+    model, _ = load_model(tmp_path)
+    assert model.config.image_pooling == "max"
+    assert isinstance(model.mri_encoder.pool, torch.nn.AdaptiveMaxPool2d)

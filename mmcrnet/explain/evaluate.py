@@ -30,7 +30,7 @@ from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, positive
 from mmcrnet.explain.sequence import (ATTRIBUTED, Score, baseline_for, class_score,
                                       integrated_gradients, response_score, sequence_function)
 from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES
-from mmcrnet.phantom.cohort import ETA_TERMS, NULL_FEATURES, PhantomCohort
+from mmcrnet.phantom.cohort import ETA_TERMS, NULL_FEATURES, PhantomCohort, expected_probabilities
 from mmcrnet.phantom.writer import case_renders
 from mmcrnet.predict import PreparedInput
 
@@ -63,6 +63,23 @@ def true_contributions(cohort: PhantomCohort) -> np.ndarray:
         if owner in BASELINE_FEATURES:
             out[:, BASELINE_FEATURES.index(owner)] += cohort.contributions[term].to_numpy()
     return out
+
+
+def image_supports_prediction(cohort: PhantomCohort, predicted: np.ndarray) -> np.ndarray:
+    """(N,) bool: by the phantom's truth, the case's tumour makes its predicted outcome more
+    likely than a typical tumour would (its image-latent terms against their cohort means, the
+    unexplained chemosensitivity integrated out).
+
+    Where this is False the tumour's appearance argues against the prediction (the prediction
+    comes from the clinical and genomic data), and a faithful map has no evidence for the
+    prediction to show on the tumour; the pointing game is reported on both groups.
+    """
+    image_terms = [term for term, _, owner in ETA_TERMS if owner == "image"]
+    eta = cohort.truth["eta"].to_numpy()
+    image = cohort.contributions[image_terms].to_numpy().sum(axis=1)
+    rows = np.arange(len(predicted))
+    return (expected_probabilities(eta)[rows, predicted]
+            > expected_probabilities(eta - image)[rows, predicted])
 
 
 def baseline_attributions(table: np.ndarray) -> np.ndarray:
@@ -109,15 +126,24 @@ class _MapScores:
         self.area.setdefault(key, []).append(float(region.mean()))
         self.empty.setdefault(key, []).append(total == 0)
 
-    def summary(self, key: str, predicted: np.ndarray) -> dict[str, Any]:
+    def summary(self, key: str, predicted: np.ndarray, supported: np.ndarray | None = None
+                ) -> dict[str, Any]:
+        """Figures of one map variant; ``supported`` (N,) bool splits the pointing game by
+        whether the truth says the image supports the predicted outcome."""
         pointing = np.array(self.pointing[key])
-        return {"pointing_game": round(float(pointing.mean()), 4),
-                "energy_in_mask": round(float(np.mean(self.energy[key])), 4),
-                "mask_area_fraction": round(float(np.mean(self.area[key])), 4),
-                "empty_maps": int(np.sum(self.empty[key])),
-                "pointing_by_predicted_outcome": {
-                    c: round(float(pointing[predicted == i].mean()), 4)
-                    for i, c in enumerate(OUTCOMES) if np.any(predicted == i)}}
+        out = {"pointing_game": round(float(pointing.mean()), 4),
+               "energy_in_mask": round(float(np.mean(self.energy[key])), 4),
+               "mask_area_fraction": round(float(np.mean(self.area[key])), 4),
+               "empty_maps": int(np.sum(self.empty[key])),
+               "pointing_by_predicted_outcome": {
+                   c: round(float(pointing[predicted == i].mean()), 4)
+                   for i, c in enumerate(OUTCOMES) if np.any(predicted == i)}}
+        if supported is not None:
+            out["pointing_where_image_supports_prediction"] = (
+                round(float(pointing[supported].mean()), 4) if supported.any() else None)
+            out["pointing_where_image_argues_against"] = (
+                round(float(pointing[~supported].mean()), 4) if (~supported).any() else None)
+        return out
 
 
 def _prepared(cases: CaseSet, rows: np.ndarray, kind: int, device: torch.device
@@ -283,10 +309,17 @@ def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomC
             progress(i + 1, cases.n)
 
     predicted_np = np.array(predicted)
-    image_maps: dict[str, Any] = {"dilation_px": DILATION_PX,
-                                  "scored": "positive part of each map (the classic CAM)"}
+    supported = image_supports_prediction(cohort, predicted_np)
+    most_likely = expected_probabilities(cohort.truth["eta"].to_numpy()).argmax(axis=1)
+    image_maps: dict[str, Any] = {
+        "dilation_px": DILATION_PX, "scored": "positive part of each map (the classic CAM)",
+        "image_supports_prediction_fraction": round(float(supported.mean()), 4),
+        # the same with the truth's most likely outcome in place of the model's prediction
+        "image_supports_most_likely_outcome_fraction": round(float(
+            image_supports_prediction(cohort, most_likely).mean()), 4)}
     for key in scores.pointing:
-        image_maps[key] = scores.summary(key, predicted_np)
+        on_axis = key.endswith("pCR vs none")
+        image_maps[key] = scores.summary(key, predicted_np, None if on_axis else supported)
     bpe = cohort.truth["bpe"].to_numpy()
     image_maps["mri/gradcam"]["fibroglandular_away_from_tumour"] = {
         "energy": round(float(np.mean(fg_energy)), 4),

@@ -23,6 +23,7 @@ SUBTYPE_P = (0.44, 0.34, 0.22)  # HR+/HER2-, HER2+, TNBC
 GRADE_P = {0: (0.15, 0.55, 0.30), 1: (0.05, 0.40, 0.55), 2: (0.02, 0.13, 0.85)}
 N_STAGE_P = (0.40, 0.40, 0.13, 0.07)
 PCR_CUT, NONE_CUT, OUTCOME_SCALE = 1.1, -2.1, 0.35
+U_SD = 1.1  # standard deviation of the unexplained chemosensitivity u
 
 #: Names of the image latents (truth only: seen through the image).
 IMAGE_LATENTS: tuple[str, ...] = ("heterogeneity", "rim", "irregularity", "washout", "bpe")
@@ -114,6 +115,15 @@ def oracle_probabilities(eta_full: np.ndarray) -> np.ndarray:
     p_pcr = sigmoid((eta_full - PCR_CUT) / OUTCOME_SCALE)
     p_none = 1.0 - sigmoid((eta_full - NONE_CUT) / OUTCOME_SCALE)
     return np.stack([p_pcr, 1.0 - p_pcr - p_none, p_none], axis=1)
+
+
+def expected_probabilities(eta: np.ndarray, nodes: int = 48) -> np.ndarray:
+    """(N, 3) class probabilities given eta alone, the unexplained chemosensitivity u integrated
+    out (Gauss-Hermite): what a reader of every observable variable and image latent can know."""
+    x, w = np.polynomial.hermite.hermgauss(nodes)
+    u = np.sqrt(2.0) * U_SD * x  # (K,)
+    probs = oracle_probabilities((np.asarray(eta, dtype=float)[:, None] + u[None, :]).ravel())
+    return np.einsum("nkc,k->nc", probs.reshape(len(eta), nodes, 3), w / np.sqrt(np.pi))
 
 
 def case_ids_for(n: int) -> list[str]:
@@ -224,7 +234,7 @@ def generate_cohort(n: int, seed: int) -> PhantomCohort:
     xs = _term_values(s)
     terms = {name: coef * xs[name] for name, coef, _ in ETA_TERMS}
     eta = ETA_INTERCEPT + np.sum(list(terms.values()), axis=0)
-    u = rng.normal(0, 1.1, n)
+    u = rng.normal(0, U_SD, n)
     eta_full = eta + u
     score = eta_full + rng.logistic(0, OUTCOME_SCALE, n)
     outcome = np.where(score > PCR_CUT, 0, np.where(score < NONE_CUT, 2, 1))

@@ -10,9 +10,10 @@ import pytest
 from mmcrnet.explain import Explainer
 from mmcrnet.explain.evaluate import (BASELINE_FEATURES, PROXY_GROUPS, _spearman,
                                       baseline_attributions, evaluate_explanations,
-                                      group_proxies, randomisation_steps, true_contributions)
+                                      group_proxies, image_supports_prediction,
+                                      randomisation_steps, true_contributions)
 from mmcrnet.explain.sequence import ATTRIBUTED
-from mmcrnet.phantom.cohort import ETA_TERMS, generate_cohort
+from mmcrnet.phantom.cohort import ETA_TERMS, expected_probabilities, generate_cohort
 from mmcrnet.predict import Predictor
 
 
@@ -46,6 +47,20 @@ def test_baseline_attributions_and_proxy_groups() -> None:
     assert values[list(er)].sum() in grouped
 
 
+def test_the_image_supports_pcr_when_its_terms_raise_eta_and_none_when_they_lower_it() -> None:
+    cohort = generate_cohort(2000, 6)
+    image_terms = [term for term, _, owner in ETA_TERMS if owner == "image"]
+    image = cohort.contributions[image_terms].to_numpy().sum(axis=1)
+    predicted = expected_probabilities(cohort.truth["eta"].to_numpy()).argmax(axis=1)
+    supports = image_supports_prediction(cohort, predicted)
+    pcr, none = predicted == 0, predicted == 2
+    assert pcr.sum() > 100 and none.sum() > 100
+    np.testing.assert_array_equal(supports[pcr], image[pcr] > 0)
+    np.testing.assert_array_equal(supports[none], image[none] < 0)
+    # Asked about another outcome, the answer changes: the same tumour cannot argue for both.
+    assert not (supports[pcr] & image_supports_prediction(cohort, np.full(2000, 2))[pcr]).any()
+
+
 def test_spearman_of_a_constant_is_zero() -> None:
     assert _spearman(np.ones(5), np.arange(5.0)) == 0.0
     assert _spearman(np.arange(5.0), np.arange(5.0) ** 3) == pytest.approx(1.0)
@@ -73,6 +88,15 @@ def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:  # n
     assert 0 < maps["mask_area_fraction"] < 0.5
     assert set(report.image_maps) >= {"mri/hirescam", "mri/gradcam, pCR vs none",
                                       "mammogram/gradcam"}
+    supported = maps["pointing_where_image_supports_prediction"]
+    against = maps["pointing_where_image_argues_against"]
+    share = report.image_maps["image_supports_prediction_fraction"]
+    assert 0 <= share <= 1
+    if 0 < share < 1:  # the overall figure is the two groups' figures, weighted by their share
+        assert maps["pointing_game"] == pytest.approx(share * supported + (1 - share) * against,
+                                                      abs=1e-3)
+    assert "pointing_where_image_supports_prediction" not in (
+        report.image_maps["mri/gradcam, pCR vs none"])
     assert 0 <= report.sequence["null_share"]["predicted"] <= 1
     assert report.sequence["ig_relative_delta_median"] < 0.05
     assert [row["randomised_through"] for row in report.sanity][-1] == "mri_encoder.blocks.0"

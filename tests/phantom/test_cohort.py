@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from mmcrnet.features import DYNAMIC_FEATURES, OUTCOMES, STATIC_FEATURES, column_codes
-from mmcrnet.phantom.cohort import (ETA_INTERCEPT, ETA_TERMS, NULL_FEATURES, generate_cohort,
+from mmcrnet.phantom.cohort import (ETA_INTERCEPT, ETA_TERMS, NULL_FEATURES,
+                                    expected_probabilities, generate_cohort,
                                     oracle_probabilities)
 from mmcrnet.phantom.validate import validate_cohort
 
@@ -89,3 +90,16 @@ def test_validation_targets_of_the_spec() -> None:
     failed = [c.to_dict() for c in report.checks if not c.passed]
     assert not failed
     assert len(report.checks) == 13
+
+
+def test_expected_probabilities_integrate_out_the_unexplained_chemosensitivity() -> None:
+    cohort = generate_cohort(20000, 2)
+    expected = expected_probabilities(cohort.truth["eta"].to_numpy())
+    assert np.allclose(expected.sum(axis=1), 1.0) and (expected >= 0).all()
+    # Averaging the oracle over u's draws gives the same class rates as integrating u out.
+    oracle = cohort.truth[["p_pcr", "p_partial", "p_none"]].to_numpy()
+    assert np.abs(expected.mean(axis=0) - oracle.mean(axis=0)).max() < 0.01
+    # More eta, more pCR and less "none"; and flatter than the oracle (u is unknown).
+    grid = expected_probabilities(np.linspace(-6, 6, 25))
+    assert (np.diff(grid[:, 0]) > 0).all() and (np.diff(grid[:, 2]) < 0).all()
+    assert grid[-1, 0] < oracle_probabilities(np.array([6.0]))[0, 0]

@@ -36,19 +36,33 @@ def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # 
     assert heatmap.zmin == -heatmap.zmax  # symmetric: white means no effect
 
 
-def test_overlay_tints_only_where_there_is_evidence() -> None:
+def test_overlay_tints_red_towards_blue_away_and_nothing_where_there_is_no_evidence() -> None:
     image = np.full((8, 8), 0.5)
     cam = np.zeros((8, 8))
     cam[2, 3], cam[5, 5] = 1.0, -1.0
     picture = figures.overlay(image, cam, 0.4)
     assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
     gray = round(0.5 * 255)
-    assert (picture[0, 0] == gray).all() and (picture[5, 5] == gray).all()  # none / away
-    expected = np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[255] * 0.4)
-    np.testing.assert_array_equal(picture[2, 3], expected)
+    assert (picture[0, 0] == gray).all()  # no evidence, no tint
+    np.testing.assert_array_equal(picture[2, 3],
+                                  np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[255] * 0.4))
+    np.testing.assert_array_equal(picture[5, 5],
+                                  np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[0] * 0.4))
+    red, blue = picture[2, 3].astype(int), picture[5, 5].astype(int)
+    assert red[0] > red[2] and blue[2] > blue[0]
     assert not np.array_equal(figures.overlay(image, cam, 1.0)[2, 3], picture[2, 3])
+    # The classic map: only the positive part.
+    classic = figures.overlay(image, cam, 0.4, against=False)
+    assert (classic[5, 5] == gray).all() and np.array_equal(classic[2, 3], picture[2, 3])
+
+
+def test_colour_strip_runs_from_away_to_towards() -> None:
     strip = figures.colour_bar()
-    assert strip.shape == (12, 256, 3) and strip[0, 0].sum() < strip[0, -1].sum()
+    assert strip.shape == (12, 256, 3)
+    left, right = strip[0, 0].astype(int), strip[0, -1].astype(int)
+    assert left[2] > left[0] and right[0] > right[2]  # blue to red
+    towards_only = figures.colour_bar(against=False)
+    assert towards_only[0, 0].astype(int).sum() > left.sum()  # starts at the pale middle
 
 
 def test_reasons_read_in_words(explanation) -> None:  # noqa: ANN001
