@@ -170,7 +170,9 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
 
 #: The per-time-point table's columns: the week, then the dynamic features.
 TABLE_COLUMNS: tuple[tuple[str, str, tuple[float, float], str], ...] = (
-    ("week", "Week", WEEK_BOUNDS, "Weeks since the start of chemotherapy."),
+    ("week", "Week", WEEK_BOUNDS, "Weeks since the start of chemotherapy; empty = the nominal "
+     "week of the time point (" + ", ".join(f"{tp} {w:g}" for tp, w in zip(TIME_POINTS, WEEKS))
+     + ")."),
     *((s.name, _label(s), (float(s.bounds[0]), float(s.bounds[1])), _help(s)) for s in DYNAMIC),
 )
 
@@ -181,12 +183,10 @@ def _cell_key(tp: str, name: str) -> str:
 
 def _fill_table(timepoints: list[dict[str, object]]) -> None:
     given = {str(row["time_point"]): row for row in timepoints}
-    for tp, week in zip(TIME_POINTS, WEEKS):
+    for tp in TIME_POINTS:
         row = given.get(tp, {})
         for name, *_ in TABLE_COLUMNS:
-            value = row.get(name)
-            if name == "week" and (value is None or value == ""):
-                value = week  # the nominal week, until the user says otherwise
+            value = row.get(name)  # an empty week is the nominal one (shown as placeholder)
             st.session_state[_cell_key(tp, name)] = \
                 None if value in (None, "") or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
@@ -202,14 +202,19 @@ def timepoint_table(timepoints: list[dict[str, object]]) -> list[dict[str, objec
     for column, (_, label, _, help_text) in zip(header[1:], TABLE_COLUMNS):
         column.markdown(f"**{label}**", help=help_text)
     out = []
-    for tp in TIME_POINTS:
+    for tp, nominal in zip(TIME_POINTS, WEEKS):
         cells = st.columns([1] + [2] * len(TABLE_COLUMNS), vertical_alignment="center")
         cells[0].markdown(tp)
         row: dict[str, object] = {"time_point": tp}
         for cell, (name, label, (low, high), help_text) in zip(cells[1:], TABLE_COLUMNS):
-            row[name] = cell.number_input(f"{label} at {tp}", min_value=low, max_value=high,
-                                          key=_cell_key(tp, name), help=help_text,
-                                          label_visibility="collapsed")
+            key = _cell_key(tp, name)
+            # Empty unless a value was entered or loaded (never the widget's default minimum:
+            # a lost widget state must not turn into a measured 0).
+            default = {} if key in st.session_state else {"value": None}
+            row[name] = cell.number_input(
+                f"{label} at {tp}", min_value=low, max_value=high, key=key, help=help_text,
+                placeholder=f"{nominal:g} (nominal)" if name == "week" else None,
+                label_visibility="collapsed", **default)
         if tp == "T0" or any(row[s.name] is not None for s in DYNAMIC):
             out.append(row)
     return out

@@ -70,6 +70,10 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     _fill(page, "Ki-67 index (%)", "55")
     _choose(page, "HER2 status", "negative")
     _choose(page, "Neoadjuvant regimen", "AC-T+pembrolizumab")
+    # An empty week is the time point's nominal week (T1: 3), shown as a placeholder.
+    assert page.get_by_label("Week at T1", exact=True).input_value() == ""
+    assert page.get_by_label("Week at T1", exact=True).get_attribute("placeholder") == (
+        "3 (nominal)")
     _fill(page, "Tumour diameter (cm) at T0", "3.4")
     _fill(page, "Tumour diameter (cm) at T1", "2.1")
     _fill(page, "ctDNA tumour fraction (%) at T0", "1.2")
@@ -82,7 +86,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert DISCLAIMER in text and "trained on synthetic phantom cohort" in text
     assert "2 time point(s), image: mri" in text  # the table edits reached the model
-    assert "Tumour diameter at week 3" in text or "Tumour diameter" in text
+    assert "T1 (week 3)" in text  # the heatmap's column: T1 reached the model at week 3
     page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollBy(0, 1400)")
     page.screenshot(path=str(SHOTS / "2-result.png"))
 
