@@ -10,9 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from mmcrnet import (DISCLAIMER, FEATURES, OUTCOMES, TIME_POINTS, WEEK_BOUNDS, WEEKS,
-                     ClinicalCase,
-                     OncoPredictError, RawFile, Study, __version__, dce_phase_indices,
-                     read_case_file, read_paths, read_study)
+                     ClinicalCase, OncoPredictError, RawFile, Study, __version__,
+                     dce_phase_indices, read_case_file, read_paths, read_study)
 from ui import figures, state
 
 CASE, STUDY, RESULT, TARGET = ("predict.case", "predict.study", "predict.result",
