@@ -23,7 +23,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mmcrnet.errors import InvalidCohort, OncoPredictError
@@ -196,6 +196,21 @@ def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
     return None
 
 
+def _write_report(args: argparse.Namespace, report: dict, started: float, name: str,
+                  formatter: Callable[[dict], str]) -> None:
+    """Add the time and the command to a report, write it (``--out`` or MODEL/name) and print
+    it (as JSON with ``--json``, else as text)."""
+    result = {**report, "seconds": round(time.perf_counter() - started, 1),
+              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
+    out = args.out or Path(args.model) / name
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(formatter(result))
+        print(f"written to {out}")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
     from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
@@ -219,15 +234,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = evaluate(args.model, test, train_cases,
                       progress=lambda message: print(message, file=sys.stderr))
-    result = {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1),
-              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
-    out = args.out or Path(args.model) / "evaluation.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_report(result))
-        print(f"written to {out}")
+    _write_report(args, report.to_dict(), started, "evaluation.json", format_report)
     return EXIT_OK
 
 
@@ -411,15 +418,8 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
                                    sanity_cases=args.sanity_cases,
                                    progress=lambda done, _total: bar.update(done - bar.n))
     bar.close()
-    result = {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1),
-              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
-    out = args.out or Path(args.model) / "explanations.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_explanation_report(result))
-        print(f"written to {out}")
+    _write_report(args, report.to_dict(), started, "explanations.json",
+                  format_explanation_report)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
