@@ -281,9 +281,9 @@ def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
                  f"evidence towards {explanation.target}: none (left) to strongest (right)",
                  width=256)
         st.caption("Red: the patterns the model detects there push towards the outcome; blue: "
-                   "away from it. When the clinical and genomic data carry a prediction, the "
-                   "tumour itself may argue against it (blue); what each kind of data "
-                   "contributed is shown below.")
+                   "away from it, compared with an image in which it detects none. The chart "
+                   "of what each kind of data contributed (below) compares with having no "
+                   "image at all, so the two can differ.")
     if explanation.sequence is not None:
         st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
                     f"{explanation.target}, Integrated Gradients)")
