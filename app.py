@@ -7,14 +7,14 @@ import streamlit as st
 from mmcrnet import DISCLAIMER, OncoPredictError, __version__
 from ui import state
 
-st.set_page_config(page_title="OncoPredict", page_icon=":material/biotech:", layout="wide")
+# The sidebar starts closed (it only repeats the model's name and the disclaimer, which every
+# page shows) and the pages are in the top bar, so the page has the width from 800 px up.
+st.set_page_config(page_title="OncoPredict", page_icon=":material/biotech:", layout="wide",
+                   initial_sidebar_state="collapsed")
 
-pages = {
-    "Clinic": [st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:",
-                       default=True)],
-    "OncoPredict": [st.Page("pages/about.py", title="About", icon=":material/info:")],
-}
-navigation = st.navigation(pages)
+pages = [st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
+         st.Page("pages/about.py", title="About", icon=":material/info:")]
+navigation = st.navigation(pages, position="top")
 
 with st.sidebar:
     st.markdown(f"**OncoPredict** {__version__}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.errors import (BadArchive, CohortProblem, CorruptDicom, EmptyArchive, ImageTooLarge,
-                            InvalidCase, InvalidCohort, MixedSeries, NoPixelData,
+                            InvalidCase, InvalidCohort, MixedIdentity, MixedSeries, NoPixelData,
                             OncoPredictError, UnreadableImage, UnsafeArchive, UnsupportedImage,
                             WrongFileType)
 from mmcrnet.features import (FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEK_BOUNDS, WEEKS,
@@ -28,7 +28,9 @@ _LAZY = {
     "MODALITIES": "mmcrnet.explain", "feature_label": "mmcrnet.explain",
     "InvalidModel": "mmcrnet.checkpoint",
     "Study": "mmcrnet.io", "RawFile": "mmcrnet.io", "read_study": "mmcrnet.io",
-    "read_paths": "mmcrnet.io", "dce_phase_indices": "mmcrnet.data",
+    "read_paths": "mmcrnet.io", "dce_phase_indices": "mmcrnet.preprocess",
+    "model_image": "mmcrnet.preprocess", "ModelImage": "mmcrnet.preprocess",
+    "Guard": "mmcrnet.guard", "GuardReport": "mmcrnet.guard",
     "read_case_file": "mmcrnet.casefile",
 }
 
@@ -43,7 +45,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [*_LAZY,
     "BadArchive", "Cohort", "CohortProblem", "CorruptDicom", "DISCLAIMER", "EmptyArchive",
-    "FEATURES", "Feature", "ImageTooLarge", "InvalidCase", "InvalidCohort", "MixedSeries",
+    "FEATURES", "Feature", "ImageTooLarge", "InvalidCase", "InvalidCohort", "MixedIdentity",
+    "MixedSeries",
     "NoPixelData", "OUTCOMES", "OncoPredictError", "SUBTYPES", "TIME_POINTS", "UnreadableImage",
     "UnsafeArchive", "UnsupportedImage", "WEEK_BOUNDS", "WEEKS", "WrongFileType", "__version__",
     "load_cohort",

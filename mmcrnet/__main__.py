@@ -12,6 +12,8 @@ Subcommands:
     explain           one case's prediction with its reasons (maps, attributions, Shapley)
     evaluate-explanations
                       check the explanations against the phantom's truth
+    guard fit         fit the out-of-distribution guard on the model's training split
+    guard evaluate    measure what the guard flags (phantom, pydicom images, transforms)
 
 Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr naming it).
 """
@@ -480,12 +482,12 @@ def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: i
         image_embedding = model.image_branch(prepared.image, prepared.kind)
         sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
     score = class_score(0, predictor.temperature)
-    shape = tuple(study.image.shape[-2:])
+    geometry = prepared.image_input.geometry
 
     def cams() -> None:
         result = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
         for method in CAM_METHODS:
-            to_original(result.maps[method][0], shape)
+            to_original(result.maps[method][0], geometry)
 
     length = int(prepared.length[0])
     baseline = torch.from_numpy(baseline_for(prepared.sequence[0].cpu().numpy(), length,
@@ -508,6 +510,46 @@ def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: i
                                      "prediction + maps + IG + occlusion + modality Shapley + "
                                      "trajectory")
     return out
+
+
+def cmd_guard_fit(args: argparse.Namespace) -> int:
+    from mmcrnet.guard import fit_guard
+
+    guard = fit_guard(args.model, held_out=args.held_out, seed=args.seed,
+                      quantile=args.quantile, workers=args.workers,
+                      progress=lambda message: print(message, file=sys.stderr),
+                      command=shlex.join(["python", "-m", "mmcrnet", *args.argv]))
+    card = guard.card
+    print(json.dumps({"out": str(args.model), "thresholds": card["thresholds"],
+                      "quantile": card["quantile"], "training_cohort": card["training_cohort"],
+                      "held_out_cohort": card["held_out_cohort"],
+                      "fit_seconds": card["fit_seconds"]}, indent=2))
+    return EXIT_OK
+
+
+def cmd_guard_evaluate(args: argparse.Namespace) -> int:
+    from mmcrnet.guard import evaluate_guard, format_evaluation
+
+    started = time.perf_counter()
+    result = evaluate_guard(args.model, test_n=args.phantom_test, seed=args.seed,
+                            transform_cases=args.transform_cases, workers=args.workers,
+                            progress=lambda message: print(message, file=sys.stderr)).to_dict()
+    result["targets"] = {
+        "held-out phantom flagged <= 3 %": all(result["phantom_test"][k]["flagged"] <= 0.03
+                                                for k in ("mri", "mammogram")),
+        "every pydicom image read is flagged": result["pydicom"]["flagged"]
+        == result["pydicom"]["read"],
+        "transformed phantoms flagged >= 80 %": result["transforms_overall"]["any"] >= 0.80}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["command"] = shlex.join(["python", "-m", "mmcrnet", *args.argv])
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_evaluation(result))
+        print("\n".join(f"  [{'pass' if ok else 'FAIL'}] {name}"
+                        for name, ok in result["targets"].items()))
+        print(f"({result['seconds']} s) {result['command']}")
+    return EXIT_OK if all(result["targets"].values()) else EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -696,6 +738,46 @@ def build_parser() -> argparse.ArgumentParser:
     check_explanations.add_argument("--device", default=None,
                                     help="cpu or cuda (default: cuda if present)")
     check_explanations.set_defaults(func=cmd_evaluate_explanations)
+
+    guard = commands.add_parser(
+        "guard", help="the out-of-distribution guard",
+        description="Fit and measure the guard that flags images and values the model cannot "
+                    "judge (header checks, image-embedding distance, training ranges).")
+    guard_commands = guard.add_subparsers(dest="guard_command", required=True,
+                                          metavar="<action>")
+    guard_fit = guard_commands.add_parser(
+        "fit", help="fit the guard on the model's training split",
+        description="Rebuild the model's phantom training split (from model.json), fit the "
+                    "image-embedding Gaussians and the feature ranges on it, set thresholds on "
+                    "held-out phantom cases. Writes MODEL/guard.safetensors and MODEL/guard.json.")
+    guard_fit.add_argument("--model", type=Path, default=Path("models"),
+                           help="model folder (default models/)")
+    guard_fit.add_argument("--held-out", type=_positive_int, default=1000, metavar="N",
+                           help="held-out phantom cases for the thresholds (default 1000)")
+    guard_fit.add_argument("--seed", type=int, default=8,
+                           help="held-out seed, neither the training nor the test seed "
+                                "(default 8)")
+    guard_fit.add_argument("--quantile", type=float, default=0.99,
+                           help="threshold quantile of the held-out distances (default 0.99)")
+    guard_fit.add_argument("--workers", type=_positive_int, default=None,
+                           help="processes for rendering phantom images")
+    guard_fit.set_defaults(func=cmd_guard_fit)
+    guard_evaluate = guard_commands.add_parser(
+        "evaluate", help="measure what the guard flags",
+        description="Share flagged of phantom test cases, of pydicom's bundled non-breast test "
+                    "images and of transformed phantom images; exit 1 if a target is missed.")
+    guard_evaluate.add_argument("--model", type=Path, default=Path("models"),
+                                help="model folder (default models/)")
+    guard_evaluate.add_argument("--phantom-test", type=_positive_int, default=1000, metavar="N",
+                                help="phantom test cases (default 1000)")
+    guard_evaluate.add_argument("--seed", type=int, default=99,
+                                help="phantom test seed (default 99)")
+    guard_evaluate.add_argument("--transform-cases", type=_positive_int, default=100,
+                                metavar="N", help="test cases per transform (default 100)")
+    guard_evaluate.add_argument("--json", action="store_true", help="print JSON")
+    guard_evaluate.add_argument("--workers", type=_positive_int, default=None,
+                                help="processes for rendering phantom images")
+    guard_evaluate.set_defaults(func=cmd_guard_evaluate)
     return parser
 
 

@@ -1,8 +1,7 @@
 """Cases -> tensors: the image (C, S, S), the clinical/genomic sequence (T, F) and its length.
 
-The image input is what the image reader (:mod:`mmcrnet.io`) returns, resized: DCE-MRI as three
-channels (pre, early, late), a mammogram as one channel, each in [0, 1] after the study's
-shared window. The sequence has one row per observed time point; every row holds all static
+The image input is made by :mod:`mmcrnet.preprocess` (phases, slice, padding, resizing);
+here it is only batched. The sequence has one row per observed time point; every row holds all static
 features (carried forward), the dynamic features of that time point, a present-flag per
 feature, the derived subtype and the week. Missing values, missing time points and missing
 modalities are all expressed the same way: values 0 with their present-flag 0.
@@ -16,24 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from mmcrnet.errors import InvalidCase, UnsupportedImage
+from mmcrnet.errors import InvalidCase
 from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, SUBTYPES, TIME_POINTS,
                               Feature, Group, column_codes, encode_column, subtype_of)
-from mmcrnet.io import Study
+from mmcrnet.preprocess import (IMAGE_KINDS, IMAGE_SIZE, MAMMOGRAM, MRI,  # noqa: F401
+                                NO_IMAGE, image_input)  # the image side: mmcrnet.preprocess
 
-#: Side of the square image input. 128 rather than the paper's 224: a 4-block CNN reads size,
-#: washout, heterogeneity, rim and irregularity back from 128 x 128 phantom pixels, and training
-#: costs ~3x less per sample on the CPU, which is what lets the bundled model train in 45 min.
-IMAGE_SIZE = 128
 MAX_TIME_POINTS = len(TIME_POINTS)
 WEEK_SCALE = 12.0
 
-#: Image input kinds (an integer per case in batches).
-NO_IMAGE, MRI, MAMMOGRAM = 0, 1, 2
-IMAGE_KINDS = ("none", "mri", "mammogram")
-MRI_TARGET_TIMES_S = (0.0, 90.0, 360.0)
 
 
 @dataclass(frozen=True)
@@ -187,65 +178,6 @@ def truncate(values: np.ndarray, lengths: np.ndarray, new_lengths: np.ndarray
 
 
 # --- images -------------------------------------------------------------------------------------
-
-
-def _square_resize(image: np.ndarray, size: int) -> np.ndarray:
-    """(C, H, W) -> (C, size, size): zero-pad to a square, then area-average (anti-aliased)."""
-    channels, height, width = image.shape
-    side = max(height, width)
-    padded = np.zeros((channels, side, side), dtype=np.float32)
-    top, left = (side - height) // 2, (side - width) // 2
-    padded[:, top:top + height, left:left + width] = image
-    if side == size:
-        return padded
-    tensor = torch.from_numpy(padded)[None]  # (1, C, side, side)
-    mode = "area" if side > size else "bilinear"
-    resized = F.interpolate(tensor, size=(size, size), mode=mode,
-                            **({} if mode == "area" else {"align_corners": False}))
-    return resized[0].numpy()
-
-
-def dce_phase_indices(times_s: Sequence[float | None]) -> tuple[int, int, int]:
-    """Which phases serve as pre, early and late: the first phase, then the phases nearest to
-    90 s and 360 s after it (by order when times are unknown).
-
-    Raises:
-        UnsupportedImage: fewer than two phases (no contrast dynamics to read).
-    """
-    count = len(times_s)
-    if count < 2:
-        raise UnsupportedImage(f"a DCE-MRI needs at least 2 phases (pre- and post-contrast), "
-                               f"this study has {count}")
-    if count == 2:
-        return 0, 1, 1
-    if any(t is None for t in times_s):
-        return 0, 1, count - 1
-    times = np.asarray(times_s, dtype=float) - float(times_s[0])
-    later = np.arange(1, count)
-    early = int(later[np.argmin(np.abs(times[1:] - MRI_TARGET_TIMES_S[1]))])
-    late_candidates = later[later != early]
-    late = int(late_candidates[np.argmin(np.abs(times[late_candidates] - MRI_TARGET_TIMES_S[2]))])
-    if late < early:
-        late = early
-    return 0, early, late
-
-
-def image_input(study: Study, size: int = IMAGE_SIZE) -> tuple[int, np.ndarray]:
-    """The model's image input for a study: ``(kind, image)`` with kind :data:`MRI` and image
-    (3, size, size), or kind :data:`MAMMOGRAM` and image (1, size, size); float32 in [0, 1].
-
-    Raises:
-        UnsupportedImage: a modality the model does not read (CT, ...), or a DCE-MRI with one
-            phase.
-    """
-    if study.kind == "mri":
-        chosen = dce_phase_indices([p.time_s for p in study.phases])
-        image = study.image[list(chosen)]
-        return MRI, _square_resize(image.astype(np.float32), size)
-    if study.kind == "mammogram":
-        return MAMMOGRAM, _square_resize(study.image[:1].astype(np.float32), size)
-    raise UnsupportedImage(f"the model reads DCE-MRI or mammograms, not {study.kind} "
-                           f"({study.modality}) images")
 
 
 @dataclass(frozen=True)

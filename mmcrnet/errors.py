@@ -38,6 +38,10 @@ class MixedSeries(UnreadableImage):
     """Files uploaded together do not form one series (sizes, orientations or modalities differ)."""
 
 
+class MixedIdentity(MixedSeries):
+    """Files uploaded together disagree on Patient ID, Study Instance UID or Frame of Reference."""
+
+
 class ImageTooLarge(UnreadableImage):
     """An image or archive would decompress beyond the safety limits (decompression bomb)."""
 

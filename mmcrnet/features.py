@@ -84,7 +84,7 @@ class Feature:
             if text == "" or text.lower() in {"na", "nan", "missing"}:
                 return math.nan
         else:
-            text = str(value)
+            text = f"{value:g}" if isinstance(value, float) else str(value)
         if self.kind == "categorical":
             lowered = {c.lower(): i for i, c in enumerate(self.categories)}
             key = text.lower()

@@ -13,12 +13,35 @@ import pandas as pd
 import torch
 
 from mmcrnet.checkpoint import load_model
-from mmcrnet.data import (IMAGE_KINDS, IMAGE_SIZE, NO_IMAGE, encode_sequences, image_input)
+from mmcrnet.data import encode_sequences
 from mmcrnet.errors import InvalidCase
 from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES_BY_NAME, OUTCOMES, STATIC_FEATURES,
-                              TIME_POINTS, WEEK_BOUNDS, WEEKS)
+                              TIME_POINTS, WEEK_BOUNDS, WEEKS, Feature)
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
+from mmcrnet.preprocess import IMAGE_KINDS, IMAGE_SIZE, NO_IMAGE, ModelImage, model_image
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad field of a case: the feature (or ``week`` / ``time_point``), the time point for
+    per-time-point fields (None for static ones) and a one-line message naming the value."""
+
+    field: str
+    time_point: str | None
+    message: str
+
+
+def _parse_problem(spec: Feature, value: object, time_point: str | None) -> list[FieldProblem]:
+    try:
+        spec.parse(value)
+    except InvalidCase as exc:
+        where = f" at {time_point}" if time_point else ""
+        message = str(exc)  # "age: ..." -> "Age: ...", the name the form shows
+        if message.startswith(f"{spec.name}:"):
+            message = spec.label + message[len(spec.name):]
+        return [FieldProblem(spec.name, time_point, f"{message}{where}")]
+    return []
 
 
 @dataclass(frozen=True)
@@ -34,52 +57,73 @@ class ClinicalCase:
     static: Mapping[str, object]
     timepoints: Sequence[Mapping[str, object]]
 
-    def validate(self) -> None:
-        """Raises InvalidCase naming the first bad field (unknown name, bad value, no T0, a week
-        that is not a number, out of bounds or not after the previous time point's)."""
+    def problems(self) -> tuple[FieldProblem, ...]:
+        """Every bad field, in form order (static features, then each time point's week and
+        values), each with a one-line message: unknown names, values of the wrong kind or out of
+        bounds, a time point given twice or unknown, no T0, weeks out of bounds or not after
+        the previous time point's. Empty when the case can be predicted."""
+        out: list[FieldProblem] = []
         for name, value in self.static.items():
             spec = FEATURES_BY_NAME.get(name)
             if spec is None or spec.timing != "static":
-                raise InvalidCase(f"'{name}' is not a static feature")
-            spec.parse(value)
-        seen = []
+                out.append(FieldProblem(name, None, f"'{name}' is not a static feature"))
+                continue
+            out.extend(_parse_problem(spec, value, None))
+        seen: list[str] = []
         for row in self.timepoints:
             tp = row.get("time_point")
             if tp not in TIME_POINTS:
-                raise InvalidCase(f"time_point '{tp}' is not one of {', '.join(TIME_POINTS)}")
+                out.append(FieldProblem("time_point", None, f"time_point '{tp}' is not one of "
+                                        f"{', '.join(TIME_POINTS)}"))
+                continue
             if tp in seen:
-                raise InvalidCase(f"time point {tp} is given twice")
-            seen.append(tp)
+                out.append(FieldProblem("time_point", str(tp), f"time point {tp} is given twice"))
+                continue
+            seen.append(str(tp))
             for name, value in row.items():
                 if name in ("time_point", "week"):
                     continue
                 spec = FEATURES_BY_NAME.get(name)
                 if spec is None or spec.timing != "dynamic":
-                    raise InvalidCase(f"'{name}' at {tp} is not a per-time-point feature")
-                spec.parse(value)
+                    out.append(FieldProblem(name, str(tp), f"'{name}' at {tp} is not a "
+                                            "per-time-point feature"))
+                    continue
+                out.extend(_parse_problem(spec, value, str(tp)))
         if "T0" not in seen:
-            raise InvalidCase("the baseline time point T0 is required")
-        self._check_weeks()
+            out.append(FieldProblem("time_point", "T0", "the baseline time point T0 is required"))
+        out.extend(self._week_problems())
+        return tuple(out)
 
-    def _check_weeks(self) -> None:
+    def validate(self) -> None:
+        """Raises InvalidCase naming the first bad field (see :meth:`problems`)."""
+        problems = self.problems()
+        if problems:
+            raise InvalidCase(problems[0].message)
+
+    def _week_problems(self) -> list[FieldProblem]:
         """Weeks (the nominal week where none is given) within bounds and increasing."""
-        given = {str(row["time_point"]): row.get("week") for row in self.timepoints}
+        given = {str(row.get("time_point")): row.get("week") for row in self.timepoints}
         previous: tuple[str, float] | None = None
+        out = []
         for tp, nominal in zip(TIME_POINTS, WEEKS):
             if tp not in given:
                 continue
             raw = given[tp]
             try:
                 week = nominal if raw is None or raw == "" or pd.isna(raw) else float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise InvalidCase(f"week '{raw}' at {tp} is not a number") from None
+            except (TypeError, ValueError, OverflowError):
+                out.append(FieldProblem("week", tp, f"week '{raw}' at {tp} is not a number"))
+                continue
             if not WEEK_BOUNDS[0] <= week <= WEEK_BOUNDS[1]:
-                raise InvalidCase(f"week {week:g} at {tp} is outside {WEEK_BOUNDS[0]:g} to "
-                                  f"{WEEK_BOUNDS[1]:g}")
+                out.append(FieldProblem("week", tp, f"week {week:g} at {tp} is outside "
+                                        f"{WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g}"))
+                continue
             if previous is not None and week <= previous[1]:
-                raise InvalidCase(f"week {week:g} at {tp} is not after week {previous[1]:g} at "
-                                  f"{previous[0]}: each time point comes later than the one before")
+                out.append(FieldProblem("week", tp, f"week {week:g} at {tp} is not after week "
+                                        f"{previous[1]:g} at {previous[0]}: each time point comes "
+                                        "later than the one before"))
             previous = (tp, week)
+        return out
 
     @classmethod
     def from_tables(cls, cases: pd.DataFrame, timepoints: pd.DataFrame, case_id: str
@@ -150,12 +194,15 @@ def compute_device(name: str | torch.device | None = None) -> torch.device:
 
 @dataclass(frozen=True)
 class PreparedInput:
-    """Model inputs of one case: image (1, 3, S, S), kind (1,), sequence (1, T, F), length (1,)."""
+    """Model inputs of one case: image (1, 3, S, S), kind (1,), sequence (1, T, F), length (1,);
+    ``image_input`` records which phases and slice the image holds and its geometry (None
+    without an image, or for batches built elsewhere)."""
 
     image: torch.Tensor
     kind: torch.Tensor
     sequence: torch.Tensor
     length: torch.Tensor
+    image_input: ModelImage | None = None
 
 
 class Predictor:
@@ -186,14 +233,15 @@ class Predictor:
         cases, timepoints = clinical.tables()
         encoded = encode_sequences(cases, timepoints, self.model.config.groups)  # type: ignore[arg-type]
         image = np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-        kind = NO_IMAGE
+        kind, read = NO_IMAGE, None
         if study is not None and self.model.config.uses_image:
-            kind, pixels = image_input(study)
-            image[0, :pixels.shape[0]] = pixels
+            read = model_image(study)
+            kind = read.kind
+            image[0, :read.pixels.shape[0]] = read.pixels
         return PreparedInput(torch.from_numpy(image).to(self.device),
                              torch.tensor([kind], device=self.device),
                              torch.from_numpy(encoded.values).to(self.device),
-                             torch.from_numpy(encoded.lengths).to(self.device))
+                             torch.from_numpy(encoded.lengths).to(self.device), read)
 
     @torch.no_grad()
     def logits(self, prepared: PreparedInput) -> np.ndarray:

@@ -46,3 +46,13 @@ def tiny_model_dir(phantom_cases, tmp_path_factory: pytest.TempPathFactory) -> P
     train_model(phantom_cases, out, TrainConfig(seed=1, epochs=8, patience=8, threads=2,
                                                 model_overrides=TINY_MODEL), device="cpu")
     return out
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201, ARG001
+    """Mark a test whose body failed (``item.failed``), so fixtures can keep evidence (the
+    browser tests keep a screenshot)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True  # type: ignore[attr-defined]
+    return report

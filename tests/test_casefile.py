@@ -32,12 +32,12 @@ def test_csv_with_per_time_point_columns() -> None:
 
 @pytest.mark.parametrize("name, data, words", [
     ("case.json", b'{"static": {"age": 300}, "timepoints": [{"time_point": "T0"}]}',
-     "case.json: age: 300 years is outside the accepted range 18 to 100 years"),
+     "case.json: Age: 300 years is outside the accepted range 18 to 100 years"),
     ("case.json", b'{"static": {}}', "case.json: expected {\"static\""),
     ("case.json", b"{nope", "case.json: not valid JSON"),
     ("case.csv", b"age,height\n50,170\n", "case.csv: unknown column 'height'"),
     ("case.csv", b"age\n50\n60\n", "exactly one case row, found 2 rows"),
-    ("case.csv", b"age,grade\n50,7\n", "grade: 7 is outside the accepted range"),
+    ("case.csv", b"age,grade\n50,7\n", "Histological grade: 7 is outside the accepted range"),
     ("scan.png", b"\x89PNG\r\n\x1a\n\xff\xfe", "scan.png: not a text file"),
 ])
 def test_bad_files_name_the_problem(name: str, data: bytes, words: str) -> None:

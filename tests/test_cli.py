@@ -71,7 +71,7 @@ def test_inspect_prints_the_study(examples_dir: Path, capsys: pytest.CaptureFixt
     assert main(["inspect", str(mri)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["modality"] == "MR" and summary["kind"] == "mri"
-    assert [p["label"] for p in summary["phases"]] == ["pre", "early", "late"]
+    assert [p["label"] for p in summary["phases"]] == ["phase 1", "phase 2", "phase 3"]
     assert [p["time_s"] for p in summary["phases"]] == [0.0, 90.0, 360.0]
     assert summary["pixel_spacing_mm"] == [0.7, 0.7]
 

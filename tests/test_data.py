@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mmcrnet.data import (IMAGE_SIZE, LAYOUT, MAMMOGRAM, MRI, dce_phase_indices, encode_sequences,
-                          image_input, truncate)
-from mmcrnet.errors import InvalidCase, UnsupportedImage
-from mmcrnet.io import read_paths
+from mmcrnet.data import LAYOUT, encode_sequences, truncate
+from mmcrnet.errors import InvalidCase
 
 
 def small_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -62,34 +59,3 @@ def test_truncate_keeps_the_first_time_points() -> None:
     values, lengths = truncate(encoded.values, encoded.lengths, np.array([1, 4]))
     assert lengths.tolist() == [1, 1]
     assert not values[0, 1:].any() and values[0, 0].any()
-
-
-@pytest.mark.parametrize("times, expected", [
-    ([0, 90, 360], (0, 1, 2)), ([0, 60, 95, 180, 365, 480], (0, 2, 4)),
-    ([0, 100], (0, 1, 1)), ([None, None, None, None], (0, 1, 3)),
-])
-def test_dce_phase_choice(times: list, expected: tuple[int, int, int]) -> None:
-    assert dce_phase_indices(times) == expected
-
-
-def test_single_phase_mri_is_not_dce() -> None:
-    with pytest.raises(UnsupportedImage, match="at least 2 phases"):
-        dce_phase_indices([0.0])
-
-
-def test_image_inputs_from_the_examples(examples_dir: Path) -> None:
-    case = sorted((examples_dir / "images").iterdir())[0]
-    kind, image = image_input(read_paths([case / "mri"]))
-    assert kind == MRI and image.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
-    assert 0 <= image.min() and image.max() <= 1 and image[1].mean() > image[0].mean()
-    kind, image = image_input(read_paths([case / "mammogram.dcm"]))
-    assert kind == MAMMOGRAM and image.shape == (1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def test_ct_is_not_read_by_the_model() -> None:
-    from pydicom.data import get_testdata_file
-
-    path = get_testdata_file("CT_small.dcm")
-    assert path is not None
-    with pytest.raises(UnsupportedImage, match="not ct"):
-        image_input(read_paths([path]))

@@ -35,7 +35,7 @@ def test_prediction_with_and_without_image(predictor: Predictor, examples_dir: P
 
 
 @pytest.mark.parametrize("static, timepoints, words", [
-    ({"age": 300}, TIMEPOINTS, "age: 300"),
+    ({"age": 300}, TIMEPOINTS, "Age: 300 years"),
     ({"height": 170}, TIMEPOINTS, "'height' is not a static feature"),
     (STATIC, [{"time_point": "T1"}], "T0 is required"),
     (STATIC, [{"time_point": "T0"}, {"time_point": "T0"}], "T0 is given twice"),

@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 from mmcrnet import OUTCOMES
 from mmcrnet.explain import MODALITIES, Explanation, feature_label
 
+#: Contributions smaller than this (half a percentage point) are drawn as zero.
+NEGLIGIBLE = 0.005
 OUTCOME_COLOURS = {"pCR": "#1b9e77", "partial": "#d95f02", "none": "#7570b3"}
 
 
@@ -99,12 +101,15 @@ def top_reasons(explanation: Explanation, k: int = 10) -> go.Figure:
 
 def modalities(explanation: Explanation) -> go.Figure:
     """Shapley values of image, clinical and genomic data for each outcome's probability."""
-    shapley = explanation.modalities.shapley
+    shapley = np.where(np.abs(explanation.modalities.shapley) < NEGLIGIBLE, 0.0,
+                       explanation.modalities.shapley)  # numerical noise is not a contribution
     figure = go.Figure([go.Bar(name=outcome, x=list(MODALITIES), y=shapley[:, j],
                                marker_color=OUTCOME_COLOURS[outcome])
                         for j, outcome in enumerate(OUTCOMES)])
-    figure.update_layout(barmode="group", height=280, yaxis={"title": "change in probability",
-                                                             "tickformat": "+.0%"},
+    limit = max(0.1, float(np.abs(shapley).max()) * 1.1)  # small values stay small
+    figure.update_layout(barmode="group", height=280,
+                         yaxis={"title": "change in probability", "tickformat": "+.0%",
+                                "range": [-limit, limit]},
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
 

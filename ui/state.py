@@ -6,11 +6,13 @@ case is copied into a plain dict in ``st.session_state`` and the widgets are ref
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
 
 from mmcrnet import Cohort, Explainer, Predictor, load_cohort
+from mmcrnet.guard import Guard
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "models"
@@ -29,6 +31,17 @@ def examples() -> Cohort:
     return load_cohort(EXAMPLES)
 
 
-def empty_case() -> dict[str, object]:
-    """A new case: nothing entered, the baseline time point at week 0."""
-    return {"static": {}, "timepoints": [{"time_point": "T0", "week": 0.0}]}
+@st.cache_data
+def map_checks() -> dict[str, dict[str, float]]:
+    """The bundled model's measured map quality (``evaluate-explanations``), e.g.
+    ``{"mammogram/gradcam": {"pointing_game": ...}}``; empty when it was not measured."""
+    path = MODEL_DIR / "explanations.json"
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text()).get("image_maps", {}))
+
+
+@st.cache_resource
+def guard() -> Guard:
+    """The bundled model's out-of-distribution guard (hash checked); one per server."""
+    return Guard.load(MODEL_DIR)

@@ -23,7 +23,8 @@ from scipy.ndimage import binary_dilation
 from scipy.stats import spearmanr
 from torch import nn
 
-from mmcrnet.data import MAMMOGRAM, MRI, batch_images
+from mmcrnet.data import batch_images
+from mmcrnet.preprocess import IMAGE_SIZE, MAMMOGRAM, MRI, Geometry
 from mmcrnet.datasets import CaseSet
 from mmcrnet.explain.explanation import Explainer
 from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, positive_part, to_original
@@ -227,7 +228,8 @@ def _maps(model: nn.Module, prepared: PreparedInput, kind: int, score: Score,
           shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """One case's maps over its original image (H, W)."""
     cams = _layer_maps(model, prepared, kind, score)
-    return {m: to_original(cams[m][0], shape) for m in CAM_METHODS}
+    geometry = Geometry(shape[0], shape[1], IMAGE_SIZE)
+    return {m: to_original(cams[m][0], geometry) for m in CAM_METHODS}
 
 
 def evaluate_explanations(explainer: Explainer, cases: CaseSet, cohort: PhantomCohort,

@@ -18,22 +18,24 @@ import numpy as np
 import torch
 
 from mmcrnet.checkpoint import InvalidModel
-from mmcrnet.data import IMAGE_KINDS, NO_IMAGE, WEEK_SCALE
+from mmcrnet.data import WEEK_SCALE
 from mmcrnet.errors import InvalidCase
 from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, target_layer, to_original
 from mmcrnet.explain.modalities import MODALITIES, ModalityAttribution, modality_shapley
 from mmcrnet.explain.sequence import (ATTRIBUTED, baseline_for, class_score, encode_reference,
                                       integrated_gradients, occlusion, sequence_function)
-from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, TIME_POINTS
+from mmcrnet.features import (FEATURES_BY_NAME, OUTCOMES, SUBTYPES, TIME_POINTS, Feature,
+                              subtype_of)
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
 from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
+from mmcrnet.preprocess import (IMAGE_KINDS, IMAGE_SIZE, MRI_ROLES, NO_IMAGE, Geometry,
+                                ModelPhase)
 
 BASELINE_TEXT = ("the training cohort's reference patient (the mean of every input over the "
                  "training cases, per time point); features the case lacks keep their missing "
                  "encoding and get no attribution")
 SCORE_TEXT = "log-odds of the target outcome after calibration, log(p / (1 - p))"
-MRI_CHANNELS = ("pre-contrast", "early (90 s)", "late (360 s)")
 
 
 def feature_label(name: str) -> str:
@@ -48,18 +50,22 @@ class ImageExplanation:
     """Class activation maps over the original image.
 
     Attributes:
-        kind: "mri" or "mammogram"; channels: what the maps are drawn over (each DCE phase, or
-            the mammogram).
+        kind: "mri" or "mammogram"; channels: what the maps are drawn over, in words from the
+            data (each DCE phase's role and what the study says of it, or the mammogram).
         layer: the module whose activations the maps weigh.
         maps: method (:data:`CAM_METHODS`) -> (H, W) float32 in [-1, 1] at the original image's
             size, signed: positive where the region pushes towards the target, negative away
             (the classic map is the positive part).
+        geometry: how the original image became the model input (the maps came back by its
+            inverse); phases: the study phases explained (empty for batches built elsewhere).
     """
 
     kind: str
     channels: tuple[str, ...]
     layer: str
     maps: dict[str, np.ndarray]
+    geometry: Geometry
+    phases: tuple[ModelPhase, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class SequenceExplanation:
         integrated_gradients, occlusion: (time points, features), signed; positive = towards
             the target outcome. IG sums (up to ``delta``) to ``score - baseline_score``.
         baseline: what the baseline is; score: the target's log-odds for the case.
+        values: (time points, features) the case's values as the user entered them, with
+            their unit ("3.4 cm"; "" where missing), for reasons in words.
     """
 
     time_points: tuple[str, ...]
@@ -97,6 +105,7 @@ class SequenceExplanation:
     delta: float
     relative_delta: float
     steps: int
+    values: tuple[tuple[str, ...], ...] = ()
 
     def totals(self, method: str = "integrated_gradients") -> dict[str, float]:
         """Per-feature attribution summed over time points (signed)."""
@@ -147,9 +156,21 @@ class Explanation:
         for name, tp, week, value in items[:k]:
             where = "" if tp is None else f" at week {week:g}"
             direction = "towards" if value > 0 else "away from"
+            shown = self._shown(name, tp)
+            said = (f"Subtype{shown} (from ER, PR and HER2)" if name == "subtype" else
+                    f"{feature_label(name)}{shown}")
             out.append(Statement(name, feature_label(name), tp, week, value,
-                                 f"{feature_label(name)}{where}: {direction} {self.target}"))
+                                 f"{said}{where}: {direction} {self.target}"))
         return out
+
+    def _shown(self, name: str, time_point: str | None) -> str:
+        """" 3.4 cm": the case's value of a feature (at a time point, else at the first)."""
+        seq = self.sequence
+        if seq is None or not seq.values:
+            return ""
+        row = seq.time_points.index(time_point) if time_point in seq.time_points else 0
+        text = seq.values[row][seq.features.index(name)]
+        return f" {text}" if text else ""
 
     def to_dict(self, include_maps: bool = True) -> dict[str, Any]:
         """Plain JSON-ready data (maps as nested lists rounded to 4 decimals)."""
@@ -158,6 +179,10 @@ class Explanation:
                                "timings_ms": self.timings_ms}
         if self.image is not None:
             image: dict[str, Any] = {"kind": self.image.kind, "channels": list(self.image.channels),
+                                     "phases": [{"role": p.role, "index": p.index,
+                                                 "label": p.label, "time_s": p.time_s}
+                                                for p in self.image.phases],
+                                     "geometry": self.image.geometry.to_dict(),
                                      "layer": self.image.layer,
                                      "shape": list(next(iter(self.image.maps.values())).shape)}
             if include_maps:
@@ -210,27 +235,30 @@ class Explainer:
             raise InvalidModel(f"model '{predictor.name}': {exc}") from None
 
     def explain(self, clinical: ClinicalCase, study: Study | None = None,
-                target: str | None = None) -> Explanation:
-        """Predict and explain one case.
+                target: str | None = None, prepared: PreparedInput | None = None
+                ) -> Explanation:
+        """Predict and explain one case (``prepared``: the case already prepared).
 
         Raises:
             InvalidCase: a bad clinical value, or ``target`` is not an outcome;
             UnsupportedImage: an image the model cannot read.
         """
-        prepared = self.predictor.prepare(clinical, study)
-        shape = tuple(study.image.shape[-2:]) if study is not None else None
+        prepared = prepared or self.predictor.prepare(clinical, study)
         given = {str(row["time_point"]) for row in clinical.timepoints}
         observed = tuple(tp for tp in TIME_POINTS if tp in given)
-        return self.explain_prepared(prepared, shape, target, observed)  # type: ignore[arg-type]
+        return self.explain_prepared(prepared, None, target, observed,
+                                     shown_values(clinical, observed))
 
     def explain_prepared(self, prepared: PreparedInput, image_shape: tuple[int, int] | None,
-                         target: str | None = None, time_points: tuple[str, ...] | None = None
-                         ) -> Explanation:
+                         target: str | None = None, time_points: tuple[str, ...] | None = None,
+                         values: tuple[tuple[str, ...], ...] = ()) -> Explanation:
         """Explain an already prepared case.
 
         Args:
-            image_shape: the original image's (H, W) (None: the model input's size).
+            image_shape: the original image's (H, W) when ``prepared`` does not record how its
+                image was made (None: the model input's size).
             time_points: the labels of the sequence's rows (default T0, T1, ...: no gaps).
+            values: the case's values in words per time point and feature (for reasons).
         """
         if target is not None and target not in OUTCOMES:
             raise InvalidCase(f"target '{target}' is not one of {', '.join(OUTCOMES)}")
@@ -252,12 +280,19 @@ class Explainer:
         if kind != NO_IMAGE and model.config.uses_image:
             started = time.perf_counter()
             cams = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
-            shape = image_shape or tuple(prepared.image.shape[-2:])
+            read = prepared.image_input
+            if read is not None:
+                geometry, channels = read.geometry, tuple(p.caption for p in read.phases)
+            else:
+                height, width = image_shape or (IMAGE_SIZE, IMAGE_SIZE)
+                geometry = Geometry(int(height), int(width), IMAGE_SIZE)
+                channels = MRI_ROLES if IMAGE_KINDS[kind] == "mri" else ("mammogram",)
             layer = target_layer(model, kind)
             layer_name = next(n for n, m in model.named_modules() if m is layer)
             image = ImageExplanation(
-                IMAGE_KINDS[kind], MRI_CHANNELS if IMAGE_KINDS[kind] == "mri" else ("mammogram",),
-                layer_name, {m: to_original(cams.maps[m][0], shape) for m in CAM_METHODS})
+                IMAGE_KINDS[kind], channels, layer_name,
+                {m: to_original(cams.maps[m][0], geometry) for m in CAM_METHODS}, geometry,
+                read.phases if read is not None else ())
             timings["image_maps"] = _ms(started)
 
         length = int(prepared.length[0])
@@ -280,7 +315,7 @@ class Explainer:
             sequence = SequenceExplanation(tuple(labels), weeks, ATTRIBUTED,
                                            ig.attributions, occluded, BASELINE_TEXT, ig.score,
                                            ig.baseline_score, ig.delta, ig.relative_delta,
-                                           self.steps)
+                                           self.steps, values)
 
         started = time.perf_counter()
         modalities = modality_shapley(model, image_embedding, prepared.kind, prepared.sequence,
@@ -307,6 +342,40 @@ class Explainer:
         probabilities = softmax(logits.float().cpu().numpy(), self.predictor.temperature)
         return [{"time_point": labels[i], **dict(zip(OUTCOMES, map(float, p)))}
                 for i, p in enumerate(probabilities)]
+
+
+def shown_values(clinical: ClinicalCase, time_points: tuple[str, ...]
+                 ) -> tuple[tuple[str, ...], ...]:
+    """(time points, :data:`ATTRIBUTED`) the case's values in words with their unit ("3.4 cm",
+    "positive", "yes"; "" where missing); static values repeat on every row."""
+    rows = {str(r.get("time_point")): r for r in clinical.timepoints}
+    static = {name: _in_words(FEATURES_BY_NAME[name], value)
+              for name, value in clinical.static.items() if name in FEATURES_BY_NAME}
+    codes = {n: FEATURES_BY_NAME[n].parse(clinical.static.get(n))
+             for n in ("er_percent", "pr_percent", "her2_status")}
+    subtype = int(subtype_of(np.array([codes["er_percent"]]), np.array([codes["pr_percent"]]),
+                             np.array([codes["her2_status"]]))[0])
+    out = []
+    for tp in time_points:
+        row = rows.get(tp, {})
+        out.append(tuple(
+            (SUBTYPES[subtype] if subtype >= 0 else "") if name == "subtype" else
+            _in_words(FEATURES_BY_NAME[name], row.get(name))
+            if FEATURES_BY_NAME[name].timing == "dynamic" else static.get(name, "")
+            for name in ATTRIBUTED))
+    return tuple(out)
+
+
+def _in_words(spec: Feature, value: object) -> str:
+    code = spec.parse(value)
+    if np.isnan(code):
+        return ""
+    if spec.kind == "binary":
+        return ("no", "yes")[int(code)]
+    text = spec.format(code)
+    if spec.kind == "numeric" and spec.unit and spec.unit != "z":
+        return f"{text} {spec.unit}" if spec.unit != "%" else f"{text} %"
+    return f"(z = {text})" if spec.unit == "z" else text
 
 
 def _ms(started: float) -> float:

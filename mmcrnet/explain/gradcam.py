@@ -6,8 +6,7 @@ gradient ``G`` of the target score: Grad-CAM by the channel means of ``G`` (Selv
 2017), HiResCAM element-wise (Draper et al. 2022; exact for a linear head on global-average
 pooled features, a first-order account here, where a max-pool and the fusion MLP follow). Maps
 are kept signed -- positive where the region pushes towards the target, negative where it pushes
-away -- upsampled bilinearly to the original image (undoing the square padding of preprocessing)
-and scaled to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`.
+away -- mapped back to the original image by the preprocessing's recorded geometry and scaled to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`.
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmcrnet.data import MAMMOGRAM, MRI
 from mmcrnet.model import MMCRNet
+from mmcrnet.preprocess import MAMMOGRAM, MRI, Geometry
 
 CAM_METHODS: tuple[str, ...] = ("gradcam", "hirescam")
 
@@ -84,20 +82,11 @@ def class_activation_maps(model: MMCRNet, image: Tensor, image_kind: int,
                      logits.detach().float().cpu().numpy())
 
 
-def to_original(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) signed map at the layer's resolution -> (H, W) over the original image, divided
-    by its largest absolute value (so in [-1, 1]).
-
-    Preprocessing zero-pads the image to a square of side max(H, W) and resizes it, so the map
-    is upsampled to that square (bilinear) and the padding cropped off. An all-zero map (no
-    evidence for the target) stays zero.
-    """
-    height, width = shape
-    side = max(height, width)
-    tensor = torch.from_numpy(np.ascontiguousarray(cam, dtype=np.float32))[None, None]
-    square = F.interpolate(tensor, size=(side, side), mode="bilinear", align_corners=False)[0, 0]
-    top, left = (side - height) // 2, (side - width) // 2
-    out = square[top:top + height, left:left + width].numpy()
+def to_original(cam: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """(h, w) signed map at the layer's resolution -> (H, W) over the original image through the
+    preprocessing's own inverse (:meth:`Geometry.inverse`), divided by its largest absolute value
+    (so in [-1, 1]). An all-zero map (no evidence for the target) stays zero."""
+    out = geometry.inverse(cam)
     peak = float(np.abs(out).max())
     return out / peak if peak > 0 else out
 

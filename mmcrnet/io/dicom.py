@@ -87,6 +87,9 @@ class DicomHeader:
     has_voi_lut: bool
     frames: tuple[FrameInfo, ...]
     warnings: tuple[str, ...]
+    patient_id: str | None = None  # PatientID, stripped; None if absent or empty
+    study_uid: str | None = None  # StudyInstanceUID
+    frame_of_reference: str | None = None  # FrameOfReferenceUID
 
     @property
     def declared_pixels(self) -> int:
@@ -193,6 +196,14 @@ def _first_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if np.isfinite(out) else None
+
+
+def _text(value: Any) -> str | None:
+    """A string attribute stripped of padding; None when absent or empty."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def _int(value: Any) -> int | None:
@@ -401,6 +412,9 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
             has_voi_lut=bool(ds.get("VOILUTSequence")),
             frames=frames,
             warnings=tuple(notes),
+            patient_id=_text(ds.get("PatientID")),
+            study_uid=_text(ds.get("StudyInstanceUID")),
+            frame_of_reference=_text(ds.get("FrameOfReferenceUID")),
         )
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise CorruptDicom(f"{name}: invalid image attribute ({_one_line(exc)})") from exc

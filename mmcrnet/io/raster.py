@@ -27,6 +27,7 @@ class RasterImage:
     pixels: np.ndarray  # (H, W) float32, 0..max_value
     max_value: float  # 255 for 8-bit, 65535 for 16-bit images
     bits: int  # 8 or 16
+    text: tuple[tuple[str, str], ...] = ()  # (key, value) text metadata, e.g. PNG tEXt/iTXt chunks
 
 
 def header_size(raw: RawFile) -> tuple[int, int]:
@@ -88,6 +89,8 @@ def check_size(raw: RawFile, limits: Limits) -> int:
 def read_raster(raw: RawFile, limits: Limits) -> RasterImage:
     """Decode a PNG/JPEG into grayscale: EXIF orientation applied, colour -> luminance, alpha dropped.
 
+    String metadata (PNG text chunks such as ``phase`` or ``time_s``) is kept in ``text``.
+
     Raises:
         ImageTooLarge: the header declares too many pixels (checked before decoding).
         UnreadableImage: Pillow cannot decode the file (truncated or damaged).
@@ -100,12 +103,13 @@ def read_raster(raw: RawFile, limits: Limits) -> RasterImage:
             with Image.open(BytesIO(raw.data)) as opened:
                 fmt = opened.format or "unknown"
                 opened.load()
+                text = tuple((str(k), v) for k, v in opened.info.items() if isinstance(v, str))
                 img = ImageOps.exif_transpose(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"{raw.name}: image is too large to decode safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error) as exc:
         raise UnreadableImage(f"{raw.name}: {_one_line(exc)} (damaged or truncated image)") from exc
-    return RasterImage(name=raw.name, format=fmt, **_to_gray(raw.name, img))
+    return RasterImage(name=raw.name, format=fmt, text=text, **_to_gray(raw.name, img))
 
 
 def _to_gray(name: str, img: Image.Image) -> dict[str, object]:

@@ -16,20 +16,34 @@ Ordering rules:
   windowing) is thresholded at its 95th percentile over the whole volume, and the slice with the
   largest sum of ``E`` above that threshold wins (ties -> lowest index); with one phase, or when
   nothing enhances, the middle slice.
+* DICOM phases are labelled "phase 1", "phase 2", ... ("image" for one phase): the tags give
+  the order, not the role. All files must share Patient ID, Study Instance UID and Frame of
+  Reference UID where both record them (``allow_mixed_ids`` overrides, with a warning).
+* PNG/JPEG images are never ordered by upload order. Each image's phase comes from its PNG text
+  metadata (``phase``, ``time_s``, ``TriggerTime`` in ms) or else its file name: pre /
+  precontrast / baseline, early / post1, late / delayed; phase2 / ph2 / p2; 90s / t90s / 360sec.
+  When one scheme (roles, then times, then numbers) gives every image a distinct phase, that
+  orders them (``phase_source="names"``); otherwise they stay in natural name order, labelled
+  by file name, with ``phase_source="unassigned"`` until :meth:`Study.assign_phases`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import TypeVar
 
 import numpy as np
 
 from mmcrnet.errors import (
+    BadArchive,
     EmptyArchive,
     ImageTooLarge,
+    MixedIdentity,
     MixedSeries,
     NoPixelData,
     UnreadableImage,
@@ -58,10 +72,12 @@ _MODALITY_ALIASES = {"MRI": "MR", "MAMMOGRAM": "MG", "MAMMOGRAPHY": "MG", "MAMMO
 class Phase:
     """One time point of the study."""
 
-    label: str  # "pre"/"early"/"late" for 3 phases, "phase N" otherwise, "image" for one phase
+    label: str  # what the data says: "phase N" (DICOM), "pre"/"early"/"late", "90 s", a file name
+    # for PNG/JPEG images of unknown order; "image" for a single phase
     index: int  # 0-based order after sorting
     time_s: float | None  # seconds after the first phase; None if unknown
     volume: np.ndarray  # (S, H, W) float32 in [0, 1], slices sorted along the slice normal
+    sources: tuple[str, ...] = ()  # files this phase was read from
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +95,13 @@ class Study:
     sources: tuple[str, ...]
     transfer_syntaxes: tuple[str, ...]
     warnings: tuple[str, ...]
+    body_part: str | None = None  # DICOM BodyPartExamined, upper-case; None if absent or PNG/JPEG
+    orientation: tuple[float, ...] | None = None  # ImageOrientationPatient (6 cosines) if known
+    phase_source: str = "dicom"  # "dicom", "single", "names", "user" or "unassigned"
+    left_out: tuple[str, ...] = ()  # "name: reason" for every file that was not used
+    identity_override: bool = False  # files from different patients/studies accepted on request
+    patient_id: str | None = None  # DICOM PatientID all files agree on; None if absent or mixed
+    study_uid: str | None = None  # DICOM StudyInstanceUID all files agree on; None if absent or mixed
 
     @property
     def image(self) -> np.ndarray:
@@ -102,12 +125,69 @@ class Study:
             raise ValueError(f"slice index {index!r} is out of range: valid slices are 0..{n - 1}")
         return dataclasses.replace(self, slice_index=int(index))
 
+    def assign_phases(self, times_s: Mapping[str, float]) -> Study:
+        """Return a copy with phase times given by the user, e.g. for PNG/JPEG images whose
+        order is not known (``phase_source == "unassigned"``).
+
+        Args:
+            times_s: seconds after contrast for every phase, keyed by its current label (the
+                file names for unassigned images); the pre-contrast phase is 0.
+
+        Returns:
+            A copy with phases sorted by time, ``time_s`` set (seconds after the first phase),
+            labels "pre" (0 s) or "<t> s", ``phase_source="user"`` and the default slice
+            recomputed.
+
+        Raises:
+            ValueError: a label is unknown or missing, a time is negative or not finite, or two
+                phases get the same time.
+        """
+        labels = [p.label for p in self.phases]
+        for key in times_s:
+            if key not in labels:
+                raise ValueError(f"phase {key!r} is not in this study: the phases are {labels}")
+        for label in labels:
+            if label not in times_s:
+                raise ValueError(f"phase {label!r} has no time: every phase needs one")
+        seen: dict[float, str] = {}
+        for label in labels:
+            t = times_s[label]
+            if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(t) or t < 0:
+                raise ValueError(f"phase {label!r} has time {t!r}: times must be seconds >= 0")
+            if float(t) in seen:
+                raise ValueError(
+                    f"phase {label!r} has time {float(t):g} s, the same as phase {seen[float(t)]!r}"
+                )
+            seen[float(t)] = label
+        ordered = sorted(self.phases, key=lambda p: float(times_s[p.label]))
+        t0 = float(times_s[ordered[0].label])
+        phases = tuple(
+            dataclasses.replace(
+                p,
+                label=_time_label(float(times_s[p.label])),
+                index=k,
+                time_s=round(float(times_s[p.label]) - t0, 3),
+            )
+            for k, p in enumerate(ordered)
+        )
+        return dataclasses.replace(
+            self,
+            phases=phases,
+            slice_index=default_slice(phases),
+            phase_source="user",
+            sources=_distinct([src for p in phases for src in p.sources]) or self.sources,
+        )
+
     def summary(self) -> dict[str, object]:
         """JSON-serialisable description (no pixel data)."""
         return {
             "modality": self.modality,
             "kind": self.kind,
-            "phases": [{"label": p.label, "index": p.index, "time_s": p.time_s} for p in self.phases],
+            "phases": [
+                {"label": p.label, "index": p.index, "time_s": p.time_s, "sources": list(p.sources)}
+                for p in self.phases
+            ],
             "shape": list(self.shape),
             "pixel_spacing_mm": list(self.pixel_spacing_mm) if self.pixel_spacing_mm else None,
             "slice_index": self.slice_index,
@@ -118,6 +198,13 @@ class Study:
             "sources": list(self.sources),
             "transfer_syntaxes": list(self.transfer_syntaxes),
             "warnings": list(self.warnings),
+            "body_part": self.body_part,
+            "orientation": list(self.orientation) if self.orientation else None,
+            "phase_source": self.phase_source,
+            "left_out": list(self.left_out),
+            "identity_override": self.identity_override,
+            "patient_id": self.patient_id,
+            "study_uid": self.study_uid,
         }
 
 
@@ -142,6 +229,8 @@ def read_study(
     modality: str | None = None,
     slice_index: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    allow_mixed_ids: bool = False,
+    skip_unreadable: bool = False,
 ) -> Study:
     """Read an upload (DICOM files, a zip of a series, or PNG/JPEG images) into a :class:`Study`.
 
@@ -151,12 +240,21 @@ def read_study(
             differs) for DICOM.
         slice_index: slice to show instead of the default choice.
         limits: safety limits.
+        allow_mixed_ids: read DICOM files whose Patient ID, Study Instance UID or Frame of
+            Reference UID disagree (anonymised series) instead of refusing them; the study is
+            then marked ``identity_override`` with a warning. Default False.
+        skip_unreadable: leave out files that cannot be read (damaged, not an image, no pixel
+            data), listing each in ``Study.left_out``, instead of raising for the first one.
+            Size limits and mixed series still raise. Default False.
 
     Raises:
         UnreadableImage: or one of its subclasses, with a one-line message naming the file.
+        MixedSeries: the files do not form one series (MixedIdentity: not of one patient,
+            study and frame of reference; ``allow_mixed_ids`` reads them anyway).
         ValueError: ``slice_index`` is out of range.
     """
-    return _read_items([_Item(f, None) for f in files], modality, slice_index, limits, [])
+    gather = _Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    return _read_items([_Item(f, None) for f in files], modality, slice_index, gather)
 
 
 def read_paths(
@@ -165,11 +263,14 @@ def read_paths(
     modality: str | None = None,
     slice_index: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    allow_mixed_ids: bool = False,
+    skip_unreadable: bool = False,
 ) -> Study:
     """Read files and directories (recursed, natural order; sizes checked before reading).
 
-    Non-image files found inside a directory (DICOMDIR, notes) are skipped with a warning;
-    files named explicitly must be images. Other arguments as for :func:`read_study`.
+    Non-image files found inside a directory (DICOMDIR, notes) are skipped with a warning and
+    listed in ``Study.left_out``; files named explicitly must be images unless
+    ``skip_unreadable``. Other arguments as for :func:`read_study`.
 
     Raises:
         UnreadableImage: a path does not exist or cannot be read; see :func:`read_study`.
@@ -178,21 +279,55 @@ def read_paths(
     for path in paths:
         container = str(path) if os.path.isdir(path) else None
         items.extend(_Item(raw, container) for raw in read_paths_as_files([path], limits))
-    return _read_items(items, modality, slice_index, limits, [])
+    gather = _Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    return _read_items(items, modality, slice_index, gather)
 
 
 # --- gathering ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Gather:
+    """Options and running notes of one read."""
+
+    limits: Limits
+    allow_mixed_ids: bool
+    skip_unreadable: bool
+    notes: list[str] = dataclasses.field(default_factory=list)  # become Study.warnings
+    left_out: list[str] = dataclasses.field(default_factory=list)  # "name: reason" per file
+    first_error: UnreadableImage | None = None  # error of the first top-level file left out
+
+    def leave_out(self, name: str, reason: str) -> None:
+        """Record a file that is not used (as a warning and in ``left_out``)."""
+        line = reason if reason.startswith(f"{name}:") else f"{name}: {reason}"
+        self.notes.append(f"skipped {line}")
+        self.left_out.append(line)
+
+    def may_skip(
+        self, item: _Item, exc: UnreadableImage, lenient: tuple[type[UnreadableImage], ...] = ()
+    ) -> bool:
+        """Leave out ``item`` for ``exc`` if allowed: always with ``skip_unreadable``, and for
+        files inside a zip/directory when ``exc`` is one of ``lenient``. Size limits, mixed
+        series and bad archives are never skipped."""
+        if isinstance(exc, (ImageTooLarge, MixedSeries, BadArchive)):
+            return False
+        if not self.skip_unreadable and (item.container is None or not isinstance(exc, lenient)):
+            return False
+        if item.container is None and self.first_error is None:
+            self.first_error = exc
+        self.leave_out(item.raw.name, str(exc))
+        return True
 
 
 def _read_items(
     items: list[_Item],
     modality: str | None,
     slice_index: int | None,
-    limits: Limits,
-    notes: list[str],
+    gather: _Gather,
 ) -> Study:
     if not items:
         raise UnreadableImage("no files were given")
+    limits = gather.limits
     typed: list[tuple[_Item, str]] = []
     containers: dict[str, None] = {}  # zips and directories seen, in order
     for item in items:
@@ -206,27 +341,27 @@ def _read_items(
         try:
             kind = sniff(raw)
         except WrongFileType as exc:
-            if item.container is None:
+            if not gather.may_skip(item, exc, (WrongFileType,)):
                 raise
-            notes.append(f"skipped {exc}")
             continue
         if kind == "zip":
             if item.container is not None:
-                notes.append(f"skipped {raw.name}: nested archives are not expanded")
+                gather.leave_out(raw.name, "nested archives are not expanded")
                 continue
             members, zip_notes = expand_zip(raw, limits)
-            notes.extend(zip_notes)
+            gather.notes.extend(zip_notes)
             containers[raw.name] = None
             for member in members:
+                member_item = _Item(member, raw.name)
                 try:
                     member_kind = sniff(member)
                 except WrongFileType as exc:
-                    notes.append(f"skipped {exc}")
+                    gather.may_skip(member_item, exc, (WrongFileType,))
                     continue
                 if member_kind == "zip":
-                    notes.append(f"skipped {member.name}: nested archives are not expanded")
+                    gather.leave_out(member.name, "nested archives are not expanded")
                     continue
-                typed.append((_Item(member, raw.name), member_kind))
+                typed.append((member_item, member_kind))
         else:
             typed.append((item, kind))
 
@@ -238,15 +373,18 @@ def _read_items(
             f"{dicom_name} is DICOM but {raster_name} is a PNG/JPEG image; upload one kind at a time"
         )
     if kinds == {"dicom"}:
-        return _dicom_study(typed, containers, modality, slice_index, limits, notes)
+        return _dicom_study(typed, containers, modality, slice_index, gather)
     if kinds == {"raster"}:
-        return _raster_study(typed, modality, slice_index, limits, notes)
-    _raise_empty(containers)
+        return _raster_study(typed, containers, modality, slice_index, gather)
+    _raise_empty(containers, gather)
     raise UnreadableImage("no readable image in the upload")  # pragma: no cover - _raise_empty raises
 
 
-def _raise_empty(containers: dict[str, None]) -> None:
-    """Raise for the first archive/directory that yielded no image."""
+def _raise_empty(containers: dict[str, None], gather: _Gather) -> None:
+    """Nothing readable remains: raise the first left-out file's error, else for the first
+    archive/directory that yielded no image."""
+    if gather.first_error is not None:
+        raise gather.first_error
     for name in containers:
         if name.lower().endswith(".zip") or not os.path.isdir(name):
             raise EmptyArchive(f"{name}: the archive holds no readable image")
@@ -284,18 +422,18 @@ def _dicom_study(
     containers: dict[str, None],
     hint: str | None,
     slice_index: int | None,
-    limits: Limits,
-    notes: list[str],
+    gather: _Gather,
 ) -> Study:
+    limits, notes = gather.limits, gather.notes
     headers: list[DicomHeader] = []
+    items: list[_Item] = []
     total = 0
     for item, _ in typed:
         try:
             header = read_header(item.raw, limits)
-        except NoPixelData as exc:
-            if item.container is None:
+        except UnreadableImage as exc:
+            if not gather.may_skip(item, exc, (NoPixelData,)):
                 raise
-            notes.append(f"skipped {exc}")
             continue
         total += header.declared_pixels
         if total > limits.max_total_pixels:
@@ -303,9 +441,11 @@ def _dicom_study(
                 f"{header.name}: the upload declares more than {limits.max_total_pixels} pixels in total"
             )
         headers.append(header)
+        items.append(item)
         notes.extend(header.warnings)
     if not headers:
-        _raise_empty(containers)
+        _raise_empty(containers, gather)
+    override = _check_identity(headers, gather.allow_mixed_ids, notes)
     _check_consistent(headers)
 
     first = headers[0]
@@ -318,10 +458,18 @@ def _dicom_study(
         or first.photometric == "PALETTE COLOR"
     want_voi = not has_window and all(h.has_voi_lut for h in headers)
     decoded: list[DecodedDicom] = []
-    for header in headers:
-        result = decode(header, want_voi=want_voi)
+    for header, item in zip(headers, items):
+        try:
+            result = decode(header, want_voi=want_voi)
+        except UnreadableImage as exc:
+            if not gather.may_skip(item, exc):
+                raise
+            continue
         notes.extend(result.warnings)
         decoded.append(result)
+    if not decoded:
+        _raise_empty(containers, gather)
+    want_voi = want_voi and all(d.voi is not None for d in decoded)
 
     frames = [
         _Frame(
@@ -349,21 +497,84 @@ def _dicom_study(
             window = _percentile_window(stacks)
     volumes = _apply_window(stacks, window, invert=first.photometric == "MONOCHROME1")
     times = _phase_times(phase_frames)
-    phases = _make_phases(volumes, times)
-    used = _distinct([h.name for h in headers])
+    n = len(volumes)
+    labels = ["image"] if n == 1 else [f"phase {k + 1}" for k in range(n)]
+    phases = tuple(
+        Phase(
+            label=labels[k],
+            index=k,
+            time_s=times[k],
+            volume=volumes[k],
+            sources=_distinct([f.source for f in phase_frames[k]]),
+        )
+        for k in range(n)
+    )
+    used_headers = [d.header for d in decoded]
+    orientation = next((f.orientation for h in used_headers for f in h.frames if f.orientation), None)
     return _finish(
         modality=modality,
-        kind=_kind(modality, {h.body_part for h in headers}, {h.sop_class for h in headers}),
+        kind=_kind(modality, {h.body_part for h in used_headers}, {h.sop_class for h in used_headers}),
         phases=phases,
         slice_index=slice_index,
         positions=positions,
         spacing=first.pixel_spacing,
         window=window,
         photometric=first.photometric,
-        sources=used,
-        syntaxes=_distinct([h.transfer_syntax for h in headers]),
-        notes=notes,
+        sources=_distinct([h.name for h in used_headers]),
+        syntaxes=_distinct([h.transfer_syntax for h in used_headers]),
+        gather=gather,
+        phase_source="single" if n == 1 else "dicom",
+        body_part=next((h.body_part for h in used_headers if h.body_part), None),
+        orientation=tuple(float(v) for v in orientation) if orientation else None,
+        identity_override=override,
+        patient_id=_shared(h.patient_id for h in used_headers),
+        study_uid=_shared(h.study_uid for h in used_headers),
     )
+
+
+_IDENTITY = (
+    ("patient_id", "Patient ID", "files from different patients cannot be predicted together"),
+    ("study_uid", "Study Instance UID", "files from different studies cannot be predicted together"),
+    (
+        "frame_of_reference",
+        "Frame of Reference UID",
+        "files in different frames of reference are not aligned and cannot be predicted together",
+    ),
+)
+
+
+def _check_identity(headers: list[DicomHeader], allow: bool, notes: list[str]) -> bool:
+    """All files must come from one patient, study and frame of reference (where recorded).
+
+    Returns True when a disagreement was accepted because ``allow`` is set (a warning per
+    attribute is added to ``notes``).
+
+    Raises:
+        MixedSeries: two files disagree and ``allow`` is False.
+    """
+    overridden = False
+    for attr, title, why in _IDENTITY:
+        ref = next((h for h in headers if getattr(h, attr) is not None), None)
+        if ref is None:
+            continue
+        other = next(
+            (h for h in headers if getattr(h, attr) is not None and getattr(h, attr) != getattr(ref, attr)),
+            None,
+        )
+        if other is None:
+            continue
+        clash = f"{other.name} has {title} '{getattr(other, attr)}' but {ref.name} has '{getattr(ref, attr)}'"
+        if not allow:
+            raise MixedIdentity(f"{clash}: {why}")
+        notes.append(f"{clash}; the files were read together because mixed IDs were allowed")
+        overridden = True
+    return overridden
+
+
+def _shared(values: Iterable[str | None]) -> str | None:
+    """The one value all files agree on; None when absent or when they disagree."""
+    distinct = {v for v in values if v is not None}
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def _check_consistent(headers: list[DicomHeader]) -> None:
@@ -519,33 +730,58 @@ def _phase_times(phases: list[list[_Frame]]) -> list[float | None]:
 
 def _raster_study(
     typed: list[tuple[_Item, str]],
+    containers: dict[str, None],
     hint: str | None,
     slice_index: int | None,
-    limits: Limits,
-    notes: list[str],
+    gather: _Gather,
 ) -> Study:
+    limits = gather.limits
     items = sorted((i for i, _ in typed), key=lambda i: natural_key(i.raw.name))
+    sized: list[_Item] = []
     total = 0
     for item in items:
-        total += check_size(item.raw, limits)
+        try:
+            total += check_size(item.raw, limits)
+        except ImageTooLarge:
+            raise
+        except UnreadableImage as exc:
+            if not gather.may_skip(item, exc):
+                raise
+            continue
         if total > limits.max_total_pixels:
             raise ImageTooLarge(
                 f"{item.raw.name}: the upload declares more than {limits.max_total_pixels} pixels in total"
             )
-    images: list[RasterImage] = [read_raster(i.raw, limits) for i in items]
+        sized.append(item)
+    images: list[RasterImage] = []
+    for item in sized:
+        try:
+            images.append(read_raster(item.raw, limits))
+        except UnreadableImage as exc:
+            if not gather.may_skip(item, exc):
+                raise
+    if not images:
+        _raise_empty(containers, gather)
     first = images[0]
     for img in images[1:]:
         if img.pixels.shape != first.pixels.shape:
             h0, w0 = first.pixels.shape
             h1, w1 = img.pixels.shape
             raise MixedSeries(f"{first.name} is {w0}x{h0} pixels but {img.name} is {w1}x{h1}")
+    order, labels, times, phase_source, note = _raster_phases(images)
+    if note:
+        gather.notes.append(note)
+    images = [images[i] for i in order]
     stacks = [img.pixels[None] for img in images]
     if all(img.bits == 8 for img in images):
         window = (0.0, 255.0)
     else:
         window = _percentile_window(stacks)
     volumes = _apply_window(stacks, window, invert=False)
-    phases = _make_phases(volumes, [None] * len(volumes))
+    phases = tuple(
+        Phase(label=labels[k], index=k, time_s=times[k], volume=volumes[k], sources=(images[k].name,))
+        for k in range(len(images))
+    )
     modality = _normalise_hint(hint) or "OT"
     return _finish(
         modality=modality,
@@ -558,8 +794,152 @@ def _raster_study(
         photometric="MONOCHROME2",
         sources=tuple(img.name for img in images),
         syntaxes=_distinct([img.format for img in images]),
-        notes=notes,
+        gather=gather,
+        phase_source=phase_source,
     )
+
+
+# Phase words in PNG/JPEG file names and text metadata (matched case-insensitively, delimited
+# by non-letters). Roles rank pre < early < late.
+_ROLE_RANK = {"pre": 0, "early": 1, "late": 2}
+_ROLE_PATTERNS = (
+    ("pre", re.compile(r"(?<![a-z])(?:pre|pre[-_ ]?contrast|baseline)(?![a-z])")),
+    ("early", re.compile(r"(?<![a-z])(?:early|post[-_ ]?1(?![0-9]))(?![a-z])")),
+    ("late", re.compile(r"(?<![a-z])(?:late|delayed)(?![a-z])")),
+)
+_NUMBER_PATTERN = re.compile(r"(?<![a-z])(?:phase|ph|p)[-_ ]?([0-9]{1,2})(?![0-9])")
+_TIME_PATTERN = re.compile(
+    r"(?<![a-z0-9.])t?[-_]?([0-9]+(?:\.[0-9]+)?)[-_ ]?(?:s|sec|secs|seconds)(?![a-z0-9])"
+)
+
+
+@dataclass(frozen=True)
+class _PhaseHint:
+    """What one image's name or metadata says about its phase (None where it says nothing)."""
+
+    role: str | None  # "pre", "early" or "late"
+    number: int | None  # "phase 2" -> 2
+    time_s: float | None  # seconds after the pre phase
+
+
+_T = TypeVar("_T")
+
+
+def _unique(values: list[_T]) -> _T | None:
+    """The value when all of ``values`` agree (and there is one), else None (absent/ambiguous)."""
+    distinct = list(dict.fromkeys(values))
+    return distinct[0] if len(distinct) == 1 else None
+
+
+def _hint_from_text(text: str) -> _PhaseHint:
+    lowered = text.lower()
+    return _PhaseHint(
+        role=_unique([role for role, pattern in _ROLE_PATTERNS if pattern.search(lowered)]),
+        number=_unique([int(m.group(1)) for m in _NUMBER_PATTERN.finditer(lowered)]),
+        time_s=_unique([float(m.group(1)) for m in _TIME_PATTERN.finditer(lowered)]),
+    )
+
+
+def _hint_from_metadata(text: tuple[tuple[str, str], ...]) -> _PhaseHint | None:
+    """``phase`` (a role word or number), ``time_s`` (s) or ``TriggerTime`` (ms) text chunks."""
+    meta = {k.strip().lower(): v.strip() for k, v in text}
+    role, number, time_s = None, None, None
+    if "phase" in meta:
+        value = meta["phase"]
+        if re.fullmatch(r"[0-9]{1,3}", value):
+            number = int(value)
+        else:
+            role = _hint_from_text(value).role
+    for key, scale in (("time_s", 1.0), ("triggertime", 1e-3)):
+        if key in meta and time_s is None:
+            try:
+                value_s = float(meta[key]) * scale
+            except ValueError:
+                continue
+            if np.isfinite(value_s) and value_s >= 0:
+                time_s = round(value_s, 3)
+    if role is None and number is None and time_s is None:
+        return None
+    return _PhaseHint(role=role, number=number, time_s=time_s)
+
+
+def _phase_hint(image: RasterImage) -> _PhaseHint:
+    """Metadata wins over the file name (its last path part, without the extension)."""
+    meta = _hint_from_metadata(image.text)
+    if meta is not None:
+        return meta
+    stem = PurePosixPath(image.name.replace("\\", "/")).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return _hint_from_text(stem)
+
+
+def _scheme_keys(hints: list[_PhaseHint]) -> dict[str, list[float]]:
+    """Sort keys of every scheme that gives each image a distinct phase: "roles" (pre < early <
+    late), "times" (pre counts as 0 s) and "numbers"."""
+    keys: dict[str, list[float]] = {}
+    roles = [_ROLE_RANK[h.role] if h.role is not None else None for h in hints]
+    times = [h.time_s if h.time_s is not None else (0.0 if h.role == "pre" else None) for h in hints]
+    numbers = [h.number for h in hints]
+    for scheme, values in (("roles", roles), ("times", times), ("numbers", numbers)):
+        present = [float(v) for v in values if v is not None]
+        if len(present) == len(hints) and len(set(present)) == len(hints):
+            keys[scheme] = present
+    return keys
+
+
+def _raster_phases(
+    images: list[RasterImage],
+) -> tuple[list[int], list[str], list[float | None], str, str | None]:
+    """Order PNG/JPEG images (given in natural name order) by what their names/metadata say.
+
+    Returns:
+        (order into ``images``, labels, times in s after the first phase, phase_source, note).
+    """
+    n = len(images)
+    if n == 1:
+        return [0], ["image"], [None], "single", None
+    hints = [_phase_hint(img) for img in images]
+    usable = _scheme_keys(hints)
+    unassigned = (list(range(n)), _distinct_labels([img.name for img in images]), [None] * n, "unassigned")
+    if not usable:
+        return (*unassigned, None)
+    orders = {scheme: sorted(range(n), key=keys.__getitem__) for scheme, keys in usable.items()}
+    if len({tuple(o) for o in orders.values()}) > 1:
+        note = (
+            "the phase order of the images is not known: their names/metadata give different "
+            f"orders by {' and '.join(orders)}"
+        )
+        return (*unassigned, note)
+    scheme = next(s for s in ("roles", "times", "numbers") if s in usable)
+    order = orders[scheme]
+    times: list[float | None] = [None] * n
+    if "times" in usable:
+        t0 = usable["times"][order[0]]
+        times = [round(usable["times"][i] - t0, 3) for i in order]
+    labels: list[str] = []
+    for i in order:
+        hint = hints[i]
+        if scheme == "roles" and hint.role is not None:
+            labels.append(hint.role)
+        elif scheme == "times":
+            labels.append(_time_label(usable["times"][i]))
+        else:
+            labels.append(f"phase {hint.number}")
+    return order, labels, times, "names", None
+
+
+def _time_label(t: float) -> str:
+    return "pre" if t == 0 else f"{t:g} s"
+
+
+def _distinct_labels(names: list[str]) -> list[str]:
+    """File names as labels, with " (2)", " (3)" ... appended to repeats."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -591,17 +971,6 @@ def _apply_window(stacks: list[np.ndarray], window: tuple[float, float], *, inve
     return out
 
 
-def _make_phases(volumes: list[np.ndarray], times: list[float | None]) -> tuple[Phase, ...]:
-    n = len(volumes)
-    if n == 1:
-        labels = ["image"]
-    elif n == 3:
-        labels = ["pre", "early", "late"]
-    else:
-        labels = [f"phase {i + 1}" for i in range(n)]
-    return tuple(Phase(label=labels[i], index=i, time_s=times[i], volume=volumes[i]) for i in range(n))
-
-
 def default_slice(phases: Sequence[Phase]) -> int:
     """Slice through the strongest enhancement (phase 1 - phase 0), else the middle slice."""
     n = phases[0].volume.shape[0]
@@ -628,7 +997,13 @@ def _finish(
     photometric: str,
     sources: tuple[str, ...],
     syntaxes: tuple[str, ...],
-    notes: list[str],
+    gather: _Gather,
+    phase_source: str,
+    body_part: str | None = None,
+    orientation: tuple[float, ...] | None = None,
+    identity_override: bool = False,
+    patient_id: str | None = None,
+    study_uid: str | None = None,
 ) -> Study:
     study = Study(
         modality=modality,
@@ -641,6 +1016,13 @@ def _finish(
         photometric=photometric,
         sources=sources,
         transfer_syntaxes=syntaxes,
-        warnings=_distinct(notes),
+        warnings=_distinct(gather.notes),
+        body_part=body_part,
+        orientation=orientation,
+        phase_source=phase_source,
+        left_out=tuple(gather.left_out),
+        identity_override=identity_override,
+        patient_id=patient_id,
+        study_uid=study_uid,
     )
     return study if slice_index is None else study.with_slice(slice_index)

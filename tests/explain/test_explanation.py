@@ -64,7 +64,9 @@ def test_statements_read_like_a_clinician_would(explainer: Explainer) -> None:
         if s.time_point is not None:  # dynamic features by time point, in weeks
             assert f" at week {s.week:g}:" in s.text
     texts = " | ".join(s.text for s in statements)
-    assert "Tumour diameter at week 3" in texts and "Ki-67 index:" in texts
+    # Each reason gives the case's value with its unit, where and when.
+    assert "Tumour diameter 2.1 cm at week 3" in texts and "Ki-67 index 70 %:" in texts
+    assert "Subtype HER2+ (from ER, PR and HER2)" in texts
 
 
 def test_bad_target_and_models_without_a_reference(explainer: Explainer, tiny_model_dir: Path,

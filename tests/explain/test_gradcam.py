@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcrnet.data import MAMMOGRAM, MRI, NO_IMAGE
+from mmcrnet.preprocess import MAMMOGRAM, MRI, NO_IMAGE, Geometry
 from mmcrnet.explain.gradcam import (CAM_METHODS, captured_output, class_activation_maps,
                                      positive_part, target_layer, to_original)
 from mmcrnet.explain.sequence import class_score
@@ -160,9 +160,9 @@ def test_to_original_undoes_square_padding() -> None:
     cam = np.zeros((8, 8), dtype=np.float32)
     cam[2, 0] = 4.0  # left edge, upper-middle of the padded square
     cam[5, 7] = -8.0  # right edge, lower-middle
-    out = to_original(cam, (100, 200))  # wide image: padded top and bottom by 50 rows
+    out = to_original(cam, Geometry(100, 200, 128))  # wide image: padded top and bottom by 50 rows
     assert out.shape == (100, 200)
     assert out.min() == pytest.approx(-1.0) and out.max() == pytest.approx(0.5, abs=0.02)
     row, col = np.unravel_index(np.argmax(out), out.shape)
     assert col < 25 and 0 <= row < 20  # square row 2/8 of 200 = 50..75 -> rows 0..25 after crop
-    assert not np.any(to_original(np.zeros((8, 8)), (50, 60)))
+    assert not np.any(to_original(np.zeros((8, 8)), Geometry(50, 60, 128)))

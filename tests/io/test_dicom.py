@@ -167,7 +167,7 @@ def test_multiframe_with_temporal_index_gives_phases(build_dataset: Any, to_byte
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame[::-1])
     study = read_study([RawFile("dce_mf.dcm", to_bytes(ds))])
     assert study.shape == (3, 2, 4, 4)
-    assert [p.label for p in study.phases] == ["pre", "early", "late"]
+    assert [p.label for p in study.phases] == ["phase 1", "phase 2", "phase 3"]
     for t, phase in enumerate(study.phases):
         assert [round(float(v) * 100) for v in phase.volume[:, 0, 0]] == [10 * t, 10 * t + 1]
 

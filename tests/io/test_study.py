@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from mmcrnet.errors import MixedSeries
+from mmcrnet.errors import MixedIdentity, MixedSeries, UnreadableImage
 from mmcrnet.io import RawFile, Study, read_study
 
 SeriesBuilder = Callable[..., list[RawFile]]
@@ -35,7 +35,8 @@ def test_dce_phase_and_slice_order(
 ) -> None:
     study = read_study(dce_files(**flags))
     assert study.shape == (3, 4, 32, 32)
-    assert [p.label for p in study.phases] == ["pre", "early", "late"]
+    assert [p.label for p in study.phases] == ["phase 1", "phase 2", "phase 3"]
+    assert study.phase_source == "dicom"
     assert tuple(p.time_s for p in study.phases) == pytest.approx(times)
     assert_planted_order(study)
     positions = study.slice_positions_mm
@@ -94,10 +95,12 @@ def test_summary_is_json_serialisable(dce_files: SeriesBuilder) -> None:
     text = json.dumps(summary)
     assert json.loads(text)["shape"] == [3, 4, 32, 32]
     assert summary["n_slices"] == 4
-    assert [p["label"] for p in summary["phases"]] == ["pre", "early", "late"]  # type: ignore[union-attr]
+    assert [p["label"] for p in summary["phases"]] == ["phase 1", "phase 2", "phase 3"]  # type: ignore[union-attr]
     assert set(summary) >= {
         "modality", "kind", "phases", "shape", "pixel_spacing_mm", "slice_index", "n_slices",
         "slice_positions_mm", "window", "photometric", "sources", "transfer_syntaxes", "warnings",
+        "body_part", "orientation", "phase_source", "left_out", "identity_override", "patient_id",
+        "study_uid",
     }
 
 
@@ -178,3 +181,126 @@ def test_mammogram_kind(make_dicom: Callable[..., RawFile]) -> None:
     assert dx.kind == "mammogram"
     ct = read_study([make_dicom("dx.dcm", px, Modality="DX", BodyPartExamined="CHEST")])
     assert ct.kind == "other"
+
+
+# --- one study, one patient ---------------------------------------------------------------------
+
+
+def _pair(make_dicom: Callable[..., RawFile], a: dict[str, Any], b: dict[str, Any]) -> list[RawFile]:
+    """Two single-slice phases of one series that differ only in ``a`` / ``b`` attributes."""
+    geometry = {"ImageOrientationPatient": [1, 0, 0, 0, 1, 0], "ImagePositionPatient": [0, 0, 0]}
+    return [
+        make_dicom("a.dcm", np.zeros((8, 8), dtype=np.uint16), TemporalPositionIdentifier=1, **geometry, **a),
+        make_dicom("b.dcm", np.ones((8, 8), dtype=np.uint16), TemporalPositionIdentifier=2, **geometry, **b),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attr", "title"),
+    [
+        ("PatientID", "Patient ID"),
+        ("StudyInstanceUID", "Study Instance UID"),
+        ("FrameOfReferenceUID", "Frame of Reference UID"),
+    ],
+)
+def test_files_of_different_identity_are_refused(
+    make_dicom: Callable[..., RawFile], one_line: Any, attr: str, title: str
+) -> None:
+    files = _pair(make_dicom, {attr: "1.2.3"}, {attr: "1.2.4"})
+    with pytest.raises(MixedIdentity) as exc:
+        read_study(files)
+    one_line(exc, "b.dcm")
+    text = str(exc.value)
+    assert f"b.dcm has {title} '1.2.4' but a.dcm has '1.2.3'" in text
+
+    study = read_study(files, allow_mixed_ids=True)
+    assert study.identity_override is True
+    assert study.shape == (2, 1, 8, 8)
+    assert any(title in w and "b.dcm" in w for w in study.warnings)
+
+
+def test_identity_missing_in_one_file_is_no_conflict(make_dicom: Callable[..., RawFile]) -> None:
+    files = _pair(
+        make_dicom,
+        {"PatientID": "PAT1", "StudyInstanceUID": "1.2.3", "BodyPartExamined": "BREAST"},
+        {"PatientID": None},
+    )
+    study = read_study(files)
+    assert study.identity_override is False
+    assert study.patient_id == "PAT1" and study.study_uid == "1.2.3"  # b.dcm has no study UID
+    assert study.body_part == "BREAST"
+    assert study.orientation == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    assert [p.sources for p in study.phases] == [("a.dcm",), ("b.dcm",)]
+
+
+def test_dicom_phase_labels_and_sources(dce_files: SeriesBuilder) -> None:
+    study = read_study(dce_files())
+    assert study.phase_source == "dicom"
+    assert [len(p.sources) for p in study.phases] == [4, 4, 4]
+    assert all(s.startswith(f"p{k}_") for k, p in enumerate(study.phases) for s in p.sources)
+    single = read_study(dce_files(n_phases=1))
+    assert single.phase_source == "single" and single.phases[0].label == "image"
+    assert single.body_part is None and single.patient_id is None
+
+
+def test_example_series_share_identity(examples_dir: Any) -> None:
+    """The phantom writer gives all phases of a case one patient, study and frame of reference."""
+    from mmcrnet.io import read_paths
+
+    series = sorted((examples_dir / "images").glob("*/mri"))[0]
+    study = read_paths([series])
+    assert study.shape[0] == 3 and study.identity_override is False
+    assert study.patient_id == series.parent.name and study.body_part == "BREAST"
+
+
+# --- left-out files ------------------------------------------------------------------------------
+
+
+def test_skip_unreadable_lists_left_out_files(
+    dce_files: SeriesBuilder, testdata: Callable[[str], RawFile], one_line: Any
+) -> None:
+    files = dce_files(n_phases=1)
+    clean = read_study(files)
+    bad = [
+        RawFile("notes.pdf", b"%PDF-1.4 not an image"),
+        RawFile("cut.dcm", files[0].data[:200]),
+        testdata("reportsi.dcm"),  # a structured report: no pixel data
+    ]
+    with pytest.raises(UnreadableImage) as exc:
+        read_study(files + bad)  # the default is unchanged: the first bad file raises
+    one_line(exc, "notes.pdf")
+
+    study = read_study(files + bad, skip_unreadable=True)
+    np.testing.assert_array_equal(study.image, clean.image)
+    assert [line.split(":")[0] for line in study.left_out] == ["notes.pdf", "cut.dcm", "reportsi.dcm"]
+    assert all("\n" not in line and len(line.split(": ", 1)[1]) > 0 for line in study.left_out)
+    assert len(study.sources) == 4
+
+    with pytest.raises(UnreadableImage) as exc:
+        read_study(bad, skip_unreadable=True)  # nothing readable remains
+    one_line(exc, "notes.pdf")
+
+
+def test_skip_unreadable_still_raises_for_limits_and_mixed(
+    make_dicom: Callable[..., RawFile], testdata: Callable[[str], RawFile]
+) -> None:
+    from mmcrnet.errors import ImageTooLarge
+    from mmcrnet.io import Limits
+
+    with pytest.raises(ImageTooLarge):
+        read_study([testdata("MR_small.dcm")], limits=Limits(max_file_bytes=1000), skip_unreadable=True)
+    with pytest.raises(MixedSeries):
+        read_study(_pair(make_dicom, {"PatientID": "X"}, {"PatientID": "Y"}), skip_unreadable=True)
+
+
+def test_skipped_zip_members_are_left_out(dce_files: SeriesBuilder) -> None:
+    import zipfile
+    from io import BytesIO
+
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in dce_files(n_phases=1):
+            zf.writestr(f"s/{f.name}", f.data)
+        zf.writestr("s/README.txt", b"hello\n")
+    study = read_study([RawFile("upload.zip", buf.getvalue())])
+    assert len(study.left_out) == 1 and study.left_out[0].startswith("upload.zip/s/README.txt: ")

@@ -61,7 +61,7 @@ def test_examples_read_back_through_the_image_reader(examples_dir: Path) -> None
     photometrics = set()
     for case in sorted((examples_dir / "images").iterdir()):
         mri = read_paths([case / "mri"])
-        assert [p.label for p in mri.phases] == ["pre", "early", "late"]
+        assert [p.time_s for p in mri.phases] == [0.0, 90.0, 360.0]
         mask = np.asarray(Image.open(examples_dir / "truth" / "masks" / f"{case.name}_mri.png")) > 0
         assert (mri.image[1] - mri.image[0])[mask].mean() > 0.1
         mg = read_paths([case / "mammogram.dcm"])

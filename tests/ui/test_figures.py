@@ -70,3 +70,15 @@ def test_reasons_read_in_words(explanation) -> None:  # noqa: ANN001
     assert len(bars.y) == 5 and all(": towards " in t or ": away from " in t for t in bars.y)
     assert len(figures.trajectory(explanation).data) == 3
     assert list(figures.modalities(explanation).data[0].x) == ["image", "clinical", "genomic"]
+
+
+def test_modality_noise_is_drawn_as_zero_on_a_readable_scale(explanation) -> None:  # noqa: ANN001
+    import dataclasses
+
+    tiny = np.full_like(explanation.modalities.shapley, 1e-4)  # numerical noise
+    noisy = dataclasses.replace(explanation, modalities=dataclasses.replace(
+        explanation.modalities, shapley=tiny))
+    figure = figures.modalities(noisy)
+    assert all(not np.any(bar.y) for bar in figure.data)
+    low, high = figure.layout.yaxis.range
+    assert high >= 0.1 and low == -high  # small values stay small

@@ -1,0 +1,187 @@
+"""The result part of the Predict page: the prediction, whether the model could judge the case,
+and its reasons (maps over the phases it read, attributions, modality contributions, trajectory).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
+from mmcrnet.explain import Explanation
+from mmcrnet.guard import GuardReport
+from ui import figures, state
+
+RESULT, TARGET = "predict.result", "predict.target"
+#: Below this gap between the two likeliest outcomes the page names both, not one label.
+NEAR_TIE = 0.10
+CAM_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """A prediction as it was made: the explanation, the inputs it read, the guard's verdict
+    and what was left out (so the page never shows one case with another's result)."""
+
+    explanation: Explanation
+    case: dict[str, object]
+    study: Study | None
+    guard: GuardReport
+    left_out: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"disclaimer": DISCLAIMER, "app": {"name": "OncoPredict", "version": __version__},
+                "inputs": {**self.case, "image": self.study.summary()
+                           if self.study is not None else None},
+                "left_out": list(self.left_out), "guard": self.guard.to_dict(),
+                "explanation": self.explanation.to_dict(include_maps=False)}
+
+
+def percent(p: float) -> str:
+    """A probability as a clinician reads it: "< 1 %", "> 99 %", else whole percent."""
+    if p < 0.01:
+        return "< 1 %"
+    if p > 0.99:
+        return "> 99 %"
+    return f"{p:.0%}".replace("%", " %")
+
+
+def headline(probabilities: dict[str, float]) -> str:
+    """"Predicted response: **pCR**", or both outcomes when they are nearly tied."""
+    ranked = sorted(OUTCOMES, key=lambda o: -probabilities[o])
+    first, second = ranked[0], ranked[1]
+    if probabilities[first] - probabilities[second] < NEAR_TIE:
+        return (f"Uncertain: **{first}** ({percent(probabilities[first])}) or **{second}** "
+                f"({percent(probabilities[second])}) are nearly as likely; the model does not "
+                f"tell them apart for this case.")
+    return f"Predicted response: **{first}**"
+
+
+def guard_ui(report: GuardReport) -> bool:
+    """Say how far the model can judge this case; returns True when the result may be shown."""
+    share = report.values_present / report.values_possible if report.values_possible else 0.0
+    st.markdown(f"The model had **{report.values_present} of {report.values_possible}** form "
+                f"values ({share:.0%}).")
+    if report.tabular_reasons or report.heavy_missing:
+        lines = list(report.tabular_reasons)
+        if report.heavy_missing:
+            lines.append("most of the baseline form is missing")
+        st.warning("The form is outside what the model was trained on: " + "; ".join(lines)
+                   + ". Read the result with care.", icon=":material/warning:")
+    if report.image_ok:
+        return True
+    st.error("The image is outside what the model was trained on, so the model cannot judge "
+             "it: " + "; ".join(report.image_reasons) + ". The result is withheld.",
+             icon=":material/block:")
+    return st.checkbox("Show the withheld result anyway (not a reliable answer)",
+                       key="predict.show_withheld")
+
+
+def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
+    """The prediction and its reasons (for the predicted outcome, or another on request)."""
+    result: PageResult = st.session_state[RESULT]
+    explanation, prediction = result.explanation, result.explanation.prediction
+    st.subheader("3. Result")
+    st.error(f"{DISCLAIMER} Model: {prediction.model}, trained on {prediction.training_data}.",
+             icon=":material/warning:")
+    if result.left_out:
+        st.warning("Not read by the model: " + "; ".join(result.left_out),
+                   icon=":material/block:")
+    if result.study is not None and result.study.identity_override:
+        st.warning("The image files disagree on patient, study or frame of reference; they "
+                   "were read as one study on your request.", icon=":material/warning:")
+    if not guard_ui(result.guard):
+        return
+    flagged = not result.guard.ok
+    columns = st.columns(len(OUTCOMES))
+    for column, outcome in zip(columns, OUTCOMES):
+        column.metric(f"P({outcome})", percent(prediction.probabilities[outcome]),
+                      border=outcome == prediction.label)
+    how = ("probabilities calibrated on the phantom validation split" if not flagged else
+           "**not calibrated for a case like this one**: see the warnings above")
+    st.markdown(f"{headline(prediction.probabilities)} ({how}; {prediction.time_points} time "
+                f"point(s), image: {_image_words(explanation)}).")
+    target = st.selectbox(
+        "Explain the outcome", OUTCOMES, index=OUTCOMES.index(explanation.target), key=TARGET,
+        format_func=lambda c: f"{c} (predicted)" if c == prediction.label else c,
+        help="The reasons below are for this outcome: what pushes the case towards it, and "
+             "what pushes it away.")
+    if target != explanation.target:
+        clinical = ClinicalCase(result.case["static"], result.case["timepoints"])  # type: ignore[arg-type]
+        explanation = explainer.explain(clinical, result.study, target)
+        st.session_state[RESULT] = result = PageResult(explanation, result.case, result.study,
+                                                       result.guard, result.left_out)
+    if explanation.image is not None and result.study is not None:
+        maps_ui(explanation, result.study)
+    if explanation.sequence is not None:
+        reasons_ui(explanation)
+    left, right = st.columns(2)
+    left.markdown("**What each kind of data contributed** (Shapley values)")
+    left.plotly_chart(figures.modalities(explanation), key="predict.modalities")
+    right.markdown("**How the prediction changed with each time point**")
+    right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
+    st.download_button("Download the result (JSON)",
+                       json.dumps(result.to_dict(), indent=1, default=str),
+                       file_name="oncopredict-result.json", mime="application/json",
+                       key="predict.download")
+
+
+def _image_words(explanation: Explanation) -> str:
+    image = explanation.image
+    if image is None:
+        return "none"
+    return f"{image.kind} ({', '.join(image.channels)})"
+
+
+def maps_ui(explanation: Explanation, study: Study) -> None:
+    """The maps over the phases the model read (each labelled from the data)."""
+    image = explanation.image
+    assert image is not None
+    st.markdown(f"**Where the image points towards or away from {explanation.target}** "
+                f"(on {image.layer})")
+    if image.kind == "mammogram":
+        measured = state.map_checks().get("mammogram/gradcam", {}).get("pointing_game")
+        figure = f" (pointing game {measured:.3f})" if measured is not None else ""
+        st.warning("Mammogram maps are not reliable yet: on the phantom test set they light up "
+                   f"background and borders more than the tumour{figure}. Do not read where "
+                   "the evidence is from them.", icon=":material/warning:")
+    left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
+    opacity = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
+    method = middle.radio("Map", list(CAM_NAMES), horizontal=True, key="predict.method",
+                          format_func=CAM_NAMES.get)
+    against = right.checkbox(
+        "Also show evidence against (blue)", value=True, key="predict.against",
+        help="Off: the classic map, only where the image pushes towards the outcome.")
+    cam = image.maps[method]
+    indices = [p.index for p in image.phases] or list(range(len(image.channels)))
+    columns = st.columns(3)
+    for column, caption, index in zip(columns, image.channels, indices):
+        pixels = study.phases[index].volume[study.slice_index]
+        column.image(figures.overlay(pixels, cam, opacity, against), caption=caption,
+                     width="stretch")
+    st.image(figures.colour_bar(against),
+             caption=(f"strongest evidence away from {explanation.target} (left) to "
+                      "strongest towards it (right)") if against else
+             f"evidence towards {explanation.target}: none (left) to strongest (right)",
+             width=256)
+    st.caption("Red: the patterns the model detects there push towards the outcome; blue: "
+               "away from it, compared with an image in which it detects none. Set the "
+               "opacity to 0 to see the image alone. The chart of what each kind of data "
+               "contributed (below) compares with having no image at all, so the two can "
+               "differ.")
+
+
+def reasons_ui(explanation: Explanation) -> None:
+    st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
+                f"{explanation.target}, Integrated Gradients)")
+    sequence = explanation.sequence
+    assert sequence is not None
+    if not np.any(np.abs(sequence.integrated_gradients) > 1e-6):
+        st.info("No reasons in the form: the values given do not move the prediction away "
+                "from the reference patient's.", icon=":material/info:")
+        return
+    st.plotly_chart(figures.top_reasons(explanation), key="predict.reasons")
+    st.plotly_chart(figures.attribution_heatmap(explanation), key="predict.heatmap")
