@@ -356,11 +356,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from mmcrnet.checkpoint import InvalidModel
+    from mmcrnet.guard import Guard
+
     clinical, study = _case_inputs(args)
     explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
-    explanation = explainer.explain(clinical, study, target=args.target)
+    prepared = explainer.predictor.prepare(clinical, study)
+    explanation = explainer.explain(clinical, study, target=args.target, prepared=prepared)
+    try:  # what the model cannot judge is said, never printed as an ordinary answer
+        guard = Guard.load(args.model).check(study, prepared, clinical, explainer.predictor.model)
+    except InvalidModel as exc:
+        guard, unguarded = None, str(exc)
     if args.json:
-        data = {"case": args.case, **explanation.to_dict(include_maps=not args.no_maps)}
+        data = {"case": args.case, **explanation.to_dict(include_maps=not args.no_maps),
+                "guard": guard.to_dict() if guard is not None else {"unavailable": unguarded}}
         # With maps (H x W numbers each), one line per number would run to megabytes.
         print(json.dumps(data, separators=(",", ":")) if not args.no_maps
               else json.dumps(data, indent=1))
@@ -389,6 +398,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"{cam.shape}" if cam.max() > 0 else
             f"no region of the image pushes towards {explanation.target}"))
     lines.append(f"time: {explanation.timings_ms['total']:.0f} ms")
+    if guard is None:
+        lines.insert(0, f"WARNING: no out-of-distribution guard ({unguarded})")
+    elif not guard.ok:
+        lines.insert(0, "WARNING: outside what the model was trained on, not a reliable answer: "
+                     + "; ".join((*guard.image_reasons, *guard.tabular_reasons)))
     print("\n".join(lines))
     return EXIT_OK
 

@@ -73,12 +73,12 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from mmcrnet.checkpoint import InvalidModel, load_model, read_card, sha256_of
-from mmcrnet.data import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, image_input
 from mmcrnet.errors import OncoPredictError, UnreadableImage
 from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature,
                               column_codes)
 from mmcrnet.io import Phase, RawFile, Study, read_paths, read_study
 from mmcrnet.model import MMCRNet
+from mmcrnet.preprocess import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, image_input
 
 GUARD_VERSION = 1
 GUARD_WEIGHTS, GUARD_CARD = "guard.safetensors", "guard.json"
@@ -380,8 +380,8 @@ def tabular_check(static: Mapping[str, object], timepoints: Sequence[Mapping[str
             far(spec, code, where)
     heavy = static_present < HEAVY_MISSING_FRACTION * len(static_specs)
     if heavy:
-        reasons.append(f"only {static_present} of {len(static_specs)} baseline values are given: "
-                       f"the model needs at least half of them to judge a case")
+        reasons.append(f"only {static_present} of {len(static_specs)} baseline values are given; "
+                       "every training case had at least half of them")
     return TabularCheck(tuple(reasons), static_present + dynamic_present,
                         len(static_specs) + len(dynamic_specs) * len(timepoints), heavy)
 

@@ -68,6 +68,16 @@ def narrow_page(app: RunningApp):  # noqa: ANN201 - a playwright Page 800 px wid
     playwright.stop()
 
 
+def _shot(page, name: str) -> None:  # noqa: ANN001
+    """A screenshot of the whole page (the viewport grown to the page's height for it)."""
+    size = page.viewport_size
+    height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 80, 9000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size(size)
+
+
 def _main_text(page) -> str:  # noqa: ANN001
     return page.locator('[data-testid="stMain"]').inner_text()
 
@@ -151,7 +161,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     _fill(page, "Tumour diameter (cm) at T0", "3.4")
     _fill(page, "Tumour diameter (cm) at T1", "2.1")
     _fill(page, "ctDNA tumour fraction (%) at T0", "1.2")
-    page.screenshot(path=str(SHOTS / "1-form.png"))
+    _shot(page, "1-form")
     _predict(page)
     text = _wait_result(page)
     page.get_by_text("Where the image points towards").wait_for()
@@ -164,8 +174,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     assert "T1 (week 3)" in text  # the heatmap's column: T1 reached the model at week 3
     assert re.search(r"Tumour diameter 2\.1 cm at week 3: (towards|away from)", text) or \
         "Tumour diameter 3.4 cm" in text  # reasons give the value and its unit
-    page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollBy(0, 1400)")
-    page.screenshot(path=str(SHOTS / "2-result.png"))
+    _shot(page, "2-result")
 
 
 # --- out-of-range values -----------------------------------------------------------------------
@@ -186,7 +195,7 @@ def test_out_of_range_values_stop_predict_and_stay_in_the_form(page) -> None:  #
     assert "Predicted response" not in text and "3. Result" not in text
     assert page.get_by_label("Age (years)", exact=True).input_value() == "250.00"
     assert page.get_by_label("Week at T1", exact=True).input_value() == "200.00"
-    page.screenshot(path=str(SHOTS / "3-out-of-range.png"), full_page=True)
+    _shot(page, "3-out-of-range")
     _fill(page, "Age (years)", "52")  # fixed values: Predict runs on what is shown
     _fill(page, "ER-positive cells (%)", "90")
     _fill(page, "Tumour diameter (cm) at T0", "3")
@@ -212,7 +221,7 @@ def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> N
     _predict(page)  # no silent "image: none"
     page.get_by_text("Cannot predict: the upload was not read").wait_for()
     assert "3. Result" not in _main_text(page)
-    page.screenshot(path=str(SHOTS / "4-bad-upload.png"), full_page=True)
+    _shot(page, "4-bad-upload")
     page.get_by_test_id("stCheckbox").get_by_text("Predict without the image").click()
     _wait_idle(page)
     _predict(page)
@@ -231,7 +240,7 @@ def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa:
     text = _main_text(page)
     assert re.search(r"Left out: broken\.dcm: .+", text)
     assert "3 phase(s)" in text
-    page.screenshot(path=str(SHOTS / "5-left-out.png"), full_page=True)
+    _shot(page, "5-left-out")
 
 
 # --- examples ----------------------------------------------------------------------------------
@@ -276,7 +285,7 @@ def test_png_phases_come_from_names_not_from_upload_order(page) -> None:  # noqa
     _predict(page)
     _wait_result(page)
     first = _probabilities(page)
-    page.screenshot(path=str(SHOTS / "6-png-phases.png"), full_page=True)
+    _shot(page, "6-png-phases")
     page.reload()  # a new session: the uploader would add the files to the ones it holds
     page.get_by_role("button", name="Predict", exact=True).wait_for()
     _example(page)
@@ -314,7 +323,7 @@ def test_phases_of_two_patients_are_refused_unless_overridden(page, tmp_path: Pa
     page.get_by_text("The upload was not read:").wait_for()
     text = _main_text(page)
     assert "other_phase3.dcm" in text and "Patient ID" in text
-    page.screenshot(path=str(SHOTS / "7-two-patients.png"), full_page=True)
+    _shot(page, "7-two-patients")
     page.get_by_text("These files are one anonymised study").click()
     page.get_by_text("What the model will read").wait_for()
     _fill(page, "Age (years)", "50")
@@ -343,7 +352,7 @@ def test_head_mr_as_three_phases_is_flagged_and_withheld(page, tmp_path: Path) -
     assert "outside what the model was trained on" in text and "withheld" in text
     assert page.get_by_test_id("stMetric").count() == 0  # no probabilities shown
     assert "calibrated" not in text
-    page.screenshot(path=str(SHOTS / "8-out-of-distribution.png"), full_page=True)
+    _shot(page, "8-out-of-distribution")
 
 
 def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:  # noqa: ANN001
@@ -351,7 +360,7 @@ def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:  # noqa: 
     _source(page, "No image")
     _predict(page)
     text = _wait_result(page)
-    assert "The model had" in text and "most of the baseline form is missing" in text
+    assert "The model had" in text and "baseline values are given; every training case had at least half" in text
     assert "not calibrated for a case like this one" in text
     assert "probabilities calibrated" not in text
 
@@ -365,6 +374,7 @@ def test_mammogram_map_carries_its_caveat(page) -> None:  # noqa: ANN001
     _predict(page)
     _wait_result(page)
     page.get_by_text("Mammogram maps are not reliable yet").wait_for()
+    _shot(page, "10-mammogram")
 
 
 def test_layout_at_800_px(narrow_page) -> None:  # noqa: ANN001
@@ -379,4 +389,13 @@ def test_layout_at_800_px(narrow_page) -> None:  # noqa: ANN001
     overlays.nth(5).wait_for()
     widths = [overlays.nth(i).bounding_box()["width"] for i in range(3, 6)]
     assert min(widths) >= 150, widths
-    page.screenshot(path=str(SHOTS / "9-800px.png"), full_page=True)
+    _shot(page, "9-800px")
+
+
+def test_about_page_at_both_widths(page) -> None:  # noqa: ANN001
+    page.get_by_role("link", name="About").click()
+    page.get_by_text("bundled phantom example", exact=False).first.wait_for()
+    assert DISCLAIMER in _main_text(page)
+    for width in (1400, 800):
+        page.set_viewport_size({"width": width, "height": 1000})
+        _shot(page, f"11-about-{width}px")

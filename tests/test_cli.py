@@ -92,6 +92,7 @@ def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Pat
     text = capsys.readouterr().out
     assert "Research use only" in text and "reasons, towards or away from" in text
     assert "modalities (change in P(" in text and "Grad-CAM (mri_encoder" in text
+    assert text.startswith("WARNING: no out-of-distribution guard")  # the tiny model has none
     assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
                  str(examples_dir), "--image", "mammogram", "--time-points", "2",
                  "--target", "partial", "--json", "--no-maps"]) == 0
@@ -105,6 +106,15 @@ def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Pat
     assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
                  str(examples_dir), "--device", "tpu:7"]) == 2
     assert "device 'tpu:7'" in capsys.readouterr().err
+
+
+def test_explain_says_what_the_bundled_guard_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "PH00005", "--steps", "8"]) == 0  # its MRI: ~1 % are, by design
+    text = capsys.readouterr().out
+    assert text.startswith("WARNING: outside what the model was trained on")
+    assert "unlike the training mri images" in text
+    assert main(["explain", "PH00019", "--steps", "8", "--json", "--no-maps"]) == 0
+    assert json.loads(capsys.readouterr().out)["guard"]["ok"] is True
 
 
 def test_evaluate_explanations_writes_the_report(tiny_model_dir: Path, tmp_path: Path,

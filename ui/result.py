@@ -64,13 +64,11 @@ def guard_ui(report: GuardReport) -> bool:
     """Say how far the model can judge this case; returns True when the result may be shown."""
     share = report.values_present / report.values_possible if report.values_possible else 0.0
     st.markdown(f"The model had **{report.values_present} of {report.values_possible}** form "
-                f"values ({share:.0%}).")
-    if report.tabular_reasons or report.heavy_missing:
-        lines = list(report.tabular_reasons)
-        if report.heavy_missing:
-            lines.append("most of the baseline form is missing")
-        st.warning("The form is outside what the model was trained on: " + "; ".join(lines)
-                   + ". Read the result with care.", icon=":material/warning:")
+                f"values ({round(share * 100)} %).")
+    if report.tabular_reasons:  # heavy missingness is one of them
+        st.warning("The form is outside what the model was trained on: "
+                   + "; ".join(report.tabular_reasons) + ". Read the result with care.",
+                   icon=":material/warning:")
     if report.image_ok:
         return True
     st.error("The image is outside what the model was trained on, so the model cannot judge "
@@ -133,7 +131,9 @@ def _image_words(explanation: Explanation) -> str:
     image = explanation.image
     if image is None:
         return "none"
-    return f"{image.kind} ({', '.join(image.channels)})"
+    if image.kind == "mammogram":
+        return "mammogram"
+    return f"DCE-MRI ({', '.join(image.channels)})"
 
 
 def maps_ui(explanation: Explanation, study: Study) -> None:

@@ -375,7 +375,7 @@ def _in_words(spec: Feature, value: object) -> str:
     text = spec.format(code)
     if spec.kind == "numeric" and spec.unit and spec.unit != "z":
         return f"{text} {spec.unit}" if spec.unit != "%" else f"{text} %"
-    return f"(z = {text})" if spec.unit == "z" else text
+    return f"(z = {code:.2f})" if spec.unit == "z" else text
 
 
 def _ms(started: float) -> float:
