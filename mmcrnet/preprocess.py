@@ -142,6 +142,8 @@ class ModelImage:
         phases: (C,) the study phase behind each channel.
         slice_index: the slice of the study that was read.
         geometry: padding and resizing applied (with its inverse).
+        window: the study's (lo, hi) in modality units that the reader mapped to [0, 1]
+            (shared by all phases, so enhancement survives).
     """
 
     kind: int
@@ -149,6 +151,7 @@ class ModelImage:
     phases: tuple[ModelPhase, ...]
     slice_index: int
     geometry: Geometry
+    window: tuple[float, float] = (0.0, 1.0)
 
     @property
     def kind_name(self) -> str:
@@ -158,7 +161,7 @@ class ModelImage:
         return {"kind": self.kind_name, "slice_index": self.slice_index,
                 "phases": [{"role": p.role, "index": p.index, "label": p.label,
                             "time_s": p.time_s} for p in self.phases],
-                "geometry": self.geometry.to_dict()}
+                "geometry": self.geometry.to_dict(), "window": list(self.window)}
 
 
 def dce_phase_indices(times_s: Sequence[float | None]) -> tuple[int, int, int]:
@@ -205,13 +208,13 @@ def model_image(study: Study, size: int = IMAGE_SIZE) -> ModelImage:
         phases = tuple(ModelPhase(role, i, study.phases[i].label, study.phases[i].time_s)
                        for role, i in zip(MRI_ROLES, chosen))
         pixels = geometry.forward(study.image[list(chosen)].astype(np.float32))
-        return ModelImage(MRI, pixels, phases, study.slice_index, geometry)
+        return ModelImage(MRI, pixels, phases, study.slice_index, geometry, study.window)
     if study.kind == "mammogram":
         first = study.phases[0]
         pixels = geometry.forward(study.image[:1].astype(np.float32))
         return ModelImage(MAMMOGRAM, pixels, (ModelPhase("mammogram", 0, first.label,
                                                          first.time_s),),
-                          study.slice_index, geometry)
+                          study.slice_index, geometry, study.window)
     raise UnsupportedImage(f"the model reads DCE-MRI or mammograms, not {study.kind} "
                            f"({study.modality}) images")
 

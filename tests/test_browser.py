@@ -240,6 +240,10 @@ def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa:
     text = _main_text(page)
     assert re.search(r"Left out: broken\.dcm: .+", text)
     assert "3 phase(s)" in text
+    _predict(page)  # the image alone, an empty form: no blank charts, no "calibrated"
+    text = _wait_result(page)
+    page.get_by_text("No reasons in the form").wait_for()
+    assert "not calibrated for a case like this one" in text and "0 of 25 form values" in text
     _shot(page, "5-left-out")
 
 

@@ -226,7 +226,8 @@ def model_input_ui(study: Study, read: ModelImage) -> None:
     """The phases the model will read, with their roles, labels and times."""
     st.markdown(f"**What the model will read**: slice {read.slice_index + 1} of "
                 f"{study.shape[1]}, " + ", ".join(p.caption for p in read.phases)
-                + f"; padded to a square and resized to {read.geometry.size} x "
+                + f"; intensities {read.window[0]:g} to {read.window[1]:g} shown as black "
+                  f"to white; padded to a square and resized to {read.geometry.size} x "
                   f"{read.geometry.size}.")
     columns = st.columns(max(3, len(read.phases)))
     for column, phase in zip(columns, read.phases):
