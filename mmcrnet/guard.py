@@ -88,6 +88,7 @@ HEAVY_MISSING_FRACTION = 0.5  # heavy missingness: fewer than this share of stat
 AXIAL_TOLERANCE_DEG = 25.0  # MRI slice normal vs the patient z axis
 SUPPORTED_BODY_PARTS: tuple[str, ...] = ("BREAST",)
 LEARNED_KINDS: tuple[str, ...] = ("mri", "mammogram")
+KIND_WORDS = {"mri": "MRI", "mammogram": "mammogram"}
 
 ProgressCallback = Callable[[str], None]
 
@@ -543,7 +544,7 @@ class Guard:
                 distance, threshold, layer = measured
                 if distance > threshold:
                     image_reasons.append(
-                        f"the image is unlike the training {IMAGE_KINDS[int(prepared.kind[0])]} "
+                        f"the image is unlike the training {KIND_WORDS[IMAGE_KINDS[int(prepared.kind[0])]]} "
                         f"images: distance {distance:.1f}, threshold {threshold:.1f} (largest "
                         f"at {layer})")
         tabular = self.tabular_check(clinical, model.config.groups)

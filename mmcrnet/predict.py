@@ -115,8 +115,9 @@ class ClinicalCase:
                 out.append(FieldProblem("week", tp, f"week '{raw}' at {tp} is not a number"))
                 continue
             if not WEEK_BOUNDS[0] <= week <= WEEK_BOUNDS[1]:
-                out.append(FieldProblem("week", tp, f"week {week:g} at {tp} is outside "
-                                        f"{WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g}"))
+                out.append(FieldProblem("week", tp, f"Week {week:g} at {tp} is outside the "
+                                        f"accepted range {WEEK_BOUNDS[0]:g} to "
+                                        f"{WEEK_BOUNDS[1]:g} weeks"))
                 continue
             if previous is not None and week <= previous[1]:
                 out.append(FieldProblem("week", tp, f"week {week:g} at {tp} is not after week "

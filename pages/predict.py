@@ -27,12 +27,11 @@ def refusal(images: ImageChoice, form: FormResult) -> str | None:
     """Why Predict cannot run on what the page shows, in one line; None when it can."""
     if form.problems:
         count = len(form.problems)
-        return (f"{count} value{'s are' if count > 1 else ' is'} not valid (marked in red in "
-                f"the form): " + "; ".join(p.message for p in form.problems[:3])
-                + ("; ..." if count > 3 else ""))
+        return (f"{count} value{'s are' if count > 1 else ' is'} not valid; each is marked in "
+                "red under its field.")
     if images.problem is not None and not st.session_state.get(WITHOUT_IMAGE):
-        return (f"{images.problem}. Fix the images, or tick \"Predict without the image\" "
-                "to go on without one.")
+        return ("the image cannot be used (the reason is shown with the images above). Fix "
+                "the images, or tick \"Predict without the image\" to go on without one.")
     if images.study is None and form.empty:
         return ("there is nothing to predict from: choose an example, upload images or fill "
                 "in the form.")
@@ -79,13 +78,15 @@ def predict(images: ImageChoice, form: FormResult) -> None:
 
 
 st.title("Predict the response to neoadjuvant chemotherapy")
-st.error(DISCLAIMER, icon=":material/warning:")
 try:
     model = state.explainer()
     state.guard()
 except OncoPredictError as exc:
+    st.error(DISCLAIMER, icon=":material/warning:")
     st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
     st.stop()
+st.error(f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
+         f"{model.predictor.card.get('training_data')}.", icon=":material/warning:")
 chosen = images_ui(use_case)
 if chosen.problem is not None:
     st.checkbox("Predict without the image", key=WITHOUT_IMAGE,

@@ -46,7 +46,7 @@ def main() -> None:
             page.get_by_text("What the model will read").wait_for()
             started = time.perf_counter()
             page.get_by_role("button", name="Predict", exact=True).click()
-            page.get_by_text("form values (").wait_for()
+            page.get_by_text("of the form (").wait_for()
             page.locator(".js-plotly-plot").nth(3).wait_for()  # the last chart of the result
             page.locator('[data-testid="stImage"] img').nth(5).wait_for()
             if attempt:

@@ -56,7 +56,7 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     text = " ".join(m.value for m in app.markdown)
     assert ("Predicted response: **" in text or "Uncertain: **" in text) and (
         "Where the image points towards" in text)
-    assert "form values (" in text  # how much of the form the model had
+    assert "baseline values and" in text  # how much of the form the model had
     assert app.get("plotly_chart"), "no charts were drawn"
     download = app.get("download_button")
     assert download, "no download button"
@@ -134,7 +134,7 @@ def test_out_of_range_values_refuse_predict_and_stay(app: AppTest) -> None:
     assert len(errors) == 1 and "2 values are not valid" in errors[0]
     marked = " ".join(m.value for m in app.markdown)
     assert "Age: 250 years is outside the accepted range 18 to 100 years" in marked
-    assert "week 200 at T1 is outside 0 to 52" in marked
+    assert "Week 200 at T1 is outside the accepted range 0 to 52 weeks" in marked
     assert not app.metric  # no result
     assert app.number_input(key="predict.field.age").value == 250.0  # nothing typed is lost
 
@@ -152,7 +152,7 @@ def test_a_rejected_upload_stops_predict_until_the_user_goes_on_without_it(app: 
     app.file_uploader(key="predict.upload").set_value(
         ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")).run()
     _predict(app)
-    assert any("Cannot predict: the upload was not read" in e.value for e in app.error)
+    assert any("Cannot predict: the image cannot be used" in e.value for e in app.error)
     assert not app.metric
     app.checkbox(key="predict.without_image").check().run()
     app.number_input(key="predict.field.age").set_value(55.0)

@@ -73,7 +73,7 @@ def _shot(page, name: str) -> None:  # noqa: ANN001
     size = page.viewport_size
     height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 80, 9000)})
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(2500)  # charts redraw at the new size
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     page.set_viewport_size(size)
 
@@ -110,7 +110,7 @@ def _predict(page) -> None:  # noqa: ANN001
 
 def _wait_result(page) -> str:  # noqa: ANN001
     page.get_by_text("3. Result").wait_for()
-    page.get_by_text("form values (").wait_for()
+    page.get_by_text("of the form (").wait_for()
     return _main_text(page)
 
 
@@ -189,12 +189,13 @@ def test_out_of_range_values_stop_predict_and_stay_in_the_form(page) -> None:  #
     _predict(page)
     page.get_by_text("Cannot predict: 4 values are not valid").wait_for()
     text = _main_text(page)
+    assert "each is marked in red under its field" in text
     assert "Age: 250 years is outside the accepted range 18 to 100 years" in text
     assert "ER-positive cells: 150 % is outside" in text
-    assert "week 200 at T1 is outside 0 to 52" in text
+    assert "Week 200 at T1 is outside the accepted range 0 to 52 weeks" in text
     assert "Predicted response" not in text and "3. Result" not in text
-    assert page.get_by_label("Age (years)", exact=True).input_value() == "250.00"
-    assert page.get_by_label("Week at T1", exact=True).input_value() == "200.00"
+    assert page.get_by_label("Age (years)", exact=True).input_value() == "250"
+    assert page.get_by_label("Week at T1", exact=True).input_value() == "200"
     _shot(page, "3-out-of-range")
     _fill(page, "Age (years)", "52")  # fixed values: Predict runs on what is shown
     _fill(page, "ER-positive cells (%)", "90")
@@ -216,10 +217,10 @@ def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> N
     alert = page.get_by_text("broken.dcm:", exact=False).first
     alert.wait_for()
     assert "\n" not in alert.inner_text().strip()
-    assert page.get_by_label("Age (years)", exact=True).input_value() == "61.00"
+    assert page.get_by_label("Age (years)", exact=True).input_value() == "61"
     assert "Traceback" not in page.content()
     _predict(page)  # no silent "image: none"
-    page.get_by_text("Cannot predict: the upload was not read").wait_for()
+    page.get_by_text("Cannot predict: the image cannot be used").wait_for()
     assert "3. Result" not in _main_text(page)
     _shot(page, "4-bad-upload")
     page.get_by_test_id("stCheckbox").get_by_text("Predict without the image").click()
@@ -243,7 +244,8 @@ def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa:
     _predict(page)  # the image alone, an empty form: no blank charts, no "calibrated"
     text = _wait_result(page)
     page.get_by_text("No reasons in the form").wait_for()
-    assert "not calibrated for a case like this one" in text and "0 of 25 form values" in text
+    assert "not calibrated for a case like this one" in text
+    assert "0 of 22 baseline values and 0 of 3 values at 1 time point" in text
     _shot(page, "5-left-out")
 
 
@@ -307,7 +309,8 @@ def test_unnamed_png_phases_are_assigned_by_the_user(page) -> None:  # noqa: ANN
     _files(page, [("img1.png", late), ("img2.png", pre), ("img3.png", early)], "image/png")
     page.get_by_text("The file names do not say which image is which phase").wait_for()
     _predict(page)
-    page.get_by_text("Cannot predict: the phase of each image is not known").wait_for()
+    page.get_by_text("Cannot predict: the image cannot be used").wait_for()
+    page.get_by_text("the phase of each image is not known").first.wait_for()
     _fill(page, "Seconds after contrast: img1.png", "360")
     _fill(page, "Seconds after contrast: img2.png", "0")
     _fill(page, "Seconds after contrast: img3.png", "90")
@@ -328,7 +331,7 @@ def test_phases_of_two_patients_are_refused_unless_overridden(page, tmp_path: Pa
     text = _main_text(page)
     assert "other_phase3.dcm" in text and "Patient ID" in text
     _shot(page, "7-two-patients")
-    page.get_by_text("These files are one anonymised study").click()
+    page.get_by_text("These files are one patient's study although their IDs differ").click()
     page.get_by_text("What the model will read").wait_for()
     _fill(page, "Age (years)", "50")
     _predict(page)
@@ -378,6 +381,9 @@ def test_mammogram_map_carries_its_caveat(page) -> None:  # noqa: ANN001
     _predict(page)
     _wait_result(page)
     page.get_by_text("Mammogram maps are not reliable yet").wait_for()
+    assert page.get_by_text("Overlay opacity").count() == 0  # no map unless asked for
+    page.get_by_text("Show the unreliable mammogram map anyway").click()
+    page.get_by_text("Overlay opacity").wait_for()
     _shot(page, "10-mammogram")
 
 

@@ -112,7 +112,7 @@ def test_explain_says_what_the_bundled_guard_flags(capsys: pytest.CaptureFixture
     assert main(["explain", "PH00005", "--steps", "8"]) == 0  # its MRI: ~1 % are, by design
     text = capsys.readouterr().out
     assert text.startswith("WARNING: outside what the model was trained on")
-    assert "unlike the training mri images" in text
+    assert "unlike the training MRI images" in text
     assert main(["explain", "PH00019", "--steps", "8", "--json", "--no-maps"]) == 0
     assert json.loads(capsys.readouterr().out)["guard"]["ok"] is True
 

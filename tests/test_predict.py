@@ -47,7 +47,7 @@ def test_prediction_with_and_without_image(predictor: Predictor, examples_dir: P
     (STATIC, [{"time_point": "T0", "week": 4}, {"time_point": "T1"}],  # T1's nominal week 3
      "week 3 at T1 is not after week 4 at T0"),
     (STATIC, [{"time_point": "T0", "week": "soon"}], "week 'soon' at T0 is not a number"),
-    (STATIC, [{"time_point": "T0", "week": 60}], "week 60 at T0 is outside 0 to 52"),
+    (STATIC, [{"time_point": "T0", "week": 60}], "Week 60 at T0 is outside the accepted range 0 to 52"),
 ])
 def test_clinical_input_is_checked_and_a_bad_field_named(predictor: Predictor, static: dict,
                                             timepoints: list, words: str) -> None:

@@ -187,7 +187,7 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
         st.session_state[key] = _widget_value(spec, current)
     if spec.kind == "numeric":
         return column.number_input(_label(spec), value=None, step=1.0 if spec.integer else None,
-                                   help=_help(spec), key=key)
+                                   format="%g", help=_help(spec), key=key)
     options = [MISSING, *spec.categories] if spec.kind == "categorical" else [MISSING, "no", "yes"]
     value = column.selectbox(_label(spec), options, help=spec.help, key=key)
     if value == MISSING:
@@ -218,7 +218,7 @@ def _timepoint_table(timepoints: list[dict[str, object]]
             # Empty unless a value was entered or loaded (never the widget's default minimum:
             # a lost widget state must not turn into a measured 0).
             row[name] = cell.number_input(
-                f"{label} at {tp}", value=None, key=key, help=help_text,
+                f"{label} at {tp}", value=None, key=key, help=help_text, format="%g",
                 placeholder=f"{nominal:g} (nominal)" if name == "week" else None,
                 label_visibility="collapsed")
         slots[tp] = (st.empty(), row)

@@ -15,6 +15,7 @@ import streamlit as st
 from mmcrnet import (ClinicalCase, ModelImage, OncoPredictError, RawFile, Study, model_image,
                      read_paths, read_study)
 from mmcrnet.errors import ImageTooLarge, MixedIdentity, MixedSeries, UnsupportedImage
+from mmcrnet.guard import header_checks
 from ui import state
 
 SOURCES = ("Bundled example", "Upload", "No image")
@@ -105,6 +106,10 @@ def images_ui(use_case) -> ImageChoice:  # noqa: ANN001
         st.error(f"The model cannot read this image: {exc}", icon=":material/error:")
         return ImageChoice(source, study, None, str(exc))
     model_input_ui(study, read)
+    outside = header_checks(study)
+    if outside:
+        st.warning("Outside what the model was trained on (the result will be withheld): "
+                   + "; ".join(outside) + ".", icon=":material/warning:")
     return ImageChoice(source, study, read, None)
 
 
@@ -148,8 +153,8 @@ def upload_ui() -> tuple[Study | None, str | None]:
     identity = error_type is not None and issubclass(error_type, MixedIdentity)
     unreadable = error_type is not None and len(uploads) > 1 and not issubclass(
         error_type, (MixedSeries, ImageTooLarge))
-    _option("These files are one anonymised study that lost its IDs: read them anyway (the "
-            "result will say so)", MIXED, identity)
+    _option("These files are one patient's study although their IDs differ (e.g. anonymised "
+            "one by one): read them anyway (the result will say so)", MIXED, identity)
     _option("Leave out the files that cannot be read and use the rest", SKIP, unreadable)
     if error is not None:
         return None, f"the upload was not read ({error})"
@@ -229,7 +234,10 @@ def model_input_ui(study: Study, read: ModelImage) -> None:
                 + f"; intensities {read.window[0]:g} to {read.window[1]:g} shown as black "
                   f"to white; padded to a square and resized to {read.geometry.size} x "
                   f"{read.geometry.size}.")
-    columns = st.columns(max(3, len(read.phases)))
-    for column, phase in zip(columns, read.phases):
-        column.image(np.clip(study.image[phase.index], 0, 1), caption=phase.caption,
-                     width="stretch")
+    with st.container(border=True):  # keeps the images' toolbar off the line above
+        columns = st.columns(max(3, len(read.phases)))
+        for column, phase in zip(columns, read.phases):
+            files = study.phases[phase.index].sources
+            caption = phase.caption + (f" ({files[0]})" if len(files) == 1 else "")
+            column.image(np.clip(study.image[phase.index], 0, 1), caption=caption,
+                         width="stretch")

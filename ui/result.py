@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
+from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from mmcrnet.explain import Explanation
 from mmcrnet.guard import GuardReport
 from ui import figures, state
@@ -60,11 +61,21 @@ def headline(probabilities: dict[str, float]) -> str:
     return f"Predicted response: **{first}**"
 
 
-def guard_ui(report: GuardReport) -> bool:
+def form_share(case: dict[str, object]) -> str:
+    """"6 of 22 baseline values and 3 of 6 values at 2 time points": what the model had."""
+    static = sum(v is not None for v in case["static"].values())  # type: ignore[union-attr]
+    rows = case["timepoints"]  # type: ignore[index]
+    dynamic = sum(r.get(s.name) is not None for r in rows for s in DYNAMIC_FEATURES)  # type: ignore[union-attr]
+    return (f"{static} of {len(STATIC_FEATURES)} baseline values and {dynamic} of "
+            f"{len(DYNAMIC_FEATURES) * len(rows)} values at {len(rows)} time "  # type: ignore[arg-type]
+            f"point{'s' if len(rows) != 1 else ''}")  # type: ignore[arg-type]
+
+
+def guard_ui(report: GuardReport, case: dict[str, object]) -> bool:
     """Say how far the model can judge this case; returns True when the result may be shown."""
     share = report.values_present / report.values_possible if report.values_possible else 0.0
-    st.markdown(f"The model had **{report.values_present} of {report.values_possible}** form "
-                f"values ({round(share * 100)} %).")
+    st.markdown(f"The model had **{form_share(case)}** of the form ({round(share * 100)} % of "
+                "its values).")
     if report.tabular_reasons:  # heavy missingness is one of them
         st.warning("The form is outside what the model was trained on: "
                    + "; ".join(report.tabular_reasons) + ". Read the result with care.",
@@ -91,13 +102,17 @@ def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
     if result.study is not None and result.study.identity_override:
         st.warning("The image files disagree on patient, study or frame of reference; they "
                    "were read as one study on your request.", icon=":material/warning:")
-    if not guard_ui(result.guard):
+    if not guard_ui(result.guard, result.case):
         return
     flagged = not result.guard.ok
+    if flagged:
+        st.markdown(":orange[:material/warning: **Flagged: not a reliable answer for this case "
+                    "(see above).**]")
     columns = st.columns(len(OUTCOMES))
     for column, outcome in zip(columns, OUTCOMES):
-        column.metric(f"P({outcome})", percent(prediction.probabilities[outcome]),
-                      border=outcome == prediction.label)
+        column.metric(f"P({outcome})" + (" (flagged)" if flagged else ""),
+                      percent(prediction.probabilities[outcome]),
+                      border=outcome == prediction.label and not flagged)
     how = ("probabilities calibrated on the phantom validation split" if not flagged else
            "**not calibrated for a case like this one**: see the warnings above")
     st.markdown(f"{headline(prediction.probabilities)} ({how}; {prediction.time_points} time "
@@ -144,10 +159,13 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
                 f"(on {image.layer})")
     if image.kind == "mammogram":
         measured = state.map_checks().get("mammogram/gradcam", {}).get("pointing_game")
-        figure = f" (pointing game {measured:.3f})" if measured is not None else ""
-        st.warning("Mammogram maps are not reliable yet: on the phantom test set they light up "
-                   f"background and borders more than the tumour{figure}. Do not read where "
-                   "the evidence is from them.", icon=":material/warning:")
+        figure = (f" (the map's strongest point falls on the tumour in {measured * 100:.1f} % of the "
+                  "phantom test cases)" if measured is not None else "")
+        st.warning("Mammogram maps are not reliable yet: they light up background and borders "
+                   f"more than the tumour{figure}. Do not read where the evidence is from them.",
+                   icon=":material/warning:")
+        if not st.checkbox("Show the unreliable mammogram map anyway", key="predict.mg_map"):
+            return
     left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
     opacity = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
     method = middle.radio("Map", list(CAM_NAMES), horizontal=True, key="predict.method",
@@ -180,8 +198,13 @@ def reasons_ui(explanation: Explanation) -> None:
     sequence = explanation.sequence
     assert sequence is not None
     if not np.any(np.abs(sequence.integrated_gradients) > 1e-6):
-        st.info("No reasons in the form: the values given do not move the prediction away "
-                "from the reference patient's.", icon=":material/info:")
+        given = any(np.any(row != "") for row in np.asarray(sequence.values, dtype=object))
+        st.info("No reasons in the form: " + (
+            "the values given do not move the prediction away from the reference patient's."
+            if given else "no form values were given."), icon=":material/info:")
         return
     st.plotly_chart(figures.top_reasons(explanation), key="predict.reasons")
+    st.markdown("**Each value's push at each time point** (red towards, blue away from "
+                f"{explanation.target}; baseline values are carried to every time point, so "
+                "they can push differently at each)")
     st.plotly_chart(figures.attribution_heatmap(explanation), key="predict.heatmap")
