@@ -15,14 +15,13 @@ from mmcrnet.errors import (BadArchive, CohortProblem, CorruptDicom, EmptyArchiv
 from mmcrnet.features import (FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEK_BOUNDS, WEEKS,
                               Feature)
 
-__version__ = "0.1.0"
+from mmcrnet.report import DISCLAIMER  # shown on every page with a prediction, in every report
 
-#: Shown on every page that shows a prediction, and in every report.
-DISCLAIMER = "Research use only — not for clinical decisions."
+__version__ = "0.1.0"
 
 #: Names that load torch: imported on first access (PEP 562), so ``import mmcrnet`` stays light.
 _LAZY = {
-    "ClinicalCase": "mmcrnet.predict", "Prediction": "mmcrnet.predict",
+    "ClinicalCase": "mmcrnet.case", "Prediction": "mmcrnet.predict",
     "Predictor": "mmcrnet.predict", "compute_device": "mmcrnet.predict",
     "Explainer": "mmcrnet.explain", "Explanation": "mmcrnet.explain",
     "MODALITIES": "mmcrnet.explain", "feature_label": "mmcrnet.explain",
@@ -32,6 +31,7 @@ _LAZY = {
     "model_image": "mmcrnet.preprocess", "ModelImage": "mmcrnet.preprocess",
     "Guard": "mmcrnet.guard", "GuardReport": "mmcrnet.guard",
     "read_case_file": "mmcrnet.casefile",
+    "CaseReport": "mmcrnet.report", "case_report": "mmcrnet.report",
 }
 
 

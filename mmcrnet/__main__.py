@@ -367,12 +367,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
         guard = Guard.load(args.model).check(study, prepared, clinical, explainer.predictor.model)
     except InvalidModel as exc:
         guard, unguarded = None, str(exc)
-    if args.json:
-        data = {"case": args.case, **explanation.to_dict(include_maps=not args.no_maps),
-                "guard": guard.to_dict() if guard is not None else {"unavailable": unguarded}}
+    if args.json:  # the same result document as the app's download
+        from mmcrnet import __version__
+        from mmcrnet.report import case_report
+
+        report = case_report(explanation, clinical.static, clinical.timepoints, study, guard,
+                             () if guard is not None else (f"no guard: {unguarded}",),
+                             case_label=args.case, include_maps=not args.no_maps,
+                             app_version=__version__)
         # With maps (H x W numbers each), one line per number would run to megabytes.
-        print(json.dumps(data, separators=(",", ":")) if not args.no_maps
-              else json.dumps(data, indent=1))
+        print(report.to_json(indent=None if not args.no_maps else 1))
         return EXIT_OK
     p = explanation.prediction
     lines = [f"case {args.case}: {p.label} "

@@ -16,7 +16,7 @@ import json
 
 from mmcrnet.errors import InvalidCase
 from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES, TIME_POINTS
-from mmcrnet.predict import ClinicalCase
+from mmcrnet.case import ClinicalCase
 
 MAX_BYTES = 1 << 20  # a case is a few hundred bytes; anything this big is not one
 

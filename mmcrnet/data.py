@@ -17,8 +17,10 @@ import pandas as pd
 import torch
 
 from mmcrnet.errors import InvalidCase
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, SUBTYPES, TIME_POINTS,
-                              Feature, Group, column_codes, encode_column, subtype_of)
+from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, OUTCOMES, STATIC_FEATURES, SUBTYPES,
+                              TIME_POINTS, Feature, Group, column_codes, encode_column,
+                              subtype_of)
+from mmcrnet.model import ModelConfig, variant_config
 from mmcrnet.preprocess import (IMAGE_KINDS, IMAGE_SIZE, MAMMOGRAM, MRI,  # noqa: F401
                                 NO_IMAGE, image_input)  # the image side: mmcrnet.preprocess
 
@@ -161,6 +163,15 @@ def encode_sequences(cases: pd.DataFrame, timepoints: pd.DataFrame,
     rows[:, -1] = weeks / WEEK_SCALE
     values[case_index, step] = rows
     return EncodedSequences(values, lengths.astype(np.int64), tuple(ids))
+
+
+def model_config(variant: str = "mmcrnet", **overrides: object) -> ModelConfig:
+    """A model config with this pipeline's sizes: the image side (:data:`IMAGE_SIZE`), the
+    sequence width (:data:`LAYOUT`), the time points and the outcomes. Changing one of them
+    (e.g. ``IMAGE_SIZE``) and retraining is all a new input size needs."""
+    sizes: dict[str, object] = {"image_size": IMAGE_SIZE, "feature_dim": LAYOUT.width,
+                                "max_time_points": MAX_TIME_POINTS, "n_classes": len(OUTCOMES)}
+    return variant_config(variant, **{**sizes, **overrides})  # type: ignore[arg-type]
 
 
 def truncate(values: np.ndarray, lengths: np.ndarray, new_lengths: np.ndarray

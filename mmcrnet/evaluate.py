@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mmcrnet.batch import main_condition_kinds, predict_logits
 from mmcrnet.checkpoint import load_model, read_card
 from mmcrnet.data import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, encode_sequences, truncate
 from mmcrnet.datasets import CaseSet, split_rows, subset
@@ -32,7 +33,6 @@ from mmcrnet.features import SUBTYPES, design_matrix
 from mmcrnet.metrics import scores, softmax
 from mmcrnet.model import MMCRNet
 from mmcrnet.phantom.cohort import IMAGE_LATENTS
-from mmcrnet.train import main_condition_kinds, predict_logits
 
 TABLE2 = ("mmcrnet", "cnn-only", "lstm-only", "random-forest")
 TABLE4 = ("mmcrnet", "no-imaging", "no-clinical", "no-genomic")

@@ -13,15 +13,14 @@ so "no image" is an input the model is trained on, not a hole.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from mmcrnet.data import IMAGE_KINDS, IMAGE_SIZE, LAYOUT, MAMMOGRAM, MAX_TIME_POINTS, MRI
-from mmcrnet.features import OUTCOMES
-
-Variant = Literal["mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical", "no-genomic"]
+#: Image input kinds (an integer per case in batches): the model's input contract, which
+#: preprocessing and batching follow.
+NO_IMAGE, MRI, MAMMOGRAM = 0, 1, 2
+IMAGE_KINDS = ("none", "mri", "mammogram")
 VARIANTS: tuple[str, ...] = ("mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical",
                              "no-genomic")
 IMAGE_POOLING: tuple[str, ...] = ("avg", "max")
@@ -29,18 +28,19 @@ IMAGE_POOLING: tuple[str, ...] = ("avg", "max")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one model; saved in every model card."""
+    """Architecture of one model; saved in every model card. The sizes come from the data
+    pipeline (:func:`mmcrnet.data.model_config` fills them); the model imports nothing of it."""
 
+    image_size: int  # square image input side
+    feature_dim: int  # F: columns of the sequence input
+    max_time_points: int  # T
+    n_classes: int  # outcomes
     variant: str = "mmcrnet"  # one of VARIANTS (baselines and ablations share this code)
-    image_size: int = IMAGE_SIZE  # square image input side
-    feature_dim: int = LAYOUT.width  # F: columns of the sequence input
-    max_time_points: int = MAX_TIME_POINTS  # T
     cnn_channels: tuple[int, ...] = (16, 32, 64, 128)  # one conv block per entry, each halves
     lstm_hidden: int = 64  # sequence embedding size
     fusion_hidden: int = 128  # fully connected layer after concatenation
     dropout: float = 0.3  # before each fully connected layer
     image_pooling: str = "avg"  # "avg" or "max": global pooling of the last feature maps
-    n_classes: int = len(OUTCOMES)
     groups: tuple[str, ...] = field(default=("clinical", "genomic"))  # sequence feature groups
 
     def __post_init__(self) -> None:
@@ -82,11 +82,14 @@ class ModelConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def variant_config(variant: str, **overrides: object) -> ModelConfig:
+def variant_config(variant: str, *, image_size: int, feature_dim: int, max_time_points: int,
+                   n_classes: int, **overrides: object) -> ModelConfig:
     """The config of a named variant: which branches and which feature groups it uses."""
     groups = {"no-clinical": ("genomic",), "no-genomic": ("clinical",)}.get(
         variant, ("clinical", "genomic"))
-    return ModelConfig(variant=variant, groups=groups, **overrides)  # type: ignore[arg-type]
+    return ModelConfig(image_size=image_size, feature_dim=feature_dim,  # type: ignore[arg-type]
+                       max_time_points=max_time_points, n_classes=n_classes, variant=variant,
+                       **{"groups": groups, **overrides})
 
 
 class ImageEncoder(nn.Module):

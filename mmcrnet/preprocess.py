@@ -27,15 +27,13 @@ import torch.nn.functional as F
 
 from mmcrnet.errors import UnsupportedImage
 from mmcrnet.io import Study
+from mmcrnet.model import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE  # noqa: F401 - the contract
 
 #: Side of the square image input. 128 rather than the paper's 224: a 4-block CNN reads size,
 #: washout, heterogeneity, rim and irregularity back from 128 x 128 phantom pixels, and training
 #: costs ~3x less per sample on the CPU, which is what lets the bundled model train in 45 min.
 IMAGE_SIZE = 128
 
-#: Image input kinds (an integer per case in batches).
-NO_IMAGE, MRI, MAMMOGRAM = 0, 1, 2
-IMAGE_KINDS = ("none", "mri", "mammogram")
 MRI_ROLES = ("pre", "early", "late")
 MRI_TARGET_TIMES_S = (0.0, 90.0, 360.0)
 

@@ -23,14 +23,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from mmcrnet.batch import main_condition_kinds, predict_logits
 from mmcrnet.checkpoint import save_model
 from mmcrnet.data import (LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, batch_images, encode_sequences,
-                          truncate)
+                          model_config, truncate)
 from mmcrnet.datasets import CaseSet, split_rows, subset
-from mmcrnet.explain.sequence import reference_patient
 from mmcrnet.metrics import fit_temperature, scores, softmax
-from mmcrnet.model import MMCRNet, ModelConfig, variant_config
+from mmcrnet.model import MMCRNet, ModelConfig
 from mmcrnet.phantom.cohort import SPEC_VERSION
+from mmcrnet.reference import reference_patient
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
@@ -68,32 +69,6 @@ def image_kind_probabilities(config: ModelConfig, train: TrainConfig) -> np.ndar
     if not config.uses_sequence:  # an image-only model always gets an image
         p[0] = 0.0
     return p / p.sum()
-
-
-def main_condition_kinds(config: ModelConfig, n: int) -> np.ndarray:
-    """Image kinds of the evaluation condition: MRI when the model reads images."""
-    return np.full(n, MRI if config.uses_image else NO_IMAGE, dtype=np.int64)
-
-
-@torch.no_grad()
-def predict_logits(model: MMCRNet, cases: CaseSet, sequences: np.ndarray, lengths: np.ndarray,
-                   kinds: np.ndarray, batch_size: int = 256,
-                   device: torch.device | str = "cpu") -> np.ndarray:
-    """Logits (N, 3) of ``model`` on ``cases`` with the given inputs.
-
-    Args:
-        sequences: (N, T, F); lengths: (N,); kinds: (N,) image kind per case.
-    """
-    model.eval()
-    out = []
-    for start in range(0, cases.n, batch_size):
-        rows = np.arange(start, min(start + batch_size, cases.n))
-        image = batch_images(cases.images, rows, kinds[rows]).to(device)
-        logits = model(image, torch.from_numpy(kinds[rows]).to(device),
-                       torch.from_numpy(sequences[rows]).to(device),
-                       torch.from_numpy(lengths[rows]).to(device))
-        out.append(logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
 
 
 def _state_to_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -157,7 +132,7 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
     torch.manual_seed(train.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    config = variant_config(train.variant, **train.model_overrides)
+    config = model_config(train.variant, **train.model_overrides)
     sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)  # type: ignore[arg-type]
     train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
     model = MMCRNet(config).to(device)

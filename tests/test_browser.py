@@ -99,8 +99,16 @@ def _fill(page, label: str, value: str) -> None:  # noqa: ANN001
 
 
 def _choose(page, label: str, option: str) -> None:  # noqa: ANN001
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick an option; a rerun that redraws the page can close the list, so try again."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    for _ in range(3):
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except sync_api.TimeoutError:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose {option!r} in {label!r}")
 
 
 def _predict(page) -> None:  # noqa: ANN001
@@ -148,6 +156,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     _image_uploader(page).set_input_files([str(p) for p in SERIES])
     page.get_by_text("Read: MR (mri), 3 phase(s)").wait_for()
     page.get_by_text("What the model will read").wait_for()
+    _wait_idle(page)
     _fill(page, "Age (years)", "47")
     _fill(page, "ER-positive cells (%)", "0")
     _fill(page, "PR-positive cells (%)", "0")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmcrnet.data import LAYOUT, MAMMOGRAM, MRI, NO_IMAGE
-from mmcrnet.model import VARIANTS, MMCRNet, ModelConfig, variant_config
+from mmcrnet.data import LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, model_config
+from mmcrnet.model import VARIANTS, MMCRNet, ModelConfig
 
 SMALL = {"cnn_channels": (4, 8), "lstm_hidden": 8, "fusion_hidden": 16}
 
@@ -20,13 +20,13 @@ def batch(b: int = 4, size: int = 128):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_gives_logits_for_mixed_inputs(variant: str) -> None:
-    model = MMCRNet(variant_config(variant, **SMALL)).eval()
+    model = MMCRNet(model_config(variant, **SMALL)).eval()
     logits = model(*batch())
     assert logits.shape == (4, 3) and torch.isfinite(logits).all()
 
 
 def test_branches_compose_to_forward() -> None:
-    model = MMCRNet(ModelConfig(**SMALL)).eval()
+    model = MMCRNet(model_config(**SMALL)).eval()
     image, kinds, sequence, lengths = batch()
     embedding = model.image_branch(image, kinds)
     assert embedding.shape == (4, 8)
@@ -36,7 +36,7 @@ def test_branches_compose_to_forward() -> None:
 
 
 def test_padding_after_the_last_time_point_is_ignored() -> None:
-    model = MMCRNet(ModelConfig(**SMALL)).eval()
+    model = MMCRNet(model_config(**SMALL)).eval()
     image, kinds, sequence, lengths = batch()
     changed = sequence.clone()
     changed[1, 1:] = 99.0  # case 1 has length 1
@@ -45,7 +45,7 @@ def test_padding_after_the_last_time_point_is_ignored() -> None:
 
 
 def test_mammogram_uses_its_own_encoder_and_one_channel() -> None:
-    model = MMCRNet(ModelConfig(**SMALL)).eval()
+    model = MMCRNet(model_config(**SMALL)).eval()
     image, kinds, sequence, lengths = batch()
     changed = image.clone()
     changed[1, 1:] = 0.5  # channels 1-2 of the mammogram row are not read
@@ -53,19 +53,19 @@ def test_mammogram_uses_its_own_encoder_and_one_channel() -> None:
 
 
 def test_config_round_trip_and_validation() -> None:
-    config = variant_config("no-genomic", **SMALL)
+    config = model_config("no-genomic", **SMALL)
     assert config.groups == ("clinical",)
     assert ModelConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="variant 'cnn' is not one of"):
-        ModelConfig(variant="cnn")
+        model_config("cnn")
     with pytest.raises(ValueError, match="unknown model config keys: colour"):
         ModelConfig.from_dict({"colour": 1})
 
 
 def test_image_pooling_is_validated_and_cards_without_it_load_as_average_pooling() -> None:
     with pytest.raises(ValueError, match="image_pooling 'median' is not one of avg, max"):
-        ModelConfig(image_pooling="median")
-    old_card = {k: v for k, v in ModelConfig(**SMALL).to_dict().items() if k != "image_pooling"}
+        model_config(image_pooling="median")
+    old_card = {k: v for k, v in model_config(**SMALL).to_dict().items() if k != "image_pooling"}
     assert ModelConfig.from_dict(old_card).image_pooling == "avg"
     assert ModelConfig.from_dict({**old_card, "image_pooling": "max"}).image_pooling == "max"
 
@@ -74,7 +74,7 @@ def test_image_pooling_is_validated_and_cards_without_it_load_as_average_pooling
 def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
     """The embedding is the global max (or mean) of what Grad-CAM weighs, after the block's
     2 x 2 max-pool (which keeps the global max)."""
-    model = MMCRNet(ModelConfig(image_pooling=pooling, **SMALL)).eval()
+    model = MMCRNet(model_config(image_pooling=pooling, **SMALL)).eval()
     image = batch()[0][:2]
     captured = []
     handle = model.mri_encoder.last_conv.register_forward_hook(

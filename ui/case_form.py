@@ -17,7 +17,7 @@ import streamlit as st
 
 from mmcrnet import (FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError,
                      read_case_file)
-from mmcrnet.predict import FieldProblem
+from mmcrnet.case import FieldProblem
 
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]

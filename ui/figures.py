@@ -16,20 +16,6 @@ NEGLIGIBLE = 0.005
 OUTCOME_COLOURS = {"pCR": "#1b9e77", "partial": "#d95f02", "none": "#7570b3"}
 
 
-def probabilities(explanation: Explanation) -> go.Figure:
-    """Horizontal bars of the calibrated probabilities, the predicted outcome outlined."""
-    p = explanation.prediction.probabilities
-    figure = go.Figure(go.Bar(
-        x=[p[c] for c in OUTCOMES], y=list(OUTCOMES), orientation="h",
-        marker_color=[OUTCOME_COLOURS[c] for c in OUTCOMES],
-        marker_line_width=[3 if c == explanation.prediction.label else 0 for c in OUTCOMES],
-        text=[f"{p[c]:.0%}" for c in OUTCOMES], textposition="auto"))
-    figure.update_layout(xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
-                         yaxis={"autorange": "reversed"}, height=200,
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return figure
-
-
 def _lut(name: str) -> np.ndarray:
     """(256, 3) uint8 colours of a plotly colour scale."""
     from plotly.colors import sample_colorscale

@@ -4,13 +4,13 @@ and its reasons (maps over the phases it read, attributions, modality contributi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
+from mmcrnet.report import CaseReport, case_report
 from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from mmcrnet.explain import Explanation
 from mmcrnet.guard import GuardReport
@@ -33,12 +33,11 @@ class PageResult:
     guard: GuardReport
     left_out: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, object]:
-        return {"disclaimer": DISCLAIMER, "app": {"name": "OncoPredict", "version": __version__},
-                "inputs": {**self.case, "image": self.study.summary()
-                           if self.study is not None else None},
-                "left_out": list(self.left_out), "guard": self.guard.to_dict(),
-                "explanation": self.explanation.to_dict(include_maps=False)}
+    def report(self, case_label: str | None = None) -> CaseReport:
+        """The engine's result document of this prediction (the download)."""
+        return case_report(self.explanation, self.case["static"],  # type: ignore[arg-type]
+                           self.case["timepoints"], self.study, self.guard,  # type: ignore[arg-type]
+                           self.left_out, case_label=case_label, app_version=__version__)
 
 
 def percent(p: float) -> str:
@@ -136,10 +135,13 @@ def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
     left.plotly_chart(figures.modalities(explanation), key="predict.modalities")
     right.markdown("**How the prediction changed with each time point**")
     right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
-    st.download_button("Download the result (JSON)",
-                       json.dumps(result.to_dict(), indent=1, default=str),
-                       file_name="oncopredict-result.json", mime="application/json",
-                       key="predict.download")
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    label = left.text_input("Case label for the download (optional; no patient identifiers)",
+                            key="predict.case_label", max_chars=80)
+    right.download_button("Download the result (JSON)",
+                          result.report(label.strip() or None).to_json(),
+                          file_name="oncopredict-result.json", mime="application/json",
+                          key="predict.download")
 
 
 def _image_words(explanation: Explanation) -> str:

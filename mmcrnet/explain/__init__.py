@@ -5,8 +5,8 @@ from mmcrnet.explain.explanation import (Explainer, Explanation, ImageExplanatio
                                          SequenceExplanation, Statement, feature_label)
 from mmcrnet.explain.gradcam import CAM_METHODS
 from mmcrnet.explain.modalities import MODALITIES, ModalityAttribution
-from mmcrnet.explain.sequence import ATTRIBUTED, reference_patient
+from mmcrnet.explain.sequence import ATTRIBUTED
 
 __all__ = ["ATTRIBUTED", "CAM_METHODS", "MODALITIES", "Explainer", "Explanation",
            "ImageExplanation", "ModalityAttribution", "SequenceExplanation", "Statement",
-           "feature_label", "reference_patient"]
+           "feature_label"]

@@ -23,104 +23,22 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from captum.attr import IntegratedGradients
 from torch import Tensor
 
-from mmcrnet.data import LAYOUT, encode_sequences
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, FEATURES_BY_NAME, STATIC_FEATURES,
-                              TIME_POINTS, WEEKS, Group, column_codes)
+from mmcrnet.data import LAYOUT
+from mmcrnet.features import FEATURES, TIME_POINTS
 from mmcrnet.model import MMCRNet
+from mmcrnet.reference import PRESENT_COLUMN
 
 #: Rows of the attribution table's feature axis: every schema feature, then the derived subtype.
 ATTRIBUTED: tuple[str, ...] = tuple(f.name for f in FEATURES) + ("subtype",)
 _OWNER_INDEX = {name: i for i, name in enumerate(ATTRIBUTED)}
 #: (F,) index into ATTRIBUTED of each sequence column, -1 for the week column (never attributed).
 COLUMN_FEATURE = np.array([_OWNER_INDEX.get(owner, -1) for owner in LAYOUT.owners])
-_PRESENT_COLUMN = {owner: LAYOUT.names.index(f"{owner}:present") for owner in FEATURES_BY_NAME}
 
 Score = Callable[[Tensor], Tensor]  # logits (n, 3) -> one score per row (n,)
-
-
-def reference_patient(cases: pd.DataFrame, timepoints: pd.DataFrame,
-                      groups: tuple[Group, ...] = ("clinical", "genomic")) -> dict[str, object]:
-    """The reference patient of a (training) cohort, for the model card.
-
-    Returns:
-        ``{"columns": [...], "mean_encoding": (T, F) nested list, "typical": {...}}``: the mean
-        encoded input at each time point T0..T3 (the IG baseline; see :func:`mean_encoding`),
-        and, for people, the typical raw values (median of numeric features, most frequent
-        value of the others; per time point for the dynamic ones).
-    """
-    encoded = encode_sequences(cases, timepoints, groups)
-    labels = _row_time_points(encoded.case_ids, timepoints)  # (N, T) index into TIME_POINTS
-    mean = np.zeros((len(TIME_POINTS), LAYOUT.width), dtype=np.float64)
-    for t in range(len(TIME_POINTS)):
-        mean[t] = mean_encoding(encoded.values[labels == t])
-    static: dict[str, object] = {}
-    for spec in STATIC_FEATURES:
-        codes = column_codes(spec, cases[spec.name]) if spec.name in cases else np.array([])
-        static[spec.name] = _typical(spec.name, codes)
-    rows = []
-    for tp, week in zip(TIME_POINTS, WEEKS):
-        at = timepoints[timepoints["time_point"] == tp]
-        row: dict[str, object] = {"time_point": tp, "week": week}
-        for spec in DYNAMIC_FEATURES:
-            codes = column_codes(spec, at[spec.name]) if spec.name in at else np.array([])
-            row[spec.name] = _typical(spec.name, codes)
-        rows.append(row)
-    return {"columns": list(LAYOUT.names),
-            "mean_encoding": np.round(mean, 6).tolist(),
-            "typical": {"static": static, "timepoints": rows}}
-
-
-def mean_encoding(rows: np.ndarray) -> np.ndarray:
-    """The mean patient of encoded rows (M, F) -> (F,): each feature's value columns averaged
-    over the rows where it is present, its present-flag 1 (0 if never present); the subtype
-    over rows where it is known; zeros for no rows."""
-    out = np.zeros(LAYOUT.width, dtype=np.float64)
-    if len(rows) == 0:
-        return out
-    for owner, flag in _PRESENT_COLUMN.items():
-        present = rows[:, flag] == 1
-        if present.any():
-            columns = [c for c in LAYOUT.columns_of(owner) if c != flag]
-            out[columns] = rows[present][:, columns].mean(axis=0)
-            out[flag] = 1.0
-    subtype = LAYOUT.columns_of("subtype")
-    known = rows[:, subtype].sum(axis=1) == 1
-    if known.any():
-        out[subtype] = rows[known][:, subtype].mean(axis=0)
-    out[-1] = rows[:, -1].mean()  # the week (never used: baselines keep the case's own)
-    return out
-
-
-def _row_time_points(case_ids: tuple[str, ...], timepoints: pd.DataFrame) -> np.ndarray:
-    """(N, T): which time point (index into TIME_POINTS) each encoded row holds, -1 past the
-    length; rows are a case's observed time points in T0..T3 order, as encode_sequences puts
-    them."""
-    out = np.full((len(case_ids), len(TIME_POINTS)), -1, dtype=np.int64)
-    position = {c: i for i, c in enumerate(case_ids)}
-    order = timepoints["time_point"].map({t: i for i, t in enumerate(TIME_POINTS)})
-    frame = pd.DataFrame({"case": timepoints["case_id"].astype(str).map(position),
-                          "order": order}).dropna().astype(np.int64)
-    frame = frame.sort_values(["case", "order"], kind="stable")
-    step = frame.groupby("case").cumcount().to_numpy()
-    out[frame["case"].to_numpy(), step] = frame["order"].to_numpy()
-    return out
-
-
-def _typical(name: str, codes: np.ndarray) -> object:
-    spec = FEATURES_BY_NAME[name]
-    codes = codes[~np.isnan(codes)]
-    if codes.size == 0:
-        return None
-    if spec.kind == "numeric":
-        value = float(np.median(codes))
-        return round(value) if spec.integer else round(value, 4)
-    values, counts = np.unique(codes, return_counts=True)
-    return spec.format(float(values[np.argmax(counts)]))
 
 
 def encode_reference(reference: Mapping[str, object]) -> np.ndarray:
@@ -164,7 +82,7 @@ def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None
         unknown = np.flatnonzero(sequence[:length][:, subtype].sum(axis=1) == 0)  # not derivable
         base[np.ix_(unknown, subtype)] = 0.0
     base[:length, -1] = sequence[:length, -1]  # the week says when, not what: keep it
-    for owner, present in _PRESENT_COLUMN.items():
+    for owner, present in PRESENT_COLUMN.items():
         missing = np.flatnonzero(sequence[:length, present] == 0)  # time points lacking it
         columns = LAYOUT.columns_of(owner)
         base[np.ix_(missing, columns)] = sequence[np.ix_(missing, columns)]

@@ -11,7 +11,8 @@ from mmcrnet.preprocess import MAMMOGRAM, MRI, NO_IMAGE, Geometry
 from mmcrnet.explain.gradcam import (CAM_METHODS, captured_output, class_activation_maps,
                                      positive_part, target_layer, to_original)
 from mmcrnet.explain.sequence import class_score
-from mmcrnet.model import MMCRNet, ModelConfig
+from mmcrnet.data import model_config
+from mmcrnet.model import MMCRNet
 
 SIZE = 32
 
@@ -46,7 +47,7 @@ class QuadrantModel(MMCRNet):
 def quadrant_model() -> MMCRNet:
     """Trained on the quadrant task until it is right (a few seconds)."""
     torch.manual_seed(0)
-    model = QuadrantModel(ModelConfig(variant="cnn-only", image_size=SIZE, cnn_channels=(4, 8),
+    model = QuadrantModel(model_config("cnn-only", image_size=SIZE, cnn_channels=(4, 8),
                                       dropout=0.0))
     images, labels = _quadrant_data(256, 0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

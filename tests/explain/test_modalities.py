@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from mmcrnet.data import MRI, NO_IMAGE
-from mmcrnet.explain.modalities import MODALITIES, modality_shapley, shapley_from_values, subsets
-from mmcrnet.model import MMCRNet, variant_config
+from mmcrnet.data import MRI, NO_IMAGE, model_config
+from mmcrnet.explain.modalities import (
+    MODALITIES,
+    modality_shapley,
+    shapley_from_values,
+    subsets,
+)
+from mmcrnet.model import MMCRNet
 from mmcrnet.predict import ClinicalCase
 
 from .test_sequence import STATIC, TIMEPOINTS
@@ -54,7 +59,7 @@ def _inputs(model: MMCRNet, kind: int):  # noqa: ANN202
 ])
 def test_a_modality_that_cannot_matter_gets_zero(variant: str, kind: int, zero: str) -> None:
     torch.manual_seed(1)
-    model = MMCRNet(variant_config(variant, cnn_channels=(4, 8))).eval()
+    model = MMCRNet(model_config(variant, cnn_channels=(4, 8))).eval()
     result = modality_shapley(model, *_inputs(model, kind), temperature=1.3)
     assert result.shapley.shape == (3, 3)
     np.testing.assert_allclose(result.shapley[MODALITIES.index(zero)], 0.0, atol=1e-7)
@@ -66,7 +71,7 @@ def test_a_modality_that_cannot_matter_gets_zero(variant: str, kind: int, zero: 
 
 def test_full_case_matches_the_models_prediction() -> None:
     torch.manual_seed(2)
-    model = MMCRNet(variant_config("mmcrnet", cnn_channels=(4, 8))).eval()
+    model = MMCRNet(model_config("mmcrnet", cnn_channels=(4, 8))).eval()
     embedding, kinds, sequence, length = _inputs(model, MRI)
     result = modality_shapley(model, embedding, kinds, sequence, length)
     image = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))

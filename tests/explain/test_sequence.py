@@ -8,13 +8,21 @@ import pandas as pd
 import pytest
 import torch
 
-from mmcrnet.data import LAYOUT, encode_sequences
-from mmcrnet.explain.sequence import (ATTRIBUTED, baseline_for, class_score, encode_reference,
-                                      integrated_gradients, mean_encoding, occlusion,
-                                      per_feature, reference_patient, response_score,
-                                      sequence_function)
-from mmcrnet.model import MMCRNet, variant_config
+from mmcrnet.data import LAYOUT, encode_sequences, model_config
+from mmcrnet.explain.sequence import (
+    ATTRIBUTED,
+    baseline_for,
+    class_score,
+    encode_reference,
+    integrated_gradients,
+    occlusion,
+    per_feature,
+    response_score,
+    sequence_function,
+)
+from mmcrnet.model import MMCRNet
 from mmcrnet.predict import ClinicalCase
+from mmcrnet.reference import mean_encoding, reference_patient
 
 STATIC = {"age": 61, "menopausal_status": "post", "bmi": 31, "er_percent": 5, "pr_percent": 0,
           "her2_status": "positive", "grade": 3, "ki67_percent": 70, "histology": "ductal",
@@ -38,7 +46,7 @@ def one_feature_model(feature: str) -> MMCRNet:
     """An LSTM-only model whose output depends on ``feature``'s value column alone: input
     weights zero except that column, no recurrence, a fixed linear head."""
     torch.manual_seed(0)
-    model = MMCRNet(variant_config("lstm-only", lstm_hidden=4, dropout=0.0)).eval()
+    model = MMCRNet(model_config("lstm-only", lstm_hidden=4, dropout=0.0)).eval()
     column = LAYOUT.names.index(feature)
     with torch.no_grad():
         for name, parameter in model.lstm.named_parameters():
@@ -88,7 +96,7 @@ def test_missing_features_and_the_week_get_no_attribution() -> None:
     assert np.all(base[0, ctdna] == 1.0)
     age = LAYOUT.columns_of("age")
     assert np.all(base[:length, age] == 1.0)
-    model = MMCRNet(variant_config("lstm-only", lstm_hidden=8)).eval()
+    model = MMCRNet(model_config("lstm-only", lstm_hidden=8)).eval()
     ig, _ = _explain(model, sequence, length, base)
     for missing in ("pgr_expr", "actb_expr"):
         assert np.all(ig.attributions[:, ATTRIBUTED.index(missing)] == 0)
@@ -111,7 +119,9 @@ def test_reference_patient_is_the_mean_input() -> None:
     reference = reference_patient(cohort.cases, cohort.timepoints)
     mean = encode_reference(reference)
     encoded = encode_sequences(cohort.cases, cohort.timepoints).values
-    np.testing.assert_allclose(mean, encoded.mean(axis=0), atol=1e-5)
+    # Every input column is the cohort's mean; the week stays 0 (baselines keep the case's own).
+    np.testing.assert_allclose(mean[:, :-1], encoded.mean(axis=0)[:, :-1], atol=1e-5)
+    assert not mean[:, -1].any()
     typical = reference["typical"]
     assert typical["static"]["age"] == pytest.approx(float(np.median(cohort.cases["age"])),
                                                      abs=1e-3)

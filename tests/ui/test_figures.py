@@ -20,14 +20,6 @@ def explanation(tiny_model_dir: Path, examples_dir: Path):  # noqa: ANN201
         ClinicalCase(STATIC, TIMEPOINTS), study)
 
 
-def test_probabilities_outline_the_predicted_outcome(explanation) -> None:  # noqa: ANN001
-    bar = figures.probabilities(explanation).data[0]
-    assert list(bar.y) == ["pCR", "partial", "none"]
-    assert sum(bar.x) == pytest.approx(1.0)
-    widths = dict(zip(bar.y, bar.marker.line.width))
-    assert widths[explanation.prediction.label] == 3 and sum(widths.values()) == 3
-
-
 def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # noqa: ANN001
     heatmap = figures.attribution_heatmap(explanation).data[0]
     assert list(heatmap.x) == ["T0 (week 0)", "T1 (week 3)", "T2 (week 6)"]

@@ -1,0 +1,127 @@
+"""One result document per case: what was read, what was left out, the prediction, its reasons,
+the guard's verdict and who made it, as schema-versioned plain JSON.
+
+The Predict page's download, ``explain --json`` and later reports share it. It holds no
+patient identifiers and no server paths: the image is summarised by what the model read
+(modality, phases, geometry, file names without folders).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import PurePath
+from typing import Any
+
+from mmcrnet.errors import OncoPredictError
+
+SCHEMA = "oncopredict.case-result"
+SCHEMA_VERSION = 1
+DISCLAIMER = "Research use only — not for clinical decisions."
+#: Study summary keys that identify a patient or a server, never written to a document.
+_IDENTIFYING = ("patient_id", "study_uid")
+
+
+class InvalidReport(OncoPredictError):
+    """A result document that is not one this version can read."""
+
+
+def image_summary(study: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a Study or None
+    """A study's summary without identifiers and with file names only (no folders)."""
+    if study is None:
+        return None
+    summary = {k: v for k, v in study.summary().items() if k not in _IDENTIFYING}
+    summary["sources"] = [PurePath(str(s)).name for s in summary.get("sources", [])]
+    for phase in summary.get("phases", []):
+        if "sources" in phase:
+            phase["sources"] = [PurePath(str(s)).name for s in phase["sources"]]
+    return summary
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """The result document of one case (see the module docstring).
+
+    Attributes:
+        app: name and version of the app that made it; created: ISO 8601 time (UTC).
+        case_label: the user's label for the case (never an identifier we derive).
+        inputs: ``static`` and ``timepoints`` as entered, and ``image`` (:func:`image_summary`).
+        left_out: one line per file or input the model did not read, with the reason.
+        guard: the out-of-distribution guard's report (None when the model has no guard).
+        explanation: the prediction with its reasons (maps only when asked for).
+        model: name, weights SHA-256, training data.
+    """
+
+    app: dict[str, str]
+    created: str
+    case_label: str | None
+    inputs: dict[str, Any]
+    left_out: list[str]
+    guard: dict[str, Any] | None
+    explanation: dict[str, Any]
+    model: dict[str, str]
+    schema: str = SCHEMA
+    schema_version: int = SCHEMA_VERSION
+    disclaimer: str = DISCLAIMER
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 1) -> str:
+        separators = (",", ":") if indent is None else None
+        return json.dumps(self.to_dict(), indent=indent, separators=separators, default=str)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseReport:
+        """Read a document back.
+
+        Raises:
+            InvalidReport: not an OncoPredict case result, a newer schema version, or a
+                missing field (named).
+        """
+        if data.get("schema") != SCHEMA:
+            raise InvalidReport(f"not an OncoPredict case result (schema {data.get('schema')!r})")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise InvalidReport(f"case result schema version {version!r} is newer than this "
+                                f"app reads ({SCHEMA_VERSION})")
+        names = [f.name for f in fields(cls)]
+        required = [f.name for f in fields(cls)
+                    if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in data]
+        if missing:
+            raise InvalidReport(f"case result lacks '{missing[0]}'")
+        return cls(**{n: data[n] for n in names if n in data})
+
+    @classmethod
+    def from_json(cls, text: str) -> CaseReport:
+        """Raises InvalidReport for text that is not JSON or not a case result."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InvalidReport(f"case result is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InvalidReport("case result is not a JSON object")
+        return cls.from_dict(data)
+
+
+def case_report(explanation: Any, static: Mapping[str, object],  # noqa: ANN401 - Explanation
+                timepoints: Sequence[Mapping[str, object]], study: Any = None,  # noqa: ANN401
+                guard: Any = None, left_out: Sequence[str] = (),  # noqa: ANN401 - GuardReport
+                case_label: str | None = None, include_maps: bool = False,
+                app_version: str = "", now: dt.datetime | None = None) -> CaseReport:
+    """The document for one explained case."""
+    prediction = explanation.prediction
+    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    return CaseReport(
+        app={"name": "OncoPredict", "version": app_version}, created=created,
+        case_label=case_label,
+        inputs={"static": dict(static), "timepoints": [dict(r) for r in timepoints],
+                "image": image_summary(study)},
+        left_out=list(left_out), guard=guard.to_dict() if guard is not None else None,
+        explanation=explanation.to_dict(include_maps=include_maps),
+        model={"name": prediction.model, "weights_sha256": prediction.weights_sha256,
+               "training_data": prediction.training_data})
