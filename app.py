@@ -9,20 +9,28 @@ from ui import state
 
 # The sidebar starts closed (it only repeats the model's name and the disclaimer, which every
 # page shows) and the pages are in the top bar, so the page has the width from 800 px up.
-st.set_page_config(page_title="OncoPredict", page_icon=":material/biotech:", layout="wide",
-                   initial_sidebar_state="collapsed")
+st.set_page_config(
+    page_title="OncoPredict",
+    page_icon=":material/biotech:",
+    layout="wide",
+    initial_sidebar_state="collapsed",
+)
 
-pages = [st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
-         st.Page("pages/about.py", title="About", icon=":material/info:")]
+pages = [
+    st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
+    st.Page("pages/about.py", title="About", icon=":material/info:"),
+]
 navigation = st.navigation(pages, position="top")
 
 with st.sidebar:
     st.markdown(f"**OncoPredict** {__version__}")
     try:
         predictor = state.explainer().predictor
-        st.caption(f"Model: {predictor.name}, trained on {predictor.card.get('training_data')}; "
-                   f"weights {str(predictor.card['weights']['sha256'])[:12]}, "
-                   f"on {predictor.device.type.upper()}.")
+        st.caption(
+            f"Model: {predictor.name}, trained on {predictor.card.get('training_data')}; "
+            f"weights {str(predictor.card['weights']['sha256'])[:12]}, "
+            f"on {predictor.device.type.upper()}."
+        )
     except OncoPredictError as exc:
         st.caption(f"No model loaded: {exc}")
     st.warning(DISCLAIMER, icon=":material/warning:")

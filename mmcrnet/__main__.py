@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mmcrnet.errors import InvalidCohort, OncoPredictError
+from mmcrnet.errors import CohortProblem, InvalidCohort, OncoPredictError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -46,8 +46,14 @@ def _positive_int(text: str) -> int:
 def _progress_bar(total: int, description: str):  # noqa: ANN202 - tqdm's type is private
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="case", file=sys.stderr,
-                disable=False, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=description,
+        unit="case",
+        file=sys.stderr,
+        disable=False,
+        dynamic_ncols=True,
+    )
 
 
 def cmd_phantom_write(args: argparse.Namespace) -> int:
@@ -60,15 +66,30 @@ def cmd_phantom_write(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(done - bar.n)
 
-    cohort = write_cohort(Path(args.out), args.n, args.seed, images=not args.no_images,
-                          workers=args.workers, progress=progress,
-                          command=shlex.join(["python", "-m", "mmcrnet", *args.argv]))
+    cohort = write_cohort(
+        Path(args.out),
+        args.n,
+        args.seed,
+        images=not args.no_images,
+        workers=args.workers,
+        progress=progress,
+        command=shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+    )
     if bar is not None:
         bar.close()
     counts = cohort.outcomes["response"].value_counts().to_dict()
-    print(json.dumps({"out": str(args.out), "n": cohort.n, "seed": args.seed,
-                      "images": not args.no_images, "outcomes": counts,
-                      "seconds": round(time.perf_counter() - started, 2)}))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "n": cohort.n,
+                "seed": args.seed,
+                "images": not args.no_images,
+                "outcomes": counts,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    )
     return EXIT_OK
 
 
@@ -85,8 +106,10 @@ def cmd_phantom_validate(args: argparse.Namespace) -> int:
         print(f"phantom validate --n {args.n} --seed {args.seed} ({seconds:.1f} s)")
         for check in report.checks:
             mark = "pass" if check.passed else "FAIL"
-            print(f"  {mark}  {check.name:<34} {check.measured:7.4f}   target "
-                  f"{check.target:.2f} +- {check.tolerance:.2f}")
+            print(
+                f"  {mark}  {check.name:<34} {check.measured:7.4f}   target "
+                f"{check.target:.2f} +- {check.tolerance:.2f}"
+            )
         print("all targets met" if report.passed else "some targets FAILED")
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -94,8 +117,9 @@ def cmd_phantom_validate(args: argparse.Namespace) -> int:
 def cmd_phantom_examples(args: argparse.Namespace) -> int:
     from mmcrnet.phantom.examples import write_examples
 
-    chosen = write_examples(Path(args.out), seed=args.seed,
-                            command=shlex.join(["python", "-m", "mmcrnet", *args.argv]))
+    chosen = write_examples(
+        Path(args.out), seed=args.seed, command=shlex.join(["python", "-m", "mmcrnet", *args.argv])
+    )
     print(json.dumps({"out": str(args.out), "cases": chosen.case_ids}))
     return EXIT_OK
 
@@ -118,12 +142,21 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{args.folder}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps({"folder": str(args.folder), "cases": len(cohort.cases),
-                      "timepoint_rows": len(cohort.timepoints),
-                      "outcomes": None if cohort.outcomes is None else
-                      cohort.outcomes["response"].value_counts().to_dict(),
-                      "has_truth": cohort.has_truth, "warnings": list(cohort.warnings)},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "folder": str(args.folder),
+                "cases": len(cohort.cases),
+                "timepoint_rows": len(cohort.timepoints),
+                "outcomes": None
+                if cohort.outcomes is None
+                else cohort.outcomes["response"].value_counts().to_dict(),
+                "has_truth": cohort.has_truth,
+                "warnings": list(cohort.warnings),
+            },
+            indent=2,
+        )
+    )
     return EXIT_OK
 
 
@@ -141,8 +174,9 @@ def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, import
     try:
         if args.phantom:
             cache = args.cache or default_cache(args.phantom, args.seed)
-            return phantom_case_set(args.phantom, args.seed, cache=cache, workers=args.workers,
-                                    progress=progress)
+            return phantom_case_set(
+                args.phantom, args.seed, cache=cache, workers=args.workers, progress=progress
+            )
         return cohort_case_set(args.cohort, progress=progress)
     finally:
         bar.close()
@@ -155,15 +189,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmcrnet.train import TrainConfig, train_model
 
     cases = _training_cases(args)
-    config = TrainConfig(variant=args.variant, seed=args.seed, epochs=args.epochs,
-                         patience=args.patience, max_minutes=args.max_minutes,
-                         threads=args.threads,
-                         model_overrides=({} if args.image_pooling == ModelConfig.image_pooling
-                                          else {"image_pooling": args.image_pooling}))
-    epochs = tqdm(total=args.epochs, desc=f"training {args.variant}", unit="epoch",
-                  file=sys.stderr, disable=False, dynamic_ncols=True)
-    batches = tqdm(desc="  batches", unit="batch", file=sys.stderr, leave=False, disable=False,
-                   dynamic_ncols=True)
+    config = TrainConfig(
+        variant=args.variant,
+        seed=args.seed,
+        epochs=args.epochs,
+        patience=args.patience,
+        max_minutes=args.max_minutes,
+        threads=args.threads,
+        model_overrides=(
+            {}
+            if args.image_pooling == ModelConfig.image_pooling
+            else {"image_pooling": args.image_pooling}
+        ),
+    )
+    epochs = tqdm(
+        total=args.epochs,
+        desc=f"training {args.variant}",
+        unit="epoch",
+        file=sys.stderr,
+        disable=False,
+        dynamic_ncols=True,
+    )
+    batches = tqdm(
+        desc="  batches",
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+        disable=False,
+        dynamic_ncols=True,
+    )
 
     def on_batch(done: int, total: int) -> None:
         if batches.total != total or done == 1:
@@ -172,18 +226,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def on_epoch(record: dict) -> None:
         epochs.n = record["epoch"]
-        epochs.set_postfix(loss=record["train_loss"], val_loss=record["val_loss"],
-                           val_acc=record["val_accuracy"], val_auc=record["val_auc"])
+        epochs.set_postfix(
+            loss=record["train_loss"],
+            val_loss=record["val_loss"],
+            val_acc=record["val_accuracy"],
+            val_auc=record["val_auc"],
+        )
         epochs.refresh()
 
     card = train_model(cases, Path(args.out), config, on_epoch=on_epoch, on_batch=on_batch)
     batches.close()
     epochs.close()
-    print(json.dumps({"out": str(args.out), "variant": args.variant,
-                      "epochs_run": card["epochs_run"], "best_epoch": card["best_epoch"],
-                      "temperature": round(card["temperature"], 4),
-                      "validation": card["validation"]["calibrated"],
-                      "training_seconds": card["training_seconds"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "variant": args.variant,
+                "epochs_run": card["epochs_run"],
+                "best_epoch": card["best_epoch"],
+                "temperature": round(card["temperature"], 4),
+                "validation": card["validation"]["calibrated"],
+                "training_seconds": card["training_seconds"],
+            },
+            indent=2,
+        )
+    )
     return EXIT_OK
 
 
@@ -198,12 +265,20 @@ def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
     return None
 
 
-def _write_report(args: argparse.Namespace, report: dict, started: float, name: str,
-                  formatter: Callable[[dict], str]) -> None:
+def _write_report(
+    args: argparse.Namespace,
+    report: dict,
+    started: float,
+    name: str,
+    formatter: Callable[[dict], str],
+) -> None:
     """Add the time and the command to a report, write it (``--out`` or MODEL/name) and print
     it (as JSON with ``--json``, else as text)."""
-    result = {**report, "seconds": round(time.perf_counter() - started, 1),
-              "command": shlex.join(["python", "-m", "mmcrnet", *args.argv])}
+    result = {
+        **report,
+        "seconds": round(time.perf_counter() - started, 1),
+        "command": shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+    }
     out = args.out or Path(args.model) / name
     out.write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
@@ -223,32 +298,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed = card.get("training_source", {}).get("seed")
         if seed == args.seed:
             raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
-        print(f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
-              file=sys.stderr)
-        test = phantom_case_set(args.phantom_test, args.seed,
-                                cache=default_cache(args.phantom_test, args.seed),
-                                workers=args.workers)
+        print(
+            f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
+            file=sys.stderr,
+        )
+        test = phantom_case_set(
+            args.phantom_test,
+            args.seed,
+            cache=default_cache(args.phantom_test, args.seed),
+            workers=args.workers,
+        )
     else:
         test = cohort_case_set(args.cohort_test)
-    print("rebuilding the training cohort for the Random Forest and the latent reference",
-          file=sys.stderr)
+    print(
+        "rebuilding the training cohort for the Random Forest and the latent reference",
+        file=sys.stderr,
+    )
     train_cases = _load_source(card.get("training_source", {}), args.workers)
     started = time.perf_counter()
-    report = evaluate(args.model, test, train_cases,
-                      progress=lambda message: print(message, file=sys.stderr))
+    report = evaluate(
+        args.model, test, train_cases, progress=lambda message: print(message, file=sys.stderr)
+    )
     _write_report(args, report.to_dict(), started, "evaluation.json", format_report)
     return EXIT_OK
 
 
 def format_report(result: dict) -> str:
     """The evaluation as plain-text tables."""
-    lines = [f"test set: {result['test']['description']} (n={result['test']['n']}); "
-             f"{result['condition']}"]
+    lines = [
+        f"test set: {result['test']['description']} (n={result['test']['n']}); "
+        f"{result['condition']}"
+    ]
 
     def table(title: str, rows: list[dict]) -> None:
         lines.append(f"\n{title}")
-        lines.append(f"  {'model':<18}{'acc':>7}{'prec':>7}{'rec':>7}{'F1':>7}{'AUC':>7}"
-                     f"{'ECE':>7}   paper acc/AUC")
+        lines.append(
+            f"  {'model':<18}{'acc':>7}{'prec':>7}{'rec':>7}{'F1':>7}{'AUC':>7}"
+            f"{'ECE':>7}   paper acc/AUC"
+        )
         for row in rows:
             m = row["metrics"]
             paper = row.get("paper")
@@ -256,23 +343,29 @@ def format_report(result: dict) -> str:
             if m is None:
                 lines.append(f"  {row['name']:<18}  {row['note']}")
                 continue
-            lines.append(f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
-                         f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
-                         f"{paper_text}")
+            lines.append(
+                f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
+                f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
+                f"{paper_text}"
+            )
 
     table("Table 2: MM-CRNet vs baselines", result["table2"])
     table("Table 4: ablations (retrained without one modality)", result["table4"])
     table("References", result["references"])
     cal = result["calibration"]
-    lines.append(f"\ncalibration (temperature {cal['temperature']:.3f}): "
-                 f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
-                 f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
-                 f"slope {cal['before']['calibration_slope']:.2f} -> "
-                 f"{cal['after']['calibration_slope']:.2f}")
-    for title, key in (("time points", "by_time_points"), ("subtype", "by_subtype"),
-                       ("image input", "by_image")):
-        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}"
-                 for k, v in result[key].items()]
+    lines.append(
+        f"\ncalibration (temperature {cal['temperature']:.3f}): "
+        f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
+        f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
+        f"slope {cal['before']['calibration_slope']:.2f} -> "
+        f"{cal['after']['calibration_slope']:.2f}"
+    )
+    for title, key in (
+        ("time points", "by_time_points"),
+        ("subtype", "by_subtype"),
+        ("image input", "by_image"),
+    ):
+        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}" for k, v in result[key].items()]
         lines.append(f"by {title}: " + "; ".join(parts))
     return "\n".join(lines)
 
@@ -294,6 +387,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     case_id = examples.case_ids[0]
     clinical = ClinicalCase.from_tables(examples.cases, examples.timepoints, case_id)
     folder = examples.image_folder(case_id)
+    if folder is None:
+        raise InvalidCohort(
+            [CohortProblem(str(examples.root), None, None, f"case {case_id} has no images/ folder")]
+        )
     study = read_paths([folder / "mri"])
     prepared = predictor.prepare(clinical, study)
 
@@ -314,13 +411,18 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     reading = timed(lambda: read_paths([folder / "mri"]), max(5, args.repeats // 5))
     explanation = _explanation_timings(predictor, clinical, study, prepared, timed, args.repeats)
     result = {
-        "device": str(predictor.device), "threads": torch.get_num_threads(),
+        "device": str(predictor.device),
+        "threads": torch.get_num_threads(),
         "model_load_ms": round(load_seconds * 1000, 1),
-        "forward_ms": {"median": round(float(np.median(forward)), 2),
-                       "p95": round(float(np.percentile(forward, 95)), 2)},
-        "predict_case_ms": {"median": round(float(np.median(whole)), 2),
-                            "p95": round(float(np.percentile(whole, 95)), 2),
-                            "what": "validate + encode + resize image + forward + calibrate"},
+        "forward_ms": {
+            "median": round(float(np.median(forward)), 2),
+            "p95": round(float(np.percentile(forward, 95)), 2),
+        },
+        "predict_case_ms": {
+            "median": round(float(np.median(whole)), 2),
+            "p95": round(float(np.percentile(whole, 95)), 2),
+            "what": "validate + encode + resize image + forward + calibrate",
+        },
         "read_dicom_series_ms": {"median": round(float(np.median(reading)), 2)},
         **explanation,
         "repeats": args.repeats,
@@ -339,7 +441,7 @@ def _case_inputs(args: argparse.Namespace):  # noqa: ANN202 - (ClinicalCase, Stu
     cohort = load_cohort(args.cohort, require_outcomes=False)
     clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, args.case)
     if args.time_points is not None:
-        clinical = ClinicalCase(clinical.static, list(clinical.timepoints)[:args.time_points])
+        clinical = ClinicalCase(clinical.static, list(clinical.timepoints)[: args.time_points])
     if args.image == "none":
         return clinical, None
     paths = cohort.image_paths(args.case, args.image)
@@ -371,42 +473,67 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from mmcrnet import __version__
         from mmcrnet.report import case_report
 
-        report = case_report(explanation, clinical.static, clinical.timepoints, study, guard,
-                             () if guard is not None else (f"no guard: {unguarded}",),
-                             case_label=args.case, include_maps=not args.no_maps,
-                             app_version=__version__)
+        report = case_report(
+            explanation,
+            clinical.static,
+            clinical.timepoints,
+            study,
+            guard,
+            () if guard is not None else (f"no guard: {unguarded}",),
+            case_label=args.case,
+            include_maps=not args.no_maps,
+            app_version=__version__,
+        )
         # With maps (H x W numbers each), one line per number would run to megabytes.
         print(report.to_json(indent=None if not args.no_maps else 1))
         return EXIT_OK
     p = explanation.prediction
-    lines = [f"case {args.case}: {p.label} "
-             + " / ".join(f"{c} {v:.2f}" for c, v in p.probabilities.items())
-             + f" ({p.image_kind} image, {p.time_points} time points; {p.model}, trained on "
-               f"{p.training_data}). Research use only, not for clinical decisions.",
-             f"reasons, towards or away from {explanation.target}:"]
+    lines = [
+        f"case {args.case}: {p.label} "
+        + " / ".join(f"{c} {v:.2f}" for c, v in p.probabilities.items())
+        + f" ({p.image_kind} image, {p.time_points} time points; {p.model}, trained on "
+        f"{p.training_data}). Research use only, not for clinical decisions.",
+        f"reasons, towards or away from {explanation.target}:",
+    ]
     lines += [f"  {s.value:+.3f}  {s.text}" for s in explanation.statements(args.top)]
     shapley = explanation.modalities.shapley
-    lines.append(f"modalities (change in P({explanation.target})): " + ", ".join(
-        f"{m} {shapley[i, list(p.probabilities).index(explanation.target)]:+.3f}"
-        for i, m in enumerate(MODALITIES)))
-    lines.append("with each time point: " + " -> ".join(
-        f"{row['time_point']} " + "/".join(f"{float(row[c]):.2f}" for c in p.probabilities)
-        for row in explanation.trajectory))
+    lines.append(
+        f"modalities (change in P({explanation.target})): "
+        + ", ".join(
+            f"{m} {shapley[i, list(p.probabilities).index(explanation.target)]:+.3f}"
+            for i, m in enumerate(MODALITIES)
+        )
+    )
+    lines.append(
+        "with each time point: "
+        + " -> ".join(
+            f"{row['time_point']} " + "/".join(f"{float(row[c]):.2f}" for c in p.probabilities)
+            for row in explanation.trajectory
+        )
+    )
     if explanation.image is not None:
         import numpy as np
 
         cam = explanation.image.maps["gradcam"]
         row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
-        lines.append(f"Grad-CAM ({explanation.image.layer}): " + (
-            f"strongest evidence towards {explanation.target} at row {row}, column {col} of "
-            f"{cam.shape}" if cam.max() > 0 else
-            f"no region of the image pushes towards {explanation.target}"))
+        lines.append(
+            f"Grad-CAM ({explanation.image.layer}): "
+            + (
+                f"strongest evidence towards {explanation.target} at row {row}, column {col} of "
+                f"{cam.shape}"
+                if cam.max() > 0
+                else f"no region of the image pushes towards {explanation.target}"
+            )
+        )
     lines.append(f"time: {explanation.timings_ms['total']:.0f} ms")
     if guard is None:
         lines.insert(0, f"WARNING: no out-of-distribution guard ({unguarded})")
     elif not guard.ok:
-        lines.insert(0, "WARNING: outside what the model was trained on, not a reliable answer: "
-                     + "; ".join((*guard.image_reasons, *guard.tabular_reasons)))
+        lines.insert(
+            0,
+            "WARNING: outside what the model was trained on, not a reliable answer: "
+            + "; ".join((*guard.image_reasons, *guard.tabular_reasons)),
+        )
     print("\n".join(lines))
     return EXIT_OK
 
@@ -426,70 +553,99 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
     card = read_card(args.model)
     if card.get("training_source", {}).get("seed") == args.seed:
         raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
-    print(f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
-          file=sys.stderr)
-    cases = phantom_case_set(args.phantom_test, args.seed,
-                             cache=default_cache(args.phantom_test, args.seed),
-                             workers=args.workers)
+    print(
+        f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
+        file=sys.stderr,
+    )
+    cases = phantom_case_set(
+        args.phantom_test,
+        args.seed,
+        cache=default_cache(args.phantom_test, args.seed),
+        workers=args.workers,
+    )
     explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
     bar = _progress_bar(args.phantom_test, "explaining")
     started = time.perf_counter()
-    report = evaluate_explanations(explainer, cases, generate_cohort(args.phantom_test, args.seed),
-                                   sanity_cases=args.sanity_cases,
-                                   progress=lambda done, _total: bar.update(done - bar.n))
+    report = evaluate_explanations(
+        explainer,
+        cases,
+        generate_cohort(args.phantom_test, args.seed),
+        sanity_cases=args.sanity_cases,
+        progress=lambda done, _total: bar.update(done - bar.n),
+    )
     bar.close()
-    _write_report(args, report.to_dict(), started, "explanations.json",
-                  format_explanation_report)
+    _write_report(args, report.to_dict(), started, "explanations.json", format_explanation_report)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def format_explanation_report(result: dict) -> str:
     """The explanation check as plain text."""
     maps = result["image_maps"]
-    lines = [f"test set: {result['test']} (n={result['n']})", "image maps (classic, positive "
-             f"part; tumour mask dilated by {maps['dilation_px']} px); by the truth the image "
-             f"supports the predicted outcome in {maps['image_supports_prediction_fraction']:.3f} "
-             "of the cases:"]
+    lines = [
+        f"test set: {result['test']} (n={result['n']})",
+        "image maps (classic, positive "
+        f"part; tumour mask dilated by {maps['dilation_px']} px); by the truth the image "
+        f"supports the predicted outcome in {maps['image_supports_prediction_fraction']:.3f} "
+        "of the cases:",
+    ]
     for key, row in maps.items():
         if isinstance(row, dict):
-            lines.append(f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
-                         f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
-                         f"  empty {row['empty_maps']}")
+            lines.append(
+                f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
+                f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
+                f"  empty {row['empty_maps']}"
+            )
             if row.get("pointing_where_image_supports_prediction") is not None:
                 against = row["pointing_where_image_argues_against"] or 0.0
-                lines.append(f"  {'':<32} pointing where the image supports the prediction "
-                             f"{row['pointing_where_image_supports_prediction']:.3f}, where it "
-                             f"argues against {against:.3f}")
+                lines.append(
+                    f"  {'':<32} pointing where the image supports the prediction "
+                    f"{row['pointing_where_image_supports_prediction']:.3f}, where it "
+                    f"argues against {against:.3f}"
+                )
     seq = result["sequence"]
-    lines.append(f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
-                 f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
-                 f"{seq['ig_relative_delta_median']:.2e}; IG vs occlusion Spearman "
-                 f"{seq['ig_vs_occlusion_spearman_median']:.3f}")
+    lines.append(
+        f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
+        f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
+        f"{seq['ig_relative_delta_median']:.2e}; IG vs occlusion Spearman "
+        f"{seq['ig_vs_occlusion_spearman_median']:.3f}"
+    )
     for key, row in result["truth_agreement"].items():
         if key.startswith("baseline="):
-            lines.append(f"truth agreement ({key}): per-patient Spearman median "
-                         f"{row['spearman_median']:.3f} (proxies summed "
-                         f"{row['spearman_median_grouped']:.3f}); global ranking "
-                         f"{row['global_ranking_spearman']:.3f}")
-    lines.append("sanity (cascading randomisation, median Spearman with the original map): "
-                 + "; ".join(f"{r['randomised_through']} {r['gradcam']:+.2f}"
-                             for r in result["sanity"]))
+            lines.append(
+                f"truth agreement ({key}): per-patient Spearman median "
+                f"{row['spearman_median']:.3f} (proxies summed "
+                f"{row['spearman_median_grouped']:.3f}); global ranking "
+                f"{row['global_ranking_spearman']:.3f}"
+            )
+    lines.append(
+        "sanity (cascading randomisation, median Spearman with the original map): "
+        + "; ".join(f"{r['randomised_through']} {r['gradcam']:+.2f}" for r in result["sanity"])
+    )
     lines += [f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()]
     return "\n".join(lines)
 
 
-def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: int  # noqa: ANN001
-                         ) -> dict[str, dict[str, float | str]]:
+def _explanation_timings(
+    predictor,
+    clinical,
+    study,
+    prepared,
+    timed,
+    repeats: int,  # noqa: ANN001
+) -> dict[str, dict[str, float | str]]:
     """Median / p95 ms of Grad-CAM (both maps), IG (64 steps) and a whole explanation."""
     import numpy as np
     import torch
 
+    from mmcrnet.checkpoint import InvalidModel
     from mmcrnet.explain import Explainer
     from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, to_original
-    from mmcrnet.explain.sequence import (baseline_for, class_score, integrated_gradients,
-                                          sequence_function)
-
-    from mmcrnet.checkpoint import InvalidModel
+    from mmcrnet.explain.sequence import (
+        baseline_for,
+        class_score,
+        integrated_gradients,
+        sequence_function,
+    )
 
     try:
         explainer = Explainer(predictor)
@@ -508,40 +664,65 @@ def _explanation_timings(predictor, clinical, study, prepared, timed, repeats: i
             to_original(result.maps[method][0], geometry)
 
     length = int(prepared.length[0])
-    baseline = torch.from_numpy(baseline_for(prepared.sequence[0].cpu().numpy(), length,
-                                             explainer.reference))[None].to(predictor.device)
+    baseline = torch.from_numpy(
+        baseline_for(prepared.sequence[0].cpu().numpy(), length, explainer.reference)
+    )[None].to(predictor.device)
     forward = sequence_function(model, image_embedding, prepared.kind, prepared.length, score)
 
     def summary(values: list[float], what: str) -> dict[str, float | str]:
-        return {"median": round(float(np.median(values)), 2),
-                "p95": round(float(np.percentile(values, 95)), 2), "what": what}
+        return {
+            "median": round(float(np.median(values)), 2),
+            "p95": round(float(np.percentile(values, 95)), 2),
+            "what": what,
+        }
 
     out: dict[str, dict[str, float | str]] = {}
     if kind != 0:  # the model reads the image
-        out["gradcam_ms"] = summary(timed(cams, repeats), "Grad-CAM + HiResCAM (one backward "
-                                    "pass through the image branch), upsampled")
+        out["gradcam_ms"] = summary(
+            timed(cams, repeats),
+            "Grad-CAM + HiResCAM (one backward pass through the image branch), upsampled",
+        )
     if model.config.uses_sequence:
         out["integrated_gradients_ms"] = summary(
-            timed(lambda: integrated_gradients(forward, prepared.sequence, baseline, length, 64),
-                  repeats), "IG over the sequence, 64 steps, image embedding held fixed")
-    out["explain_case_ms"] = summary(timed(lambda: explainer.explain(clinical, study), repeats),
-                                     "prediction + maps + IG + occlusion + modality Shapley + "
-                                     "trajectory")
+            timed(
+                lambda: integrated_gradients(forward, prepared.sequence, baseline, length, 64),
+                repeats,
+            ),
+            "IG over the sequence, 64 steps, image embedding held fixed",
+        )
+    out["explain_case_ms"] = summary(
+        timed(lambda: explainer.explain(clinical, study), repeats),
+        "prediction + maps + IG + occlusion + modality Shapley + trajectory",
+    )
     return out
 
 
 def cmd_guard_fit(args: argparse.Namespace) -> int:
     from mmcrnet.guard import fit_guard
 
-    guard = fit_guard(args.model, held_out=args.held_out, seed=args.seed,
-                      quantile=args.quantile, workers=args.workers,
-                      progress=lambda message: print(message, file=sys.stderr),
-                      command=shlex.join(["python", "-m", "mmcrnet", *args.argv]))
+    guard = fit_guard(
+        args.model,
+        held_out=args.held_out,
+        seed=args.seed,
+        quantile=args.quantile,
+        workers=args.workers,
+        progress=lambda message: print(message, file=sys.stderr),
+        command=shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+    )
     card = guard.card
-    print(json.dumps({"out": str(args.model), "thresholds": card["thresholds"],
-                      "quantile": card["quantile"], "training_cohort": card["training_cohort"],
-                      "held_out_cohort": card["held_out_cohort"],
-                      "fit_seconds": card["fit_seconds"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "out": str(args.model),
+                "thresholds": card["thresholds"],
+                "quantile": card["quantile"],
+                "training_cohort": card["training_cohort"],
+                "held_out_cohort": card["held_out_cohort"],
+                "fit_seconds": card["fit_seconds"],
+            },
+            indent=2,
+        )
+    )
     return EXIT_OK
 
 
@@ -549,23 +730,33 @@ def cmd_guard_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.guard import evaluate_guard, format_evaluation
 
     started = time.perf_counter()
-    result = evaluate_guard(args.model, test_n=args.phantom_test, seed=args.seed,
-                            transform_cases=args.transform_cases, workers=args.workers,
-                            progress=lambda message: print(message, file=sys.stderr)).to_dict()
+    result = evaluate_guard(
+        args.model,
+        test_n=args.phantom_test,
+        seed=args.seed,
+        transform_cases=args.transform_cases,
+        workers=args.workers,
+        progress=lambda message: print(message, file=sys.stderr),
+    ).to_dict()
     result["targets"] = {
-        "held-out phantom flagged <= 3 %": all(result["phantom_test"][k]["flagged"] <= 0.03
-                                                for k in ("mri", "mammogram")),
+        "held-out phantom flagged <= 3 %": all(
+            result["phantom_test"][k]["flagged"] <= 0.03 for k in ("mri", "mammogram")
+        ),
         "every pydicom image read is flagged": result["pydicom"]["flagged"]
         == result["pydicom"]["read"],
-        "transformed phantoms flagged >= 80 %": result["transforms_overall"]["any"] >= 0.80}
+        "transformed phantoms flagged >= 80 %": result["transforms_overall"]["any"] >= 0.80,
+    }
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["command"] = shlex.join(["python", "-m", "mmcrnet", *args.argv])
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_evaluation(result))
-        print("\n".join(f"  [{'pass' if ok else 'FAIL'}] {name}"
-                        for name, ok in result["targets"].items()))
+        print(
+            "\n".join(
+                f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()
+            )
+        )
         print(f"({result['seconds']} s) {result['command']}")
     return EXIT_OK if all(result["targets"].values()) else EXIT_FAILED
 
@@ -574,155 +765,256 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmcrnet",
         description="OncoPredict engine: phantom cohorts, image reading, MM-CRNet. "
-                    "Research use only, not for clinical decisions.")
+        "Research use only, not for clinical decisions.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<subcommand>")
 
-    phantom = commands.add_parser("phantom", help="the synthetic phantom cohort",
-                                  description="Generate and check the phantom cohort "
-                                              "(shared/cohort-spec.md).")
-    phantom_commands = phantom.add_subparsers(dest="phantom_command", required=True,
-                                              metavar="<action>")
+    phantom = commands.add_parser(
+        "phantom",
+        help="the synthetic phantom cohort",
+        description="Generate and check the phantom cohort (shared/cohort-spec.md).",
+    )
+    phantom_commands = phantom.add_subparsers(
+        dest="phantom_command", required=True, metavar="<action>"
+    )
     write = phantom_commands.add_parser(
-        "write", help="write a phantom cohort in the cohort format",
-        description="Write N phantom cases (tables, DICOM images, truth) to DIR.")
+        "write",
+        help="write a phantom cohort in the cohort format",
+        description="Write N phantom cases (tables, DICOM images, truth) to DIR.",
+    )
     write.add_argument("--n", type=_positive_int, required=True, help="number of cases")
     write.add_argument("--seed", type=int, required=True, help="random seed")
     write.add_argument("--out", type=Path, required=True, help="output folder")
-    write.add_argument("--no-images", action="store_true",
-                       help="write the tables and truth only (fast, for tabular studies)")
-    write.add_argument("--workers", type=_positive_int, default=None,
-                       help="processes for rendering images (default: CPU count)")
+    write.add_argument(
+        "--no-images",
+        action="store_true",
+        help="write the tables and truth only (fast, for tabular studies)",
+    )
+    write.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="processes for rendering images (default: CPU count)",
+    )
     write.set_defaults(func=cmd_phantom_write)
 
     validate = phantom_commands.add_parser(
-        "validate", help="check the validation targets of cohort-spec section 6",
-        description="Generate a cohort and measure every validation target; exit 1 if any "
-                    "fails.")
+        "validate",
+        help="check the validation targets of cohort-spec section 6",
+        description="Generate a cohort and measure every validation target; exit 1 if any fails.",
+    )
     validate.add_argument("--n", type=_positive_int, default=20000, help="cases (default 20000)")
     validate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     validate.add_argument("--json", action="store_true", help="print JSON")
     validate.set_defaults(func=cmd_phantom_validate)
 
     examples = phantom_commands.add_parser(
-        "examples", help="regenerate the bundled example cases",
+        "examples",
+        help="regenerate the bundled example cases",
         description="Choose a dozen phantom cases covering every outcome and subtype and write "
-                    "them (DICOM, truth, one case as PNG) to DIR.")
-    examples.add_argument("--out", type=Path, default=Path("assets/examples"),
-                          help="output folder (default assets/examples)")
+        "them (DICOM, truth, one case as PNG) to DIR.",
+    )
+    examples.add_argument(
+        "--out",
+        type=Path,
+        default=Path("assets/examples"),
+        help="output folder (default assets/examples)",
+    )
     examples.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     examples.set_defaults(func=cmd_phantom_examples)
 
     inspect = commands.add_parser(
-        "inspect", help="read images and print what was read (JSON)",
+        "inspect",
+        help="read images and print what was read (JSON)",
         description="Read DICOM files, folders, zips of a series, multi-frame DICOM or "
-                    "PNG/JPEG as one study and print modality, phases, shape, spacing and the "
-                    "chosen slice as JSON. Bad input: one line on stderr, exit 2.")
+        "PNG/JPEG as one study and print modality, phases, shape, spacing and the "
+        "chosen slice as JSON. Bad input: one line on stderr, exit 2.",
+    )
     inspect.add_argument("files", nargs="+", type=Path, help="files or folders of one study")
-    inspect.add_argument("--modality", choices=["MR", "MG"], default=None,
-                         help="modality of PNG/JPEG input (DICOM carries its own)")
-    inspect.add_argument("--slice", type=int, default=None,
-                         help="slice to choose (default: largest enhancement)")
+    inspect.add_argument(
+        "--modality",
+        choices=["MR", "MG"],
+        default=None,
+        help="modality of PNG/JPEG input (DICOM carries its own)",
+    )
+    inspect.add_argument(
+        "--slice", type=int, default=None, help="slice to choose (default: largest enhancement)"
+    )
     inspect.set_defaults(func=cmd_inspect)
 
-    cohort = commands.add_parser("cohort", help="cohort folders",
-                                 description="Work with cohort folders in the cohort format.")
-    cohort_commands = cohort.add_subparsers(dest="cohort_command", required=True,
-                                            metavar="<action>")
+    cohort = commands.add_parser(
+        "cohort",
+        help="cohort folders",
+        description="Work with cohort folders in the cohort format.",
+    )
+    cohort_commands = cohort.add_subparsers(
+        dest="cohort_command", required=True, metavar="<action>"
+    )
     check = cohort_commands.add_parser(
-        "check", help="validate a cohort folder against the feature schema",
-        description="List every problem (file, line, column) or print a summary.")
+        "check",
+        help="validate a cohort folder against the feature schema",
+        description="List every problem (file, line, column) or print a summary.",
+    )
     check.add_argument("folder", type=Path, help="the cohort folder")
-    check.add_argument("--no-outcomes", action="store_true",
-                       help="outcomes.csv is optional (inference-only cohort)")
+    check.add_argument(
+        "--no-outcomes",
+        action="store_true",
+        help="outcomes.csv is optional (inference-only cohort)",
+    )
     check.set_defaults(func=cmd_cohort_check)
 
     from mmcrnet.model import IMAGE_POOLING, VARIANTS
 
     train = commands.add_parser(
-        "train", help="train MM-CRNet or a baseline/ablation variant",
+        "train",
+        help="train MM-CRNet or a baseline/ablation variant",
         description="Train on a phantom cohort (--phantom N) or a cohort folder (--cohort DIR) "
-                    "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
-                    "epochs, early stopping on validation loss; then temperature scaling. Writes "
-                    "OUT/model.safetensors and OUT/model.json; resumes from OUT/checkpoint/.")
+        "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
+        "epochs, early stopping on validation loss; then temperature scaling. Writes "
+        "OUT/model.safetensors and OUT/model.json; resumes from OUT/checkpoint/.",
+    )
     source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--phantom", type=_positive_int, metavar="N",
-                        help="generate N phantom cases (seed --seed)")
+    source.add_argument(
+        "--phantom", type=_positive_int, metavar="N", help="generate N phantom cases (seed --seed)"
+    )
     source.add_argument("--cohort", type=Path, metavar="DIR", help="a cohort folder")
     train.add_argument("--seed", type=int, required=True, help="cohort, split and training seed")
     train.add_argument("--out", type=Path, required=True, help="model folder to write")
-    train.add_argument("--variant", choices=VARIANTS, default="mmcrnet",
-                       help="mmcrnet (default), a baseline (cnn-only, lstm-only) or an ablation "
-                            "(no-imaging, no-clinical, no-genomic)")
+    train.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        default="mmcrnet",
+        help="mmcrnet (default), a baseline (cnn-only, lstm-only) or an ablation "
+        "(no-imaging, no-clinical, no-genomic)",
+    )
     train.add_argument("--epochs", type=_positive_int, default=50, help="at most (default 50)")
-    train.add_argument("--patience", type=_positive_int, default=6,
-                       help="early-stopping patience in epochs (default 6)")
-    train.add_argument("--image-pooling", choices=IMAGE_POOLING, default="avg",
-                       help="global pooling of the image encoders' last feature maps: avg "
-                            "(default, the bundled model) or max (see the README's "
-                            "explanations section for what it changes)")
-    train.add_argument("--max-minutes", type=float, default=None,
-                       help="stop training after this many minutes (then calibrate and save)")
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=6,
+        help="early-stopping patience in epochs (default 6)",
+    )
+    train.add_argument(
+        "--image-pooling",
+        choices=IMAGE_POOLING,
+        default="avg",
+        help="global pooling of the image encoders' last feature maps: avg "
+        "(default, the bundled model) or max (see the README's "
+        "explanations section for what it changes)",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop training after this many minutes (then calibrate and save)",
+    )
     train.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
-    train.add_argument("--workers", type=_positive_int, default=None,
-                       help="processes for rendering phantom images (default: CPU count)")
-    train.add_argument("--cache", type=Path, default=None,
-                       help="image cache folder (default .cache/phantom-N-SEED)")
+    train.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="processes for rendering phantom images (default: CPU count)",
+    )
+    train.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="image cache folder (default .cache/phantom-N-SEED)",
+    )
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser(
-        "evaluate", help="Tables 2 and 4, references, calibration and breakdowns",
+        "evaluate",
+        help="Tables 2 and 4, references, calibration and breakdowns",
         description="Score the model in MODEL (and its variants in MODEL/variants/) on a "
-                    "held-out test set; fit the Random Forest and the latent reference on the "
-                    "model's own training split. Prints and writes MODEL/evaluation.json.")
-    evaluate.add_argument("--model", type=Path, default=Path("models"),
-                          help="model folder (default models/)")
+        "held-out test set; fit the Random Forest and the latent reference on the "
+        "model's own training split. Prints and writes MODEL/evaluation.json.",
+    )
+    evaluate.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
     test_source = evaluate.add_mutually_exclusive_group(required=True)
-    test_source.add_argument("--phantom-test", type=_positive_int, metavar="N",
-                             help="N new phantom cases as the test set")
-    test_source.add_argument("--cohort-test", type=Path, metavar="DIR",
-                             help="a cohort folder as the test set")
-    evaluate.add_argument("--seed", type=int, default=99,
-                          help="phantom test seed, never the training seed (default 99)")
+    test_source.add_argument(
+        "--phantom-test",
+        type=_positive_int,
+        metavar="N",
+        help="N new phantom cases as the test set",
+    )
+    test_source.add_argument(
+        "--cohort-test", type=Path, metavar="DIR", help="a cohort folder as the test set"
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=99,
+        help="phantom test seed, never the training seed (default 99)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
-    evaluate.add_argument("--out", type=Path, default=None,
-                          help="where to write the JSON (default MODEL/evaluation.json)")
-    evaluate.add_argument("--workers", type=_positive_int, default=None,
-                          help="processes for rendering phantom images")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default MODEL/evaluation.json)",
+    )
+    evaluate.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     benchmark = commands.add_parser(
-        "benchmark", help="time one-case inference",
+        "benchmark",
+        help="time one-case inference",
         description="Time the model's forward pass, a whole one-case prediction and its "
-                    "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
-                    "example (median and 95th percentile, in ms).")
-    benchmark.add_argument("--model", type=Path, default=Path("models"),
-                           help="model folder (default models/)")
-    benchmark.add_argument("--examples", type=Path, default=Path("assets/examples"),
-                           help="example cohort (default assets/examples)")
+        "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
+        "example (median and 95th percentile, in ms).",
+    )
+    benchmark.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    benchmark.add_argument(
+        "--examples",
+        type=Path,
+        default=Path("assets/examples"),
+        help="example cohort (default assets/examples)",
+    )
     benchmark.add_argument("--repeats", type=_positive_int, default=100)
     benchmark.add_argument("--threads", type=_positive_int, default=None)
     benchmark.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     benchmark.set_defaults(func=cmd_benchmark)
 
     explain = commands.add_parser(
-        "explain", help="one case's prediction with its reasons",
+        "explain",
+        help="one case's prediction with its reasons",
         description="Predict one case of a cohort folder and explain it: Grad-CAM and HiResCAM "
-                    "maps over the image, Integrated Gradients (and occlusion) for every "
-                    "clinical and genomic feature at every time point, Shapley values of the "
-                    "three modalities, and the prediction after each time point.")
+        "maps over the image, Integrated Gradients (and occlusion) for every "
+        "clinical and genomic feature at every time point, Shapley values of the "
+        "three modalities, and the prediction after each time point.",
+    )
     explain.add_argument("case", help="case_id in the cohort folder")
-    explain.add_argument("--cohort", type=Path, default=Path("assets/examples"),
-                         help="cohort folder (default assets/examples)")
-    explain.add_argument("--image", choices=["mri", "mammogram", "none"], default="mri",
-                         help="which image to use (default mri)")
-    explain.add_argument("--time-points", type=_positive_int, default=None,
-                         help="use only the first N time points")
-    explain.add_argument("--target", default=None,
-                         help="outcome to explain (default: the predicted one)")
-    explain.add_argument("--model", type=Path, default=Path("models"),
-                         help="model folder (default models/)")
-    explain.add_argument("--steps", type=_positive_int, default=64,
-                         help="Integrated Gradients steps (default 64)")
+    explain.add_argument(
+        "--cohort",
+        type=Path,
+        default=Path("assets/examples"),
+        help="cohort folder (default assets/examples)",
+    )
+    explain.add_argument(
+        "--image",
+        choices=["mri", "mammogram", "none"],
+        default="mri",
+        help="which image to use (default mri)",
+    )
+    explain.add_argument(
+        "--time-points", type=_positive_int, default=None, help="use only the first N time points"
+    )
+    explain.add_argument(
+        "--target", default=None, help="outcome to explain (default: the predicted one)"
+    )
+    explain.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    explain.add_argument(
+        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
+    )
     explain.add_argument("--top", type=_positive_int, default=8, help="reasons to print")
     explain.add_argument("--json", action="store_true", help="print the whole result as JSON")
     explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
@@ -731,70 +1023,120 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     check_explanations = commands.add_parser(
-        "evaluate-explanations", help="check the explanations against the phantom's truth",
+        "evaluate-explanations",
+        help="check the explanations against the phantom's truth",
         description="On held-out phantom cases: Grad-CAM pointing game and energy in the "
-                    "tumour mask, null features' share, agreement with the true contributions, "
-                    "cascading-randomisation sanity check, IG completeness. Writes "
-                    "MODEL/explanations.json; exit 1 if a target is missed.")
-    check_explanations.add_argument("--model", type=Path, default=Path("models"),
-                                    help="model folder (default models/)")
-    check_explanations.add_argument("--phantom-test", type=_positive_int, required=True,
-                                    metavar="N", help="N new phantom cases")
-    check_explanations.add_argument("--seed", type=int, default=99,
-                                    help="phantom test seed, never the training seed (default 99)")
-    check_explanations.add_argument("--sanity-cases", type=_positive_int, default=50,
-                                    help="cases for the randomisation check (default 50)")
-    check_explanations.add_argument("--steps", type=_positive_int, default=64,
-                                    help="Integrated Gradients steps (default 64)")
+        "tumour mask, null features' share, agreement with the true contributions, "
+        "cascading-randomisation sanity check, IG completeness. Writes "
+        "MODEL/explanations.json; exit 1 if a target is missed.",
+    )
+    check_explanations.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    check_explanations.add_argument(
+        "--phantom-test", type=_positive_int, required=True, metavar="N", help="N new phantom cases"
+    )
+    check_explanations.add_argument(
+        "--seed",
+        type=int,
+        default=99,
+        help="phantom test seed, never the training seed (default 99)",
+    )
+    check_explanations.add_argument(
+        "--sanity-cases",
+        type=_positive_int,
+        default=50,
+        help="cases for the randomisation check (default 50)",
+    )
+    check_explanations.add_argument(
+        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
+    )
     check_explanations.add_argument("--json", action="store_true", help="print JSON")
-    check_explanations.add_argument("--out", type=Path, default=None,
-                                    help="where to write the JSON "
-                                         "(default MODEL/explanations.json)")
-    check_explanations.add_argument("--workers", type=_positive_int, default=None,
-                                    help="processes for rendering phantom images")
+    check_explanations.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default MODEL/explanations.json)",
+    )
+    check_explanations.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
     check_explanations.add_argument("--threads", type=_positive_int, default=None)
-    check_explanations.add_argument("--device", default=None,
-                                    help="cpu or cuda (default: cuda if present)")
+    check_explanations.add_argument(
+        "--device", default=None, help="cpu or cuda (default: cuda if present)"
+    )
     check_explanations.set_defaults(func=cmd_evaluate_explanations)
 
     guard = commands.add_parser(
-        "guard", help="the out-of-distribution guard",
+        "guard",
+        help="the out-of-distribution guard",
         description="Fit and measure the guard that flags images and values the model cannot "
-                    "judge (header checks, image-embedding distance, training ranges).")
-    guard_commands = guard.add_subparsers(dest="guard_command", required=True,
-                                          metavar="<action>")
+        "judge (header checks, image-embedding distance, training ranges).",
+    )
+    guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="<action>")
     guard_fit = guard_commands.add_parser(
-        "fit", help="fit the guard on the model's training split",
+        "fit",
+        help="fit the guard on the model's training split",
         description="Rebuild the model's phantom training split (from model.json), fit the "
-                    "image-embedding Gaussians and the feature ranges on it, set thresholds on "
-                    "held-out phantom cases. Writes MODEL/guard.safetensors and MODEL/guard.json.")
-    guard_fit.add_argument("--model", type=Path, default=Path("models"),
-                           help="model folder (default models/)")
-    guard_fit.add_argument("--held-out", type=_positive_int, default=1000, metavar="N",
-                           help="held-out phantom cases for the thresholds (default 1000)")
-    guard_fit.add_argument("--seed", type=int, default=8,
-                           help="held-out seed, neither the training nor the test seed "
-                                "(default 8)")
-    guard_fit.add_argument("--quantile", type=float, default=0.99,
-                           help="threshold quantile of the held-out distances (default 0.99)")
-    guard_fit.add_argument("--workers", type=_positive_int, default=None,
-                           help="processes for rendering phantom images")
+        "image-embedding Gaussians and the feature ranges on it, set thresholds on "
+        "held-out phantom cases. Writes MODEL/guard.safetensors and MODEL/guard.json.",
+    )
+    guard_fit.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    guard_fit.add_argument(
+        "--held-out",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="held-out phantom cases for the thresholds (default 1000)",
+    )
+    guard_fit.add_argument(
+        "--seed",
+        type=int,
+        default=8,
+        help="held-out seed, neither the training nor the test seed (default 8)",
+    )
+    guard_fit.add_argument(
+        "--quantile",
+        type=float,
+        default=0.99,
+        help="threshold quantile of the held-out distances (default 0.99)",
+    )
+    guard_fit.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
     guard_fit.set_defaults(func=cmd_guard_fit)
     guard_evaluate = guard_commands.add_parser(
-        "evaluate", help="measure what the guard flags",
+        "evaluate",
+        help="measure what the guard flags",
         description="Share flagged of phantom test cases, of pydicom's bundled non-breast test "
-                    "images and of transformed phantom images; exit 1 if a target is missed.")
-    guard_evaluate.add_argument("--model", type=Path, default=Path("models"),
-                                help="model folder (default models/)")
-    guard_evaluate.add_argument("--phantom-test", type=_positive_int, default=1000, metavar="N",
-                                help="phantom test cases (default 1000)")
-    guard_evaluate.add_argument("--seed", type=int, default=99,
-                                help="phantom test seed (default 99)")
-    guard_evaluate.add_argument("--transform-cases", type=_positive_int, default=100,
-                                metavar="N", help="test cases per transform (default 100)")
+        "images and of transformed phantom images; exit 1 if a target is missed.",
+    )
+    guard_evaluate.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    guard_evaluate.add_argument(
+        "--phantom-test",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="phantom test cases (default 1000)",
+    )
+    guard_evaluate.add_argument(
+        "--seed", type=int, default=99, help="phantom test seed (default 99)"
+    )
+    guard_evaluate.add_argument(
+        "--transform-cases",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="test cases per transform (default 100)",
+    )
     guard_evaluate.add_argument("--json", action="store_true", help="print JSON")
-    guard_evaluate.add_argument("--workers", type=_positive_int, default=None,
-                                help="processes for rendering phantom images")
+    guard_evaluate.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
     guard_evaluate.set_defaults(func=cmd_guard_evaluate)
     return parser
 

@@ -17,9 +17,15 @@ def main_condition_kinds(config: ModelConfig, n: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_logits(model: MMCRNet, cases: CaseSet, sequences: np.ndarray, lengths: np.ndarray,
-                   kinds: np.ndarray, batch_size: int = 256,
-                   device: torch.device | str = "cpu") -> np.ndarray:
+def predict_logits(
+    model: MMCRNet,
+    cases: CaseSet,
+    sequences: np.ndarray,
+    lengths: np.ndarray,
+    kinds: np.ndarray,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """Logits (N, classes) of ``model`` on ``cases`` with the given inputs.
 
     Args:
@@ -30,9 +36,12 @@ def predict_logits(model: MMCRNet, cases: CaseSet, sequences: np.ndarray, length
     for start in range(0, cases.n, batch_size):
         rows = np.arange(start, min(start + batch_size, cases.n))
         image = batch_images(cases.images, rows, kinds[rows]).to(device)
-        logits = model(image, torch.from_numpy(kinds[rows]).to(device),
-                       torch.from_numpy(sequences[rows]).to(device),
-                       torch.from_numpy(lengths[rows]).to(device))
+        logits = model(
+            image,
+            torch.from_numpy(kinds[rows]).to(device),
+            torch.from_numpy(sequences[rows]).to(device),
+            torch.from_numpy(lengths[rows]).to(device),
+        )
         out.append(logits.float().cpu().numpy())
     if out:
         return np.concatenate(out)

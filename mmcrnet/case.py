@@ -8,12 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pandas as pd
 
 from mmcrnet.errors import InvalidCase
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES_BY_NAME, STATIC_FEATURES, TIME_POINTS,
-                              WEEK_BOUNDS, WEEKS, Feature)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    FEATURES_BY_NAME,
+    STATIC_FEATURES,
+    TIME_POINTS,
+    WEEK_BOUNDS,
+    WEEKS,
+    Feature,
+)
+
+
+class CaseValues(TypedDict):
+    """A case as plain data (a form's state, a JSON file's inputs)."""
+
+    static: dict[str, object]
+    timepoints: list[dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -33,7 +48,7 @@ def _parse_problem(spec: Feature, value: object, time_point: str | None) -> list
         where = f" at {time_point}" if time_point else ""
         message = str(exc)  # "age: ..." -> "Age: ...", the name the form shows
         if message.startswith(f"{spec.name}:"):
-            message = spec.label + message[len(spec.name):]
+            message = spec.label + message[len(spec.name) :]
         return [FieldProblem(spec.name, time_point, f"{message}{where}")]
     return []
 
@@ -67,8 +82,13 @@ class ClinicalCase:
         for row in self.timepoints:
             tp = row.get("time_point")
             if tp not in TIME_POINTS:
-                out.append(FieldProblem("time_point", None, f"time_point '{tp}' is not one of "
-                                        f"{', '.join(TIME_POINTS)}"))
+                out.append(
+                    FieldProblem(
+                        "time_point",
+                        None,
+                        f"time_point '{tp}' is not one of {', '.join(TIME_POINTS)}",
+                    )
+                )
                 continue
             if tp in seen:
                 out.append(FieldProblem("time_point", str(tp), f"time point {tp} is given twice"))
@@ -79,8 +99,11 @@ class ClinicalCase:
                     continue
                 spec = FEATURES_BY_NAME.get(name)
                 if spec is None or spec.timing != "dynamic":
-                    out.append(FieldProblem(name, str(tp), f"'{name}' at {tp} is not a "
-                                            "per-time-point feature"))
+                    out.append(
+                        FieldProblem(
+                            name, str(tp), f"'{name}' at {tp} is not a per-time-point feature"
+                        )
+                    )
                     continue
                 out.extend(_parse_problem(spec, value, str(tp)))
         if "T0" not in seen:
@@ -109,20 +132,33 @@ class ClinicalCase:
                 out.append(FieldProblem("week", tp, f"week '{raw}' at {tp} is not a number"))
                 continue
             if not WEEK_BOUNDS[0] <= week <= WEEK_BOUNDS[1]:
-                out.append(FieldProblem("week", tp, f"Week {week:g} at {tp} is outside the "
-                                        f"accepted range {WEEK_BOUNDS[0]:g} to "
-                                        f"{WEEK_BOUNDS[1]:g} weeks"))
+                out.append(
+                    FieldProblem(
+                        "week",
+                        tp,
+                        f"Week {week:g} at {tp} is outside the "
+                        f"accepted range {WEEK_BOUNDS[0]:g} to "
+                        f"{WEEK_BOUNDS[1]:g} weeks",
+                    )
+                )
                 continue
             if previous is not None and week <= previous[1]:
-                out.append(FieldProblem("week", tp, f"week {week:g} at {tp} is not after week "
-                                        f"{previous[1]:g} at {previous[0]}: each time point comes "
-                                        "later than the one before"))
+                out.append(
+                    FieldProblem(
+                        "week",
+                        tp,
+                        f"week {week:g} at {tp} is not after week "
+                        f"{previous[1]:g} at {previous[0]}: each time point comes "
+                        "later than the one before",
+                    )
+                )
             previous = (tp, week)
         return out
 
     @classmethod
-    def from_tables(cls, cases: pd.DataFrame, timepoints: pd.DataFrame, case_id: str
-                    ) -> ClinicalCase:
+    def from_tables(
+        cls, cases: pd.DataFrame, timepoints: pd.DataFrame, case_id: str
+    ) -> ClinicalCase:
         """One case of a cohort's ``cases`` / ``timepoints`` tables (e.g. a bundled example).
 
         Raises:
@@ -137,13 +173,19 @@ class ClinicalCase:
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The case as one-row ``cases`` and ``timepoints`` tables (case_id 'case')."""
-        cases = pd.DataFrame([{"case_id": "case", **{s.name: self.static.get(s.name)
-                                                     for s in STATIC_FEATURES}}])
+        cases = pd.DataFrame(
+            [{"case_id": "case", **{s.name: self.static.get(s.name) for s in STATIC_FEATURES}}]
+        )
         rows = []
         for row in self.timepoints:
             tp = str(row["time_point"])
             week = row.get("week")
-            rows.append({"case_id": "case", "time_point": tp,
-                         "week": WEEKS[TIME_POINTS.index(tp)] if week in (None, "") else week,
-                         **{s.name: row.get(s.name) for s in DYNAMIC_FEATURES}})
+            rows.append(
+                {
+                    "case_id": "case",
+                    "time_point": tp,
+                    "week": WEEKS[TIME_POINTS.index(tp)] if week in (None, "") else week,
+                    **{s.name: row.get(s.name) for s in DYNAMIC_FEATURES},
+                }
+            )
         return cases, pd.DataFrame(rows)

@@ -14,9 +14,9 @@ import csv
 import io
 import json
 
+from mmcrnet.case import ClinicalCase
 from mmcrnet.errors import InvalidCase
 from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES, TIME_POINTS
-from mmcrnet.case import ClinicalCase
 
 MAX_BYTES = 1 << 20  # a case is a few hundred bytes; anything this big is not one
 
@@ -49,9 +49,12 @@ def _from_json(text: str) -> ClinicalCase:
         raise InvalidCase(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(data, dict) and isinstance(data.get("inputs"), dict):
         data = data["inputs"]  # a result downloaded from the app
-    if not isinstance(data, dict) or not isinstance(data.get("static"), dict) \
-            or not isinstance(data.get("timepoints"), list) \
-            or not all(isinstance(row, dict) for row in data["timepoints"]):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("static"), dict)
+        or not isinstance(data.get("timepoints"), list)
+        or not all(isinstance(row, dict) for row in data["timepoints"])
+    ):
         raise InvalidCase('expected {"static": {...}, "timepoints": [{...}, ...]}')
     return ClinicalCase(data["static"], data["timepoints"])
 
@@ -60,15 +63,20 @@ def _from_csv(text: str) -> ClinicalCase:
     rows = list(csv.DictReader(io.StringIO(text)))
     if len(rows) != 1:
         raise InvalidCase(f"expected a header and exactly one case row, found {len(rows)} rows")
-    row = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in rows[0].items()
-           if k is not None}
+    row = {
+        k.strip(): (v.strip() if isinstance(v, str) else v)
+        for k, v in rows[0].items()
+        if k is not None
+    }
     static_names = {s.name for s in STATIC_FEATURES}
     per_time = {f"{s.name}_{tp}": (s.name, tp) for s in DYNAMIC_FEATURES for tp in TIME_POINTS}
     per_time.update({f"week_{tp}": ("week", tp) for tp in TIME_POINTS})
     unknown = [k for k in row if k not in static_names and k not in per_time and k != "case_id"]
     if unknown:
-        raise InvalidCase(f"unknown column '{unknown[0]}' (per-time-point values are named like "
-                          f"tumor_diameter_cm_T1)")
+        raise InvalidCase(
+            f"unknown column '{unknown[0]}' (per-time-point values are named like "
+            f"tumor_diameter_cm_T1)"
+        )
     static = {k: v for k, v in row.items() if k in static_names and v not in (None, "")}
     timepoints: dict[str, dict[str, object]] = {}
     for key, value in row.items():

@@ -1,8 +1,8 @@
 """Model files: weights as safetensors, everything else as a JSON model card. Never pickle.
 
-    DIR/model.safetensors   the state dict
-    DIR/model.json          the card: config, temperature, training data, metrics, versions,
-                            and the SHA-256 of model.safetensors (checked on every load)
+DIR/model.safetensors   the state dict
+DIR/model.json          the card: config, temperature, training data, metrics, versions,
+                        and the SHA-256 of model.safetensors (checked on every load)
 """
 
 from __future__ import annotations
@@ -39,9 +39,15 @@ def save_model(folder: Path, model: MMCRNet, card: dict[str, Any]) -> dict[str, 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
-    card = {**card, "config": model.config.to_dict(),
-            "weights": {"file": WEIGHTS, "sha256": sha256_of(folder / WEIGHTS),
-                        "parameters": int(sum(p.numel() for p in model.parameters()))}}
+    card = {
+        **card,
+        "config": model.config.to_dict(),
+        "weights": {
+            "file": WEIGHTS,
+            "sha256": sha256_of(folder / WEIGHTS),
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+        },
+    }
     (folder / CARD).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
     return card
 
@@ -70,13 +76,15 @@ def load_model(folder: Path, device: str | torch.device = "cpu") -> tuple[MMCRNe
     expected = card.get("weights", {}).get("sha256")
     actual = sha256_of(weights)
     if expected != actual:
-        raise InvalidModel(f"{weights}: SHA-256 {actual[:12]}... does not match the card's "
-                           f"{str(expected)[:12]}...")
+        raise InvalidModel(
+            f"{weights}: SHA-256 {actual[:12]}... does not match the card's {str(expected)[:12]}..."
+        )
     model = MMCRNet(ModelConfig.from_dict(card["config"]))
     try:
         model.load_state_dict(load_file(str(weights)))
     except RuntimeError as exc:
-        raise InvalidModel(f"{weights}: weights do not fit the card's config "
-                           f"({str(exc).splitlines()[0]})") from None
+        raise InvalidModel(
+            f"{weights}: weights do not fit the card's config ({str(exc).splitlines()[0]})"
+        ) from None
     model.to(device).eval()
     return model, card

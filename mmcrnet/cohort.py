@@ -13,8 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from mmcrnet.errors import CohortProblem, InvalidCase, InvalidCohort
-from mmcrnet.features import (DYNAMIC_FEATURES, OUTCOMES, STATIC_FEATURES, TIME_POINTS,
-                              WEEK_BOUNDS, WEEKS)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    OUTCOMES,
+    STATIC_FEATURES,
+    TIME_POINTS,
+    WEEK_BOUNDS,
+    WEEKS,
+)
 
 MAX_PROBLEMS = 200  # stop collecting after this many (a wrong file would list every cell)
 
@@ -81,8 +87,9 @@ class _Problems:
         return bool(self.items)
 
 
-def _read_csv(path: Path, problems: _Problems, required: Iterable[str], allowed: set[str],
-              hint: str) -> pd.DataFrame | None:
+def _read_csv(
+    path: Path, problems: _Problems, required: Iterable[str], allowed: set[str], hint: str
+) -> pd.DataFrame | None:
     """A CSV as strings ('' for empty cells), or None (with a problem) when unusable.
 
     Args:
@@ -121,8 +128,7 @@ def _read_csv(path: Path, problems: _Problems, required: Iterable[str], allowed:
         if not any(cell.strip() for cell in row):
             continue  # blank line
         if len(row) != len(header):
-            problems.add(name, line, None,
-                         f"has {len(row)} fields, the header has {len(header)}")
+            problems.add(name, line, None, f"has {len(row)} fields, the header has {len(header)}")
             continue
         body.append([line] + [cell.strip() for cell in row])
     if problems.items and any(p.file == name and p.row in (1, None) for p in problems.items):
@@ -152,8 +158,9 @@ def _check_values(frame: pd.DataFrame, file: str, specs: Iterable, problems: _Pr
                 problems.add(file, line, spec.name, str(exc).split(": ", 1)[-1])
 
 
-def _ids_not_in(frame: pd.DataFrame, file: str, reference: set[str], message: str,
-                problems: _Problems) -> None:
+def _ids_not_in(
+    frame: pd.DataFrame, file: str, reference: set[str], message: str, problems: _Problems
+) -> None:
     """Report every non-empty case_id of ``frame`` that is missing from ``reference``."""
     for line, cid in zip(frame["_line"], frame["case_id"]):
         if cid and cid not in reference:
@@ -178,8 +185,13 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
     static_names = [f.name for f in STATIC_FEATURES]
     dynamic_names = [f.name for f in DYNAMIC_FEATURES]
 
-    cases = _read_csv(root / "cases.csv", problems, ["case_id"], {"case_id", *static_names},
-                      " (not in the feature schema; dynamic features belong in timepoints.csv)")
+    cases = _read_csv(
+        root / "cases.csv",
+        problems,
+        ["case_id"],
+        {"case_id", *static_names},
+        " (not in the feature schema; dynamic features belong in timepoints.csv)",
+    )
     if cases is not None:
         _check_ids(cases, "cases.csv", problems, unique=True)
         absent = [n for n in static_names if n not in cases]
@@ -187,19 +199,28 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
             warnings.append(f"cases.csv has no column for {', '.join(absent)}: treated as missing")
         _check_values(cases, "cases.csv", STATIC_FEATURES, problems)
 
-    timepoints = _read_csv(root / "timepoints.csv", problems, ["case_id", "time_point"],
-                           {"case_id", "time_point", "week", *dynamic_names},
-                           " (not a dynamic feature; static features belong in cases.csv)")
+    timepoints = _read_csv(
+        root / "timepoints.csv",
+        problems,
+        ["case_id", "time_point"],
+        {"case_id", "time_point", "week", *dynamic_names},
+        " (not a dynamic feature; static features belong in cases.csv)",
+    )
     if timepoints is not None:
         _check_ids(timepoints, "timepoints.csv", problems, unique=False)
         absent = [n for n in dynamic_names if n not in timepoints]
         if absent:
-            warnings.append(f"timepoints.csv has no column for {', '.join(absent)}: "
-                            "treated as missing")
+            warnings.append(
+                f"timepoints.csv has no column for {', '.join(absent)}: treated as missing"
+            )
         for line, tp in zip(timepoints["_line"], timepoints["time_point"]):
             if tp not in TIME_POINTS:
-                problems.add("timepoints.csv", line, "time_point",
-                             f"'{tp}' is not one of {', '.join(TIME_POINTS)}")
+                problems.add(
+                    "timepoints.csv",
+                    line,
+                    "time_point",
+                    f"'{tp}' is not one of {', '.join(TIME_POINTS)}",
+                )
         if "week" in timepoints:
             for line, week in zip(timepoints["_line"], timepoints["week"]):
                 try:
@@ -208,38 +229,56 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
                     problems.add("timepoints.csv", line, "week", f"'{week}' is not a number")
                     continue
                 if value is not None and not WEEK_BOUNDS[0] <= value <= WEEK_BOUNDS[1]:
-                    problems.add("timepoints.csv", line, "week", f"{week} is outside "
-                                 f"{WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g} weeks")
+                    problems.add(
+                        "timepoints.csv",
+                        line,
+                        "week",
+                        f"{week} is outside {WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g} weeks",
+                    )
         key = timepoints[["case_id", "time_point"]]
-        for line, (cid, tp) in zip(timepoints["_line"][key.duplicated()],
-                                   key[key.duplicated()].itertuples(index=False)):
-            problems.add("timepoints.csv", line, "time_point",
-                         f"case '{cid}' has {tp} more than once")
+        for line, (cid, tp) in zip(
+            timepoints["_line"][key.duplicated()], key[key.duplicated()].itertuples(index=False)
+        ):
+            problems.add(
+                "timepoints.csv", line, "time_point", f"case '{cid}' has {tp} more than once"
+            )
         _check_values(timepoints, "timepoints.csv", DYNAMIC_FEATURES, problems)
 
     outcomes = None
     if (root / "outcomes.csv").is_file() or require_outcomes:
-        outcomes = _read_csv(root / "outcomes.csv", problems, ["case_id", "response"],
-                             {"case_id", "response"}, "")
+        outcomes = _read_csv(
+            root / "outcomes.csv", problems, ["case_id", "response"], {"case_id", "response"}, ""
+        )
         if outcomes is not None:
             _check_ids(outcomes, "outcomes.csv", problems, unique=True)
             for line, value in zip(outcomes["_line"], outcomes["response"]):
                 if value not in OUTCOMES:
-                    problems.add("outcomes.csv", line, "response",
-                                 f"'{value}' is not one of {', '.join(OUTCOMES)}")
+                    problems.add(
+                        "outcomes.csv",
+                        line,
+                        "response",
+                        f"'{value}' is not one of {', '.join(OUTCOMES)}",
+                    )
 
     if cases is not None and timepoints is not None:
-        _ids_not_in(timepoints, "timepoints.csv", set(cases["case_id"]),
-                    "is not in cases.csv", problems)
-        _ids_not_in(cases, "cases.csv",
-                    set(timepoints.loc[timepoints["time_point"] == "T0", "case_id"]),
-                    "has no T0 (baseline) row in timepoints.csv", problems)
+        _ids_not_in(
+            timepoints, "timepoints.csv", set(cases["case_id"]), "is not in cases.csv", problems
+        )
+        _ids_not_in(
+            cases,
+            "cases.csv",
+            set(timepoints.loc[timepoints["time_point"] == "T0", "case_id"]),
+            "has no T0 (baseline) row in timepoints.csv",
+            problems,
+        )
     if cases is not None and outcomes is not None:
-        _ids_not_in(outcomes, "outcomes.csv", set(cases["case_id"]), "is not in cases.csv",
-                    problems)
+        _ids_not_in(
+            outcomes, "outcomes.csv", set(cases["case_id"]), "is not in cases.csv", problems
+        )
         if require_outcomes:
-            _ids_not_in(cases, "cases.csv", set(outcomes["case_id"]),
-                        "has no row in outcomes.csv", problems)
+            _ids_not_in(
+                cases, "cases.csv", set(outcomes["case_id"]), "has no row in outcomes.csv", problems
+            )
     if problems:
         raise InvalidCohort(problems.items)
     assert cases is not None and timepoints is not None
@@ -256,7 +295,8 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
     nominal = dict(zip(TIME_POINTS, WEEKS))
     missing_week = timepoints["week"] == ""
     timepoints.loc[missing_week, "week"] = timepoints.loc[missing_week, "time_point"].map(
-        lambda tp: f"{nominal[tp]:g}")
+        lambda tp: f"{nominal[tp]:g}"
+    )
     timepoints["_order"] = timepoints["time_point"].map(TIME_POINTS.index)
     timepoints = timepoints.sort_values(["case_id", "_order"], kind="stable")
     timepoints = timepoints[["case_id", "time_point", "week"] + dynamic_names]
@@ -269,7 +309,7 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
         try:
             metadata = json.loads(meta_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidCohort([CohortProblem("cohort.json", None, None,
-                                               f"is not valid JSON ({exc})")]) from None
+            raise InvalidCohort(
+                [CohortProblem("cohort.json", None, None, f"is not valid JSON ({exc})")]
+            ) from None
     return Cohort(root, cases, timepoints, outcomes, metadata, tuple(warnings))
-

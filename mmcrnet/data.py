@@ -1,8 +1,8 @@
 """Cases -> tensors: the image (C, S, S), the clinical/genomic sequence (T, F) and its length.
 
 The image input is made by :mod:`mmcrnet.preprocess` (phases, slice, padding, resizing);
-here it is only batched. The sequence has one row per observed time point; every row holds all static
-features (carried forward), the dynamic features of that time point, a present-flag per
+here it is only batched. The sequence has one row per observed time point; every row holds all
+static features (carried forward), the dynamic features of that time point, a present-flag per
 feature, the derived subtype and the week. Missing values, missing time points and missing
 modalities are all expressed the same way: values 0 with their present-flag 0.
 """
@@ -17,16 +17,31 @@ import pandas as pd
 import torch
 
 from mmcrnet.errors import InvalidCase
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, OUTCOMES, STATIC_FEATURES, SUBTYPES,
-                              TIME_POINTS, Feature, Group, column_codes, encode_column,
-                              subtype_of)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    FEATURES,
+    OUTCOMES,
+    STATIC_FEATURES,
+    SUBTYPES,
+    TIME_POINTS,
+    Feature,
+    Group,
+    column_codes,
+    encode_column,
+    subtype_of,
+)
 from mmcrnet.model import ModelConfig, variant_config
-from mmcrnet.preprocess import (IMAGE_KINDS, IMAGE_SIZE, MAMMOGRAM, MRI,  # noqa: F401
-                                NO_IMAGE, image_input)  # the image side: mmcrnet.preprocess
+from mmcrnet.preprocess import (  # noqa: F401
+    IMAGE_KINDS,
+    IMAGE_SIZE,
+    MAMMOGRAM,
+    MRI,
+    NO_IMAGE,  # the image side: mmcrnet.preprocess
+    image_input,
+)
 
 MAX_TIME_POINTS = len(TIME_POINTS)
 WEEK_SCALE = 12.0
-
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,12 @@ class SequenceLayout:
         """(F,) bool: the columns that carry ``group``'s features (the derived subtype counts as
         clinical: it comes from ER, PR and HER2)."""
         groups = {spec.name: spec.group for spec in FEATURES}
-        return np.array([groups[o] == group if o in groups else (o == "subtype" and
-                                                                 group == "clinical")
-                         for o in self.owners])
+        return np.array(
+            [
+                groups[o] == group if o in groups else (o == "subtype" and group == "clinical")
+                for o in self.owners
+            ]
+        )
 
 
 def sequence_layout() -> SequenceLayout:
@@ -94,8 +112,9 @@ class EncodedSequences:
     case_ids: tuple[str, ...]
 
 
-def _encode_block(specs: Sequence[Feature], codes: dict[str, np.ndarray],
-                  groups: tuple[Group, ...]) -> dict[str, np.ndarray]:
+def _encode_block(
+    specs: Sequence[Feature], codes: dict[str, np.ndarray], groups: tuple[Group, ...]
+) -> dict[str, np.ndarray]:
     """Per feature: (N, K + 1) encoded values plus present-flag; dropped groups are missing."""
     out = {}
     for spec in specs:
@@ -107,8 +126,11 @@ def _encode_block(specs: Sequence[Feature], codes: dict[str, np.ndarray],
     return out
 
 
-def encode_sequences(cases: pd.DataFrame, timepoints: pd.DataFrame,
-                     groups: tuple[Group, ...] = ("clinical", "genomic")) -> EncodedSequences:
+def encode_sequences(
+    cases: pd.DataFrame,
+    timepoints: pd.DataFrame,
+    groups: tuple[Group, ...] = ("clinical", "genomic"),
+) -> EncodedSequences:
     """Encode every case's sequence.
 
     Args:
@@ -123,11 +145,14 @@ def encode_sequences(cases: pd.DataFrame, timepoints: pd.DataFrame,
     """
     n = len(cases)
     ids = cases["case_id"].astype(str).tolist()
-    static_codes = {s.name: column_codes(s, cases[s.name]) if s.name in cases else
-                    np.full(n, np.nan) for s in STATIC_FEATURES}
+    static_codes = {
+        s.name: column_codes(s, cases[s.name]) if s.name in cases else np.full(n, np.nan)
+        for s in STATIC_FEATURES
+    }
     static = _encode_block(STATIC_FEATURES, static_codes, groups)
-    subtype = subtype_of(static_codes["er_percent"], static_codes["pr_percent"],
-                         static_codes["her2_status"])
+    subtype = subtype_of(
+        static_codes["er_percent"], static_codes["pr_percent"], static_codes["her2_status"]
+    )
     if "clinical" not in groups:
         subtype = np.full(n, -1)
     subtype_onehot = (subtype[:, None] == np.arange(len(SUBTYPES))[None, :]).astype(np.float32)
@@ -144,11 +169,18 @@ def encode_sequences(cases: pd.DataFrame, timepoints: pd.DataFrame,
     without_t0 = [ids[i] for i in range(n) if lengths[i] == 0 or first.get(i, 1) != 0]
     if without_t0:
         raise InvalidCase(f"case '{without_t0[0]}' has no T0 (baseline) time point")
-    dynamic_codes = {s.name: column_codes(s, tp[s.name].reset_index(drop=True)) if s.name in tp
-                     else np.full(len(tp), np.nan) for s in DYNAMIC_FEATURES}
+    dynamic_codes = {
+        s.name: column_codes(s, tp[s.name].reset_index(drop=True))
+        if s.name in tp
+        else np.full(len(tp), np.nan)
+        for s in DYNAMIC_FEATURES
+    }
     dynamic = _encode_block(DYNAMIC_FEATURES, dynamic_codes, groups)
-    weeks = pd.to_numeric(tp["week"], errors="coerce").to_numpy(dtype=np.float64) \
-        if "week" in tp else np.full(len(tp), np.nan)
+    weeks = (
+        pd.to_numeric(tp["week"], errors="coerce").to_numpy(dtype=np.float64)
+        if "week" in tp
+        else np.full(len(tp), np.nan)
+    )
     nominal = np.array([0.0, 3.0, 6.0, 12.0])[tp["_order"].to_numpy()]
     weeks = np.where(np.isnan(weeks), nominal, weeks)
 
@@ -157,9 +189,9 @@ def encode_sequences(cases: pd.DataFrame, timepoints: pd.DataFrame,
     column = 0
     for spec in FEATURES:
         block = dynamic[spec.name] if spec.timing == "dynamic" else static[spec.name][case_index]
-        rows[:, column:column + block.shape[1]] = block
+        rows[:, column : column + block.shape[1]] = block
         column += block.shape[1]
-    rows[:, column:column + len(SUBTYPES)] = subtype_onehot[case_index]
+    rows[:, column : column + len(SUBTYPES)] = subtype_onehot[case_index]
     rows[:, -1] = weeks / WEEK_SCALE
     values[case_index, step] = rows
     return EncodedSequences(values, lengths.astype(np.int64), tuple(ids))
@@ -169,13 +201,18 @@ def model_config(variant: str = "mmcrnet", **overrides: object) -> ModelConfig:
     """A model config with this pipeline's sizes: the image side (:data:`IMAGE_SIZE`), the
     sequence width (:data:`LAYOUT`), the time points and the outcomes. Changing one of them
     (e.g. ``IMAGE_SIZE``) and retraining is all a new input size needs."""
-    sizes: dict[str, object] = {"image_size": IMAGE_SIZE, "feature_dim": LAYOUT.width,
-                                "max_time_points": MAX_TIME_POINTS, "n_classes": len(OUTCOMES)}
+    sizes: dict[str, object] = {
+        "image_size": IMAGE_SIZE,
+        "feature_dim": LAYOUT.width,
+        "max_time_points": MAX_TIME_POINTS,
+        "n_classes": len(OUTCOMES),
+    }
     return variant_config(variant, **{**sizes, **overrides})  # type: ignore[arg-type]
 
 
-def truncate(values: np.ndarray, lengths: np.ndarray, new_lengths: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+def truncate(
+    values: np.ndarray, lengths: np.ndarray, new_lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Keep the first ``min(length, new_length)`` time points of each case.
 
     Args:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,15 @@ import numpy as np
 import pandas as pd
 
 from mmcrnet.cohort import Cohort, load_cohort
-from mmcrnet.data import (IMAGE_SIZE, MAMMOGRAM, MRI, EncodedSequences, ImageArrays,
-                          encode_sequences, image_input)
+from mmcrnet.data import (
+    IMAGE_SIZE,
+    MAMMOGRAM,
+    MRI,
+    EncodedSequences,
+    ImageArrays,
+    encode_sequences,
+    image_input,
+)
 from mmcrnet.errors import UnsupportedImage
 from mmcrnet.features import OUTCOMES, column_codes, feature, subtype_of
 from mmcrnet.io import RawFile, read_paths, read_study
@@ -60,6 +67,28 @@ class CaseSet:
     source: dict[str, object]
 
     @property
+    def outcomes(self) -> np.ndarray:
+        """``labels``, for code that needs them.
+
+        Raises:
+            ValueError: the cases have no outcomes (a cohort without outcomes.csv).
+        """
+        if self.labels is None:
+            raise ValueError(f"{self.description}: the cases have no outcomes")
+        return self.labels
+
+    @property
+    def phantom_truth(self) -> pd.DataFrame:
+        """``truth``, for code that needs it.
+
+        Raises:
+            ValueError: not a phantom cohort (no truth).
+        """
+        if self.truth is None:
+            raise ValueError(f"{self.description}: no truth (not a phantom cohort)")
+        return self.truth
+
+    @property
     def n(self) -> int:
         return len(self.case_ids)
 
@@ -72,19 +101,24 @@ def _labels(outcomes: pd.DataFrame | None, case_ids: list[str]) -> np.ndarray | 
 
 
 def _subtypes(cases: pd.DataFrame) -> np.ndarray:
-    codes = {name: column_codes(feature(name), cases[name])
-             for name in ("er_percent", "pr_percent", "her2_status")}
+    codes = {
+        name: column_codes(feature(name), cases[name])
+        for name in ("er_percent", "pr_percent", "her2_status")
+    }
     return subtype_of(codes["er_percent"], codes["pr_percent"], codes["her2_status"])
 
 
 def _render_inputs(render: CaseRender) -> tuple[np.ndarray, np.ndarray]:
     """One phantom case through DICOM and the image reader: (MRI (3, S, S), mammogram (1, S, S))."""
     images = render.render()
-    mri_files = [RawFile(f"{render.case_id}/mri/phase{i + 1}.dcm", data)
-                 for i, data in enumerate(mri_datasets(render, images.mri))]
+    mri_files = [
+        RawFile(f"{render.case_id}/mri/phase{i + 1}.dcm", data)
+        for i, data in enumerate(mri_datasets(render, images.mri))
+    ]
     _, mri = image_input(read_study(mri_files))
-    _, mammogram = image_input(read_study([RawFile(f"{render.case_id}/mammogram.dcm",
-                                                   mammogram_dataset(render, images))]))
+    _, mammogram = image_input(
+        read_study([RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, images))])
+    )
     return mri, mammogram
 
 
@@ -92,15 +126,18 @@ def _render_chunk(renders: list[CaseRender]) -> list[tuple[np.ndarray, np.ndarra
     return [_render_inputs(r) for r in renders]
 
 
-def _parallel(chunks: list[list[CaseRender]], workers: int, progress: ProgressCallback | None,
-              total: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _parallel(
+    chunks: list[list[CaseRender]], workers: int, progress: ProgressCallback | None, total: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     results: list[tuple[np.ndarray, np.ndarray]] = []
     if workers <= 1:
-        mapped = map(_render_chunk, chunks)
+        mapped: Iterator[list[tuple[np.ndarray, np.ndarray]]] = map(_render_chunk, chunks)
     else:
         # spawn, not fork: a fork after torch has started its OpenMP threads deadlocks the
         # children as soon as they resize an image with torch.
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
         mapped = pool.map(_render_chunk, chunks)
     try:
         for part in mapped:
@@ -113,11 +150,20 @@ def _parallel(chunks: list[list[CaseRender]], workers: int, progress: ProgressCa
     return results
 
 
-def phantom_images(cohort: PhantomCohort, cache: Path | None = None, workers: int | None = None,
-                   progress: ProgressCallback | None = None) -> ImageArrays:
+def phantom_images(
+    cohort: PhantomCohort,
+    cache: Path | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImageArrays:
     """Image inputs of every phantom case (both modalities), from ``cache`` when it holds them."""
-    key = {"seed": cohort.seed, "n": cohort.n, "image_size": IMAGE_SIZE,
-           "case_index": [int(i) for i in cohort.truth["case_index"][:3]], "format": 1}
+    key = {
+        "seed": cohort.seed,
+        "n": cohort.n,
+        "image_size": IMAGE_SIZE,
+        "case_index": [int(i) for i in cohort.truth["case_index"][:3]],
+        "format": 1,
+    }
     if cache is not None and (cache / "key.json").is_file():
         if json.loads((cache / "key.json").read_text()) == key:
             mri = np.load(cache / "mri.npy", allow_pickle=False)
@@ -127,7 +173,7 @@ def phantom_images(cohort: PhantomCohort, cache: Path | None = None, workers: in
     renders = case_renders(cohort)
     workers = max(1, min(workers or os.cpu_count() or 1, 8))
     chunk = max(1, min(64, len(renders) // (workers * 4) or 1))
-    chunks = [renders[i:i + chunk] for i in range(0, len(renders), chunk)]
+    chunks = [renders[i : i + chunk] for i in range(0, len(renders), chunk)]
     results = _parallel(chunks, workers, progress, len(renders))
     mri = np.stack([r[0] for r in results]).astype(np.float16)  # (N, 3, S, S)
     mammogram = np.stack([r[1] for r in results]).astype(np.float16)  # (N, 1, S, S)
@@ -145,17 +191,29 @@ def default_cache(n: int, seed: int) -> Path:
     return Path(".cache") / f"phantom-{n}-{seed}"
 
 
-def phantom_case_set(n: int, seed: int, cache: Path | None = None, workers: int | None = None,
-                     progress: ProgressCallback | None = None) -> CaseSet:
+def phantom_case_set(
+    n: int,
+    seed: int,
+    cache: Path | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> CaseSet:
     """A phantom cohort of ``n`` cases (seed ``seed``) as a CaseSet."""
     cohort = generate_cohort(n, seed)
     images = phantom_images(cohort, cache, workers, progress)
     ids = cohort.case_ids
-    return CaseSet(tuple(ids), cohort.cases, cohort.timepoints,
-                   encode_sequences(cohort.cases, cohort.timepoints), images,
-                   _labels(cohort.outcomes, ids), _subtypes(cohort.cases), cohort.truth,
-                   f"synthetic phantom cohort (cohort-spec, n={n}, seed={seed})",
-                   {"kind": "phantom", "n": n, "seed": seed})
+    return CaseSet(
+        tuple(ids),
+        cohort.cases,
+        cohort.timepoints,
+        encode_sequences(cohort.cases, cohort.timepoints),
+        images,
+        _labels(cohort.outcomes, ids),
+        _subtypes(cohort.cases),
+        cohort.truth,
+        f"synthetic phantom cohort (cohort-spec, n={n}, seed={seed})",
+        {"kind": "phantom", "n": n, "seed": seed},
+    )
 
 
 def _case_image(cohort: Cohort, case_id: str, name: str) -> np.ndarray | None:
@@ -170,8 +228,9 @@ def _case_image(cohort: Cohort, case_id: str, name: str) -> np.ndarray | None:
     return image
 
 
-def cohort_case_set(root: Path, progress: ProgressCallback | None = None,
-                    require_outcomes: bool = True) -> CaseSet:
+def cohort_case_set(
+    root: Path, progress: ProgressCallback | None = None, require_outcomes: bool = True
+) -> CaseSet:
     """A researcher's cohort folder (validated against the schema) as a CaseSet.
 
     Raises:
@@ -199,11 +258,18 @@ def cohort_case_set(root: Path, progress: ProgressCallback | None = None,
         truth = pd.read_csv(root / "truth" / "truth.csv").set_index("case_id").loc[ids]
         truth = truth.reset_index()
     description = str(cohort.metadata.get("description") or f"cohort folder {root.name}")
-    return CaseSet(tuple(ids), cohort.cases, cohort.timepoints,
-                   encode_sequences(cohort.cases, cohort.timepoints),
-                   ImageArrays(mri, mammogram, has_mri, has_mg),
-                   _labels(cohort.outcomes, ids), _subtypes(cohort.cases), truth, description,
-                   {"kind": "cohort", "path": str(Path(root).resolve())})
+    return CaseSet(
+        tuple(ids),
+        cohort.cases,
+        cohort.timepoints,
+        encode_sequences(cohort.cases, cohort.timepoints),
+        ImageArrays(mri, mammogram, has_mri, has_mg),
+        _labels(cohort.outcomes, ids),
+        _subtypes(cohort.cases),
+        truth,
+        description,
+        {"kind": "cohort", "path": str(Path(root).resolve())},
+    )
 
 
 def subset(cases: CaseSet, rows: np.ndarray) -> CaseSet:
@@ -214,23 +280,27 @@ def subset(cases: CaseSet, rows: np.ndarray) -> CaseSet:
     seq = cases.sequences
     img = cases.images
     return CaseSet(
-        tuple(ids), cases.cases.iloc[rows].reset_index(drop=True),
+        tuple(ids),
+        cases.cases.iloc[rows].reset_index(drop=True),
         cases.timepoints[keep].reset_index(drop=True),
         EncodedSequences(seq.values[rows], seq.lengths[rows], tuple(ids)),
-        ImageArrays(img.mri[rows], img.mammogram[rows], img.has_mri[rows],
-                    img.has_mammogram[rows]),
-        None if cases.labels is None else cases.labels[rows], cases.subtypes[rows],
+        ImageArrays(img.mri[rows], img.mammogram[rows], img.has_mri[rows], img.has_mammogram[rows]),
+        None if cases.labels is None else cases.labels[rows],
+        cases.subtypes[rows],
         None if cases.truth is None else cases.truth.iloc[rows].reset_index(drop=True),
-        cases.description, cases.source)
+        cases.description,
+        cases.source,
+    )
 
 
-def split_rows(n: int, seed: int, fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_rows(
+    n: int, seed: int, fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The paper's 70/15/15 train/validation/test split of ``n`` rows (seeded permutation)."""
     order = np.random.default_rng([seed, 70_15_15]).permutation(n)
     n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
-    return order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
+    return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
 
 
 __all__ = ["CaseSet", "cohort_case_set", "phantom_case_set", "split_rows", "subset"]

@@ -37,8 +37,12 @@ from mmcrnet.phantom.cohort import IMAGE_LATENTS
 TABLE2 = ("mmcrnet", "cnn-only", "lstm-only", "random-forest")
 TABLE4 = ("mmcrnet", "no-imaging", "no-clinical", "no-genomic")
 PAPER = {  # the paper's accuracy / AUC (%), for side-by-side reading
-    "mmcrnet": (88.6, 92.7), "cnn-only": (81.4, 85.3), "lstm-only": (84.1, 89.2),
-    "random-forest": (85.3, 88.5), "no-imaging": (84.3, 88.1), "no-clinical": (85.2, 88.3),
+    "mmcrnet": (88.6, 92.7),
+    "cnn-only": (81.4, 85.3),
+    "lstm-only": (84.1, 89.2),
+    "random-forest": (85.3, 88.5),
+    "no-imaging": (84.3, 88.1),
+    "no-clinical": (85.2, 88.3),
     "no-genomic": (86.4, 89.6),
 }
 
@@ -52,9 +56,14 @@ class Row:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "metrics": self.metrics, "note": self.note,
-                "paper": dict(zip(("accuracy", "auc"), PAPER[self.name]))
-                if self.name in PAPER else None}
+        return {
+            "name": self.name,
+            "metrics": self.metrics,
+            "note": self.note,
+            "paper": dict(zip(("accuracy", "auc"), PAPER[self.name]))
+            if self.name in PAPER
+            else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,12 +80,17 @@ class EvaluationReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"test": {"description": self.test_description, "n": self.n_test},
-                "table2": [r.to_dict() for r in self.table2],
-                "table4": [r.to_dict() for r in self.table4],
-                "references": [r.to_dict() for r in self.references],
-                "calibration": self.calibration, "by_time_points": self.by_time_points,
-                "by_subtype": self.by_subtype, "by_image": self.by_image, **self.extra}
+        return {
+            "test": {"description": self.test_description, "n": self.n_test},
+            "table2": [r.to_dict() for r in self.table2],
+            "table4": [r.to_dict() for r in self.table4],
+            "references": [r.to_dict() for r in self.references],
+            "calibration": self.calibration,
+            "by_time_points": self.by_time_points,
+            "by_subtype": self.by_subtype,
+            "by_image": self.by_image,
+            **self.extra,
+        }
 
 
 # --- image summaries for the Random Forest -------------------------------------------------
@@ -101,12 +115,20 @@ def image_summaries(mri: np.ndarray) -> np.ndarray:
         values = enhancement[region] if area else np.zeros(1)
         core_mean = enhancement[core].mean() if core.any() else values.mean()
         edge_mean = enhancement[edge].mean() if edge.any() else values.mean()
-        out[i] = [pre.mean(), early.mean(), late.mean(), area,
-                  (edge.sum() ** 2) / max(area, 1.0), values.mean(),
-                  late[region].mean() / max(early[region].mean(), 1e-6) if area else 1.0,
-                  values.std() / max(abs(values.mean()), 1e-6),
-                  core_mean / max(edge_mean, 1e-6), enhancement.mean(), enhancement.std(),
-                  np.quantile(enhancement, 0.999)]
+        out[i] = [
+            pre.mean(),
+            early.mean(),
+            late.mean(),
+            area,
+            (edge.sum() ** 2) / max(area, 1.0),
+            values.mean(),
+            late[region].mean() / max(early[region].mean(), 1e-6) if area else 1.0,
+            values.std() / max(abs(values.mean()), 1e-6),
+            core_mean / max(edge_mean, 1e-6),
+            enhancement.mean(),
+            enhancement.std(),
+            np.quantile(enhancement, 0.999),
+        ]
     return out
 
 
@@ -117,17 +139,19 @@ def _forest_features(cases: CaseSet) -> np.ndarray:
 
 def random_forest(train: CaseSet, test: CaseSet, seed: int) -> np.ndarray:
     """Random Forest on all modalities (tabular + MRI summaries): test probabilities (N, 3)."""
-    forest = RandomForestClassifier(n_estimators=500, min_samples_leaf=3, n_jobs=-1,
-                                    random_state=seed)
+    forest = RandomForestClassifier(
+        n_estimators=500, min_samples_leaf=3, n_jobs=-1, random_state=seed
+    )
     forest.fit(_forest_features(train), train.labels)
     return forest.predict_proba(_forest_features(test))
 
 
 def latent_reference(train: CaseSet, test: CaseSet) -> np.ndarray:
     """Logistic regression on the observed tabular data plus the true image latents."""
+
     def features(cases: CaseSet) -> np.ndarray:
         tabular, _ = design_matrix(cases.cases, cases.timepoints)
-        return np.hstack([tabular, cases.truth[list(IMAGE_LATENTS)].to_numpy()])
+        return np.hstack([tabular, cases.phantom_truth[list(IMAGE_LATENTS)].to_numpy()])
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
     model.fit(features(train), train.labels)
@@ -135,7 +159,7 @@ def latent_reference(train: CaseSet, test: CaseSet) -> np.ndarray:
 
 
 def oracle(test: CaseSet) -> np.ndarray:
-    return test.truth[["p_pcr", "p_partial", "p_none"]].to_numpy()
+    return test.phantom_truth[["p_pcr", "p_partial", "p_none"]].to_numpy()
 
 
 # --- neural models ---------------------------------------------------------------------------
@@ -151,8 +175,13 @@ class LoadedModel:
         return float(self.card["temperature"])
 
 
-def model_probabilities(loaded: LoadedModel, cases: CaseSet, kinds: np.ndarray | None = None,
-                        lengths: np.ndarray | None = None, calibrated: bool = True) -> np.ndarray:
+def model_probabilities(
+    loaded: LoadedModel,
+    cases: CaseSet,
+    kinds: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+    calibrated: bool = True,
+) -> np.ndarray:
     """Probabilities (N, 3) of a model on ``cases``: full sequences and the model's main image
     input unless ``kinds`` / ``lengths`` say otherwise."""
     config = loaded.model.config
@@ -169,8 +198,12 @@ def _metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     return scores(y, proba).to_dict()
 
 
-def evaluate(model_dir: Path, test: CaseSet, train_cases: CaseSet | None,
-             progress: Callable[[str], None] | None = None) -> EvaluationReport:
+def evaluate(
+    model_dir: Path,
+    test: CaseSet,
+    train_cases: CaseSet | None,
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationReport:
     """Every table and breakdown for the model in ``model_dir`` on ``test``.
 
     Args:
@@ -181,34 +214,47 @@ def evaluate(model_dir: Path, test: CaseSet, train_cases: CaseSet | None,
         progress: called with a short message before each step.
     """
     say = progress or (lambda message: None)
-    y = test.labels
+    y = test.outcomes
     main = LoadedModel(*load_model(model_dir))
     loaded: dict[str, LoadedModel | None] = {"mmcrnet": main}
     for variant in ("cnn-only", "lstm-only", "no-imaging", "no-clinical", "no-genomic"):
         folder = Path(model_dir) / "variants" / variant
-        loaded[variant] = LoadedModel(*load_model(folder)) if (folder / "model.json").is_file() \
-            else None
+        loaded[variant] = (
+            LoadedModel(*load_model(folder)) if (folder / "model.json").is_file() else None
+        )
     rows: dict[str, Row] = {}
     for name, item in loaded.items():
         say(f"scoring {name}")
         if item is None:
-            rows[name] = Row(name, None, f"not trained: python -m mmcrnet train --variant {name} "
-                                         f"... --out {Path(model_dir) / 'variants' / name}")
+            rows[name] = Row(
+                name,
+                None,
+                f"not trained: python -m mmcrnet train --variant {name} "
+                f"... --out {Path(model_dir) / 'variants' / name}",
+            )
         else:
             rows[name] = Row(name, _metrics(y, model_probabilities(item, test)))
     references: list[Row] = []
     if train_cases is not None:
-        train_rows, _, _ = split_rows(train_cases.n, int(main.card["split"]["seed"]),
-                                      tuple(main.card["split"]["fractions"]))  # type: ignore[arg-type]
+        train_rows, _, _ = split_rows(
+            train_cases.n, int(main.card["split"]["seed"]), tuple(main.card["split"]["fractions"])
+        )
         fit_on = subset(train_cases, train_rows)
         say("fitting the Random Forest")
-        rows["random-forest"] = Row("random-forest",
-                                    _metrics(y, random_forest(fit_on, test, seed=0)),
-                                    "500 trees on tabular data + 12 MRI intensity/shape summaries")
+        rows["random-forest"] = Row(
+            "random-forest",
+            _metrics(y, random_forest(fit_on, test, seed=0)),
+            "500 trees on tabular data + 12 MRI intensity/shape summaries",
+        )
         if test.truth is not None and fit_on.truth is not None:
             say("fitting the latent reference")
-            references.append(Row("latent reference", _metrics(y, latent_reference(fit_on, test)),
-                                  "logistic regression, observed tabular data + true latents"))
+            references.append(
+                Row(
+                    "latent reference",
+                    _metrics(y, latent_reference(fit_on, test)),
+                    "logistic regression, observed tabular data + true latents",
+                )
+            )
     else:
         rows["random-forest"] = Row("random-forest", None, "no training cohort given")
     if test.truth is not None:
@@ -217,8 +263,11 @@ def evaluate(model_dir: Path, test: CaseSet, train_cases: CaseSet | None,
     say("calibration and breakdowns")
     raw = model_probabilities(main, test, calibrated=False)
     calibrated = model_probabilities(main, test)
-    calibration = {"temperature": main.temperature,
-                   "before": scores(y, raw).to_dict(), "after": scores(y, calibrated).to_dict()}
+    calibration = {
+        "temperature": main.temperature,
+        "before": scores(y, raw).to_dict(),
+        "after": scores(y, calibrated).to_dict(),
+    }
     image_kind = MRI if main.model.config.uses_image else NO_IMAGE
     by_time: dict[str, Any] = {}
     for length in range(1, 5):
@@ -236,10 +285,22 @@ def evaluate(model_dir: Path, test: CaseSet, train_cases: CaseSet | None,
         proba = model_probabilities(main, test, kinds=np.full(test.n, kind))
         by_image[IMAGE_KINDS[kind]] = _metrics(y, proba)
     return EvaluationReport(
-        test.description, test.n,
-        tuple(rows[n] for n in TABLE2), tuple(rows[n] for n in TABLE4), tuple(references),
-        calibration, by_time, by_subtype, by_image,
-        extra={"condition": "full sequences (4 time points), "
-                            f"{IMAGE_KINDS[image_kind]} image, calibrated probabilities",
-               "model": {"folder": str(model_dir), "card": read_card(model_dir).get("name"),
-                         "sha256": main.card["weights"]["sha256"]}})
+        test.description,
+        test.n,
+        tuple(rows[n] for n in TABLE2),
+        tuple(rows[n] for n in TABLE4),
+        tuple(references),
+        calibration,
+        by_time,
+        by_subtype,
+        by_image,
+        extra={
+            "condition": "full sequences (4 time points), "
+            f"{IMAGE_KINDS[image_kind]} image, calibrated probabilities",
+            "model": {
+                "folder": str(model_dir),
+                "card": read_card(model_dir).get("name"),
+                "sha256": main.card["weights"]["sha256"],
+            },
+        },
+    )

@@ -90,9 +90,7 @@ class Feature:
             key = text.lower()
             if key in lowered:
                 return float(lowered[key])
-            raise InvalidCase(
-                f"{self.name}: '{text}' is not one of {', '.join(self.categories)}"
-            )
+            raise InvalidCase(f"{self.name}: '{text}' is not one of {', '.join(self.categories)}")
         if self.kind == "binary":
             if isinstance(value, bool):
                 return float(value)
@@ -129,17 +127,45 @@ class Feature:
         return f"{code:.6g}"
 
 
-def _num(name: str, label: str, group: Group, timing: Timing, unit: str,
-         bounds: tuple[float, float], center: float, scale: float, help: str,
-         integer: bool = False, log_offset: float | None = None) -> Feature:
-    return Feature(name=name, label=label, group=group, timing=timing, kind="numeric", unit=unit,
-                   bounds=bounds, center=center, scale=scale, help=help, integer=integer,
-                   log_offset=log_offset)
+def _num(
+    name: str,
+    label: str,
+    group: Group,
+    timing: Timing,
+    unit: str,
+    bounds: tuple[float, float],
+    center: float,
+    scale: float,
+    help: str,
+    integer: bool = False,
+    log_offset: float | None = None,
+) -> Feature:
+    return Feature(
+        name=name,
+        label=label,
+        group=group,
+        timing=timing,
+        kind="numeric",
+        unit=unit,
+        bounds=bounds,
+        center=center,
+        scale=scale,
+        help=help,
+        integer=integer,
+        log_offset=log_offset,
+    )
 
 
 def _cat(name: str, label: str, group: Group, categories: tuple[str, ...], help: str) -> Feature:
-    return Feature(name=name, label=label, group=group, timing="static", kind="categorical",
-                   categories=categories, help=help)
+    return Feature(
+        name=name,
+        label=label,
+        group=group,
+        timing="static",
+        kind="categorical",
+        categories=categories,
+        help=help,
+    )
 
 
 def _bin(name: str, label: str, group: Group, help: str) -> Feature:
@@ -148,56 +174,244 @@ def _bin(name: str, label: str, group: Group, help: str) -> Feature:
 
 FEATURES: tuple[Feature, ...] = (
     # --- static clinical ----------------------------------------------------------------------
-    _num("age", "Age", "clinical", "static", "years", (18, 100), 50, 11,
-         "Age at diagnosis.", integer=False),
-    _cat("menopausal_status", "Menopausal status", "clinical", ("pre", "post"),
-         "Pre- or post-menopausal at diagnosis."),
-    _num("bmi", "Body-mass index", "clinical", "static", "kg/m2", (12, 70), 27, 5,
-         "Weight / height squared."),
-    _num("er_percent", "ER-positive cells", "clinical", "static", "%", (0, 100), 50, 35,
-         "Oestrogen receptor: percentage of tumour cells staining (IHC)."),
-    _num("pr_percent", "PR-positive cells", "clinical", "static", "%", (0, 100), 30, 30,
-         "Progesterone receptor: percentage of tumour cells staining (IHC)."),
-    _cat("her2_status", "HER2 status", "clinical", ("negative", "positive"),
-         "Positive = IHC 3+ or ISH-amplified."),
-    _num("grade", "Histological grade", "clinical", "static", "", (1, 3), 2, 1,
-         "Nottingham grade 1-3.", integer=True),
-    _num("ki67_percent", "Ki-67 index", "clinical", "static", "%", (0, 100), 30, 20,
-         "Percentage of Ki-67-positive tumour nuclei."),
-    _cat("histology", "Histology", "clinical", ("ductal", "lobular"),
-         "Invasive ductal (NST) or invasive lobular carcinoma."),
-    _num("t_stage", "Clinical T stage", "clinical", "static", "", (1, 4), 2, 1,
-         "cT1 (<= 2 cm), cT2 (<= 5 cm), cT3 (> 5 cm), cT4 (chest wall / skin).", integer=True),
-    _num("n_stage", "Clinical N stage", "clinical", "static", "", (0, 3), 1, 1,
-         "cN0-cN3.", integer=True),
-    _cat("regimen", "Neoadjuvant regimen", "clinical", ("AC-T", "TCHP", "AC-T+pembrolizumab"),
-         "AC-T: anthracycline + cyclophosphamide then taxane; TCHP: docetaxel, carboplatin, "
-         "trastuzumab, pertuzumab; AC-T+pembrolizumab: KEYNOTE-522."),
+    _num(
+        "age",
+        "Age",
+        "clinical",
+        "static",
+        "years",
+        (18, 100),
+        50,
+        11,
+        "Age at diagnosis.",
+        integer=False,
+    ),
+    _cat(
+        "menopausal_status",
+        "Menopausal status",
+        "clinical",
+        ("pre", "post"),
+        "Pre- or post-menopausal at diagnosis.",
+    ),
+    _num(
+        "bmi",
+        "Body-mass index",
+        "clinical",
+        "static",
+        "kg/m2",
+        (12, 70),
+        27,
+        5,
+        "Weight / height squared.",
+    ),
+    _num(
+        "er_percent",
+        "ER-positive cells",
+        "clinical",
+        "static",
+        "%",
+        (0, 100),
+        50,
+        35,
+        "Oestrogen receptor: percentage of tumour cells staining (IHC).",
+    ),
+    _num(
+        "pr_percent",
+        "PR-positive cells",
+        "clinical",
+        "static",
+        "%",
+        (0, 100),
+        30,
+        30,
+        "Progesterone receptor: percentage of tumour cells staining (IHC).",
+    ),
+    _cat(
+        "her2_status",
+        "HER2 status",
+        "clinical",
+        ("negative", "positive"),
+        "Positive = IHC 3+ or ISH-amplified.",
+    ),
+    _num(
+        "grade",
+        "Histological grade",
+        "clinical",
+        "static",
+        "",
+        (1, 3),
+        2,
+        1,
+        "Nottingham grade 1-3.",
+        integer=True,
+    ),
+    _num(
+        "ki67_percent",
+        "Ki-67 index",
+        "clinical",
+        "static",
+        "%",
+        (0, 100),
+        30,
+        20,
+        "Percentage of Ki-67-positive tumour nuclei.",
+    ),
+    _cat(
+        "histology",
+        "Histology",
+        "clinical",
+        ("ductal", "lobular"),
+        "Invasive ductal (NST) or invasive lobular carcinoma.",
+    ),
+    _num(
+        "t_stage",
+        "Clinical T stage",
+        "clinical",
+        "static",
+        "",
+        (1, 4),
+        2,
+        1,
+        "cT1 (<= 2 cm), cT2 (<= 5 cm), cT3 (> 5 cm), cT4 (chest wall / skin).",
+        integer=True,
+    ),
+    _num(
+        "n_stage",
+        "Clinical N stage",
+        "clinical",
+        "static",
+        "",
+        (0, 3),
+        1,
+        1,
+        "cN0-cN3.",
+        integer=True,
+    ),
+    _cat(
+        "regimen",
+        "Neoadjuvant regimen",
+        "clinical",
+        ("AC-T", "TCHP", "AC-T+pembrolizumab"),
+        "AC-T: anthracycline + cyclophosphamide then taxane; TCHP: docetaxel, carboplatin, "
+        "trastuzumab, pertuzumab; AC-T+pembrolizumab: KEYNOTE-522.",
+    ),
     # --- static genomic (baseline biopsy; expression as z-scores) ------------------------------
-    _num("esr1_expr", "ESR1 expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "ESR1 mRNA, z-score."),
-    _num("pgr_expr", "PGR expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "PGR mRNA, z-score."),
-    _num("erbb2_expr", "ERBB2 expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "ERBB2 (HER2) mRNA, z-score."),
-    _num("mki67_expr", "MKI67 expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "MKI67 mRNA, z-score."),
-    _num("top2a_expr", "TOP2A expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "TOP2A mRNA, z-score."),
-    _num("actb_expr", "ACTB expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "ACTB mRNA (housekeeping gene), z-score."),
-    _num("gapdh_expr", "GAPDH expression", "genomic", "static", "z", (-10, 10), 0, 1,
-         "GAPDH mRNA (housekeeping gene), z-score."),
+    _num(
+        "esr1_expr",
+        "ESR1 expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "ESR1 mRNA, z-score.",
+    ),
+    _num(
+        "pgr_expr",
+        "PGR expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "PGR mRNA, z-score.",
+    ),
+    _num(
+        "erbb2_expr",
+        "ERBB2 expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "ERBB2 (HER2) mRNA, z-score.",
+    ),
+    _num(
+        "mki67_expr",
+        "MKI67 expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "MKI67 mRNA, z-score.",
+    ),
+    _num(
+        "top2a_expr",
+        "TOP2A expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "TOP2A mRNA, z-score.",
+    ),
+    _num(
+        "actb_expr",
+        "ACTB expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "ACTB mRNA (housekeeping gene), z-score.",
+    ),
+    _num(
+        "gapdh_expr",
+        "GAPDH expression",
+        "genomic",
+        "static",
+        "z",
+        (-10, 10),
+        0,
+        1,
+        "GAPDH mRNA (housekeeping gene), z-score.",
+    ),
     _bin("tp53_mutation", "TP53 mutation", "genomic", "Somatic TP53 mutation in the biopsy."),
     _bin("pik3ca_mutation", "PIK3CA mutation", "genomic", "Somatic PIK3CA mutation in the biopsy."),
     _bin("brca_germline", "Germline BRCA1/2", "genomic", "Pathogenic germline BRCA1/2 variant."),
     # --- dynamic (one value per time point) ----------------------------------------------------
-    _num("tumor_diameter_cm", "Tumour diameter", "clinical", "dynamic", "cm", (0, 20), 0.4, 0.3,
-         "Largest diameter on imaging at this time point.", log_offset=0.1),
-    _num("ctdna_percent", "ctDNA tumour fraction", "genomic", "dynamic", "%", (0, 100), -1.0, 1.0,
-         "Circulating tumour DNA fraction; 0 = not detected.", log_offset=0.01),
-    _num("relative_dose_intensity", "Relative dose intensity", "clinical", "dynamic", "%",
-         (0, 150), 95, 10, "Delivered / planned dose so far (100 at baseline)."),
+    _num(
+        "tumor_diameter_cm",
+        "Tumour diameter",
+        "clinical",
+        "dynamic",
+        "cm",
+        (0, 20),
+        0.4,
+        0.3,
+        "Largest diameter on imaging at this time point.",
+        log_offset=0.1,
+    ),
+    _num(
+        "ctdna_percent",
+        "ctDNA tumour fraction",
+        "genomic",
+        "dynamic",
+        "%",
+        (0, 100),
+        -1.0,
+        1.0,
+        "Circulating tumour DNA fraction; 0 = not detected.",
+        log_offset=0.01,
+    ),
+    _num(
+        "relative_dose_intensity",
+        "Relative dose intensity",
+        "clinical",
+        "dynamic",
+        "%",
+        (0, 150),
+        95,
+        10,
+        "Delivered / planned dose so far (100 at baseline).",
+    ),
 )
 
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
@@ -244,8 +458,9 @@ def encode_column(spec: Feature, codes: np.ndarray) -> tuple[np.ndarray, np.ndar
     return values, present
 
 
-def subtype_of(er_percent: np.ndarray, pr_percent: np.ndarray, her2_positive: np.ndarray
-               ) -> np.ndarray:
+def subtype_of(
+    er_percent: np.ndarray, pr_percent: np.ndarray, her2_positive: np.ndarray
+) -> np.ndarray:
     """Molecular subtype index into :data:`SUBTYPES` (HR+ = ER or PR >= 1 %); -1 if unknown.
 
     Args:
@@ -271,7 +486,11 @@ def column_codes(spec: Feature, values: pd.Series | np.ndarray | list[object]) -
         InvalidCase: the first bad value (use the cohort loader for a report of all of them).
     """
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-    if spec.kind == "numeric" and pd.api.types.is_numeric_dtype(series.dtype):
+    if (
+        spec.kind == "numeric"
+        and spec.bounds is not None
+        and pd.api.types.is_numeric_dtype(series.dtype)
+    ):
         codes = series.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isnan(codes) & ((codes < spec.bounds[0]) | (codes > spec.bounds[1]))
         if bad.any() or (spec.integer and np.any(codes[~np.isnan(codes)] % 1 != 0)):
@@ -280,9 +499,11 @@ def column_codes(spec: Feature, values: pd.Series | np.ndarray | list[object]) -
     return np.array([spec.parse(v) for v in series], dtype=np.float64)
 
 
-def design_matrix(cases: pd.DataFrame, timepoints: pd.DataFrame,
-                  groups: tuple[Group, ...] = ("clinical", "genomic")
-                  ) -> tuple[np.ndarray, list[str]]:
+def design_matrix(
+    cases: pd.DataFrame,
+    timepoints: pd.DataFrame,
+    groups: tuple[Group, ...] = ("clinical", "genomic"),
+) -> tuple[np.ndarray, list[str]]:
     """Flat (N, D) encoding of the tabular data for classical models (logistic regression,
     random forest): static features, the derived subtype, and each dynamic feature at each
     time point (missing values as 0 plus a missing indicator where any are missing).
@@ -306,8 +527,10 @@ def design_matrix(cases: pd.DataFrame, timepoints: pd.DataFrame,
             blocks.append((~present).astype(np.float64)[:, None])
             names.append(f"{spec.name}{suffix}:missing")
 
-    codes = {f.name: column_codes(f, cases[f.name]) if f.name in cases else
-             np.full(len(cases), np.nan) for f in STATIC_FEATURES}
+    codes = {
+        f.name: column_codes(f, cases[f.name]) if f.name in cases else np.full(len(cases), np.nan)
+        for f in STATIC_FEATURES
+    }
     for spec in STATIC_FEATURES:
         if spec.group in groups:
             add(spec, codes[spec.name])
@@ -322,7 +545,8 @@ def design_matrix(cases: pd.DataFrame, timepoints: pd.DataFrame,
             continue
         for tp in TIME_POINTS:
             key = pd.MultiIndex.from_arrays([cases["case_id"], [tp] * len(cases)])
-            column = wide[spec.name].reindex(key) if spec.name in wide else pd.Series(
-                np.nan, index=key)
+            column = (
+                wide[spec.name].reindex(key) if spec.name in wide else pd.Series(np.nan, index=key)
+            )
             add(spec, column_codes(spec, column.reset_index(drop=True)), suffix=f"@{tp}")
     return np.concatenate(blocks, axis=1), names

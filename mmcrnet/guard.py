@@ -74,8 +74,7 @@ from safetensors.numpy import load_file, save_file
 
 from mmcrnet.checkpoint import InvalidModel, load_model, read_card, sha256_of
 from mmcrnet.errors import OncoPredictError, UnreadableImage
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature,
-                              column_codes)
+from mmcrnet.features import DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature, column_codes
 from mmcrnet.io import Phase, RawFile, Study, read_paths, read_study
 from mmcrnet.model import MMCRNet
 from mmcrnet.preprocess import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, image_input
@@ -108,8 +107,7 @@ class SupportedGeometry:
 
 
 MRI_GEOMETRY = SupportedGeometry("mri", ("MR",), (128, 1024), (0.35, 1.4), 2)
-MAMMOGRAM_GEOMETRY = SupportedGeometry("mammogram", ("MG", "DX", "CR"), (128, 6000), (0.04, 1.8),
-                                       1)
+MAMMOGRAM_GEOMETRY = SupportedGeometry("mammogram", ("MG", "DX", "CR"), (128, 6000), (0.04, 1.8), 1)
 GEOMETRIES: dict[str, SupportedGeometry] = {"mri": MRI_GEOMETRY, "mammogram": MAMMOGRAM_GEOMETRY}
 _PLANES = ("sagittal", "coronal", "axial")  # the patient axis (x, y, z) a slice normal lies along
 
@@ -128,8 +126,10 @@ def _orientation_problem(orientation: Sequence[float]) -> str | None:
     if tilt <= AXIAL_TOLERANCE_DEG:
         return None
     plane = _PLANES[int(np.argmax(np.abs(normal)))]
-    return (f"orientation {plane} (slice normal {tilt:.0f} degrees from axial): the model was "
-            f"trained on axial slices (tolerance {AXIAL_TOLERANCE_DEG:g} degrees)")
+    return (
+        f"orientation {plane} (slice normal {tilt:.0f} degrees from axial): the model was "
+        f"trained on axial slices (tolerance {AXIAL_TOLERANCE_DEG:g} degrees)"
+    )
 
 
 def header_checks(study: Study) -> tuple[str, ...]:
@@ -143,29 +143,42 @@ def header_checks(study: Study) -> tuple[str, ...]:
     geometry = GEOMETRIES.get(study.kind)
     modality = (study.modality or "").strip().upper() or "unknown"
     if geometry is None or modality not in geometry.modalities:
-        lines.append(f"modality {modality} ({study.kind}): the model reads breast DCE-MRI (MR) "
-                     "and mammograms (MG) only")
+        lines.append(
+            f"modality {modality} ({study.kind}): the model reads breast DCE-MRI (MR) "
+            "and mammograms (MG) only"
+        )
     body_part = getattr(study, "body_part", None)
-    if body_part and str(body_part).strip() and \
-            str(body_part).strip().upper() not in SUPPORTED_BODY_PARTS:
-        lines.append(f"body part {str(body_part).strip()}: the model was trained on "
-                     f"{', '.join(SUPPORTED_BODY_PARTS)} images only")
+    if (
+        body_part
+        and str(body_part).strip()
+        and str(body_part).strip().upper() not in SUPPORTED_BODY_PARTS
+    ):
+        lines.append(
+            f"body part {str(body_part).strip()}: the model was trained on "
+            f"{', '.join(SUPPORTED_BODY_PARTS)} images only"
+        )
     if geometry is None or lines[:1] and lines[0].startswith("modality"):
         return tuple(lines)
     phases, _, rows, columns = study.shape
     name = "MRI" if geometry.kind == "mri" else "mammograms"
     lo, hi = geometry.matrix
     if not (lo <= rows <= hi and lo <= columns <= hi):
-        lines.append(f"matrix {rows} x {columns} pixels: the model supports {lo} to {hi} pixels "
-                     f"a side for {name}")
+        lines.append(
+            f"matrix {rows} x {columns} pixels: the model supports {lo} to {hi} pixels "
+            f"a side for {name}"
+        )
     spacing = study.pixel_spacing_mm
     s_lo, s_hi = geometry.spacing_mm
     if spacing is not None and not all(s_lo <= s <= s_hi for s in spacing):
-        lines.append(f"pixel spacing {spacing[0]:g} x {spacing[1]:g} mm: the model supports "
-                     f"{s_lo:g} to {s_hi:g} mm for {name}")
+        lines.append(
+            f"pixel spacing {spacing[0]:g} x {spacing[1]:g} mm: the model supports "
+            f"{s_lo:g} to {s_hi:g} mm for {name}"
+        )
     if phases < geometry.min_phases:
-        lines.append(f"{phases} phase{'s' if phases != 1 else ''}: a DCE-MRI needs at least "
-                     f"{geometry.min_phases} (pre- and post-contrast)")
+        lines.append(
+            f"{phases} phase{'s' if phases != 1 else ''}: a DCE-MRI needs at least "
+            f"{geometry.min_phases} (pre- and post-contrast)"
+        )
     orientation = getattr(study, "orientation", None)
     if geometry.kind == "mri" and orientation:
         problem = _orientation_problem(orientation)
@@ -181,8 +194,14 @@ def header_checks(study: Study) -> tuple[str, ...]:
 #: (block 4's means are the embedding itself), and the 2 x 2 grid of channel means of blocks 3
 #: and 4. Global average pooling alone is blind to where things are (a rotated breast has the
 #: same pooled embedding) and to fine texture (noise, blur): the early blocks and the grids see it.
-FEATURE_LAYERS: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block3_grid",
-                                   "block4_grid")
+FEATURE_LAYERS: tuple[str, ...] = (
+    "block1",
+    "block2",
+    "block3",
+    "block4",
+    "block3_grid",
+    "block4_grid",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,8 +230,13 @@ class ImageDensity:
 
     def scores(self, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(distance (N,), index into layers of the largest (N,))`` of (N, D_l) features."""
-        relative = np.stack([density.distances(features[name]) / density.scale
-                             for name, density in self.layers.items()], axis=1)  # (N, L)
+        relative = np.stack(
+            [
+                density.distances(features[name]) / density.scale
+                for name, density in self.layers.items()
+            ],
+            axis=1,
+        )  # (N, L)
         return relative.max(axis=1), relative.argmax(axis=1)
 
 
@@ -239,8 +263,11 @@ def _block_outputs(model: MMCRNet) -> Iterator[dict[int, list[torch.Tensor]]]:
     handles = []
     for kind, encoder in ((MRI, model.mri_encoder), (MAMMOGRAM, model.mammogram_encoder)):
         for block in encoder.blocks:
-            handles.append(block.register_forward_hook(
-                lambda _module, _inputs, output, kind=kind: recorded[kind].append(output)))
+            handles.append(
+                block.register_forward_hook(
+                    lambda _module, _inputs, output, kind=kind: recorded[kind].append(output)
+                )
+            )
     try:
         yield recorded
     finally:
@@ -250,17 +277,21 @@ def _block_outputs(model: MMCRNet) -> Iterator[dict[int, list[torch.Tensor]]]:
 
 def _layer_statistics(blocks: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
     """:data:`FEATURE_LAYERS` of one kind's block outputs -> name -> (B, D) float64."""
-    out = {f"block{i + 1}": torch.cat([b.mean((2, 3)), b.std((2, 3))], dim=1)
-           for i, b in enumerate(blocks)}  # (B, 2 C)
+    out = {
+        f"block{i + 1}": torch.cat([b.mean((2, 3)), b.std((2, 3))], dim=1)
+        for i, b in enumerate(blocks)
+    }  # (B, 2 C)
     for i in (len(blocks) - 2, len(blocks) - 1):
-        out[f"block{i + 1}_grid"] = torch.nn.functional.adaptive_avg_pool2d(
-            blocks[i], 2).flatten(1)  # (B, 4 C)
+        out[f"block{i + 1}_grid"] = torch.nn.functional.adaptive_avg_pool2d(blocks[i], 2).flatten(
+            1
+        )  # (B, 4 C)
     return {name: out[name].double().cpu().numpy() for name in FEATURE_LAYERS}
 
 
 @torch.no_grad()
-def image_features(model: MMCRNet, images: np.ndarray | torch.Tensor, kind: int,
-                   batch_size: int = 256) -> dict[str, np.ndarray]:
+def image_features(
+    model: MMCRNet, images: np.ndarray | torch.Tensor, kind: int, batch_size: int = 256
+) -> dict[str, np.ndarray]:
     """The image branch's statistics (:data:`FEATURE_LAYERS`) of (N, C, S, S) inputs of one
     kind (C = 3, or 1 for mammograms), one forward of ``model.image_branch`` per batch.
 
@@ -272,9 +303,12 @@ def image_features(model: MMCRNet, images: np.ndarray | torch.Tensor, kind: int,
     device = next(model.parameters()).device
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        chunk = chunk.float() if isinstance(chunk, torch.Tensor) else torch.from_numpy(
-            np.asarray(chunk, dtype=np.float32))  # (B, C, S, S)
+        chunk = images[start : start + batch_size]
+        chunk = (
+            chunk.float()
+            if isinstance(chunk, torch.Tensor)
+            else torch.from_numpy(np.asarray(chunk, dtype=np.float32))
+        )  # (B, C, S, S)
         if chunk.shape[1] < 3:  # mammograms: channel 0 only, padded like Predictor.prepare
             chunk = torch.nn.functional.pad(chunk, (0, 0, 0, 0, 0, 3 - chunk.shape[1]))
         kinds = torch.full((chunk.shape[0],), kind, dtype=torch.long, device=device)
@@ -284,8 +318,11 @@ def image_features(model: MMCRNet, images: np.ndarray | torch.Tensor, kind: int,
     return {name: np.concatenate([p[name] for p in parts]) for name in FEATURE_LAYERS}
 
 
-def fit_image_density(train: Mapping[str, np.ndarray], held_out: Mapping[str, np.ndarray],
-                      quantile: float = DEFAULT_QUANTILE) -> tuple[ImageDensity, np.ndarray]:
+def fit_image_density(
+    train: Mapping[str, np.ndarray],
+    held_out: Mapping[str, np.ndarray],
+    quantile: float = DEFAULT_QUANTILE,
+) -> tuple[ImageDensity, np.ndarray]:
     """Gaussians on ``train`` features, scales and threshold from ``held_out`` features.
 
     Returns:
@@ -304,7 +341,9 @@ def fit_image_density(train: Mapping[str, np.ndarray], held_out: Mapping[str, np
 # --- tabular ------------------------------------------------------------------------------------
 
 
-def training_ranges(cases: pd.DataFrame, timepoints: pd.DataFrame) -> dict[str, tuple[float, float]]:
+def training_ranges(
+    cases: pd.DataFrame, timepoints: pd.DataFrame
+) -> dict[str, tuple[float, float]]:
     """Per numeric feature the (min, max) of the observed values in these tables."""
     ranges: dict[str, tuple[float, float]] = {}
     for spec in FEATURES:
@@ -338,9 +377,12 @@ class TabularCheck:
     heavy_missing: bool
 
 
-def tabular_check(static: Mapping[str, object], timepoints: Sequence[Mapping[str, object]],
-                  ranges: Mapping[str, tuple[float, float]],
-                  groups: Sequence[str] = ("clinical", "genomic")) -> TabularCheck:
+def tabular_check(
+    static: Mapping[str, object],
+    timepoints: Sequence[Mapping[str, object]],
+    ranges: Mapping[str, tuple[float, float]],
+    groups: Sequence[str] = ("clinical", "genomic"),
+) -> TabularCheck:
     """Values far outside the training ranges, and how many values were given.
 
     Args:
@@ -362,8 +404,10 @@ def tabular_check(static: Mapping[str, object], timepoints: Sequence[Mapping[str
         margin = RANGE_MARGIN * (hi - lo)
         if lo - margin <= code <= hi + margin:
             return
-        reasons.append(f"{spec.label}{where} {_number(code)}{_unit(spec)} is outside the "
-                       f"training range {_number(lo)} to {_number(hi)}{_unit(spec)}")
+        reasons.append(
+            f"{spec.label}{where} {_number(code)}{_unit(spec)} is outside the "
+            f"training range {_number(lo)} to {_number(hi)}{_unit(spec)}"
+        )
 
     static_specs = [s for s in STATIC_FEATURES if s.group in groups]
     dynamic_specs = [s for s in DYNAMIC_FEATURES if s.group in groups]
@@ -381,10 +425,16 @@ def tabular_check(static: Mapping[str, object], timepoints: Sequence[Mapping[str
             far(spec, code, where)
     heavy = static_present < HEAVY_MISSING_FRACTION * len(static_specs)
     if heavy:
-        reasons.append(f"only {static_present} of {len(static_specs)} baseline values are given; "
-                       "every training case had at least half of them")
-    return TabularCheck(tuple(reasons), static_present + dynamic_present,
-                        len(static_specs) + len(dynamic_specs) * len(timepoints), heavy)
+        reasons.append(
+            f"only {static_present} of {len(static_specs)} baseline values are given; "
+            "every training case had at least half of them"
+        )
+    return TabularCheck(
+        tuple(reasons),
+        static_present + dynamic_present,
+        len(static_specs) + len(dynamic_specs) * len(timepoints),
+        heavy,
+    )
 
 
 # --- the guard ----------------------------------------------------------------------------------
@@ -424,16 +474,24 @@ class GuardReport:
         return self.image_ok and self.tabular_ok
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "image_ok": self.image_ok, "tabular_ok": self.tabular_ok,
-                "ok": self.ok}
+        return {
+            **asdict(self),
+            "image_ok": self.image_ok,
+            "tabular_ok": self.tabular_ok,
+            "ok": self.ok,
+        }
 
 
 class Guard:
     """Fitted guard of one model: per image kind an :class:`ImageDensity`, and the training
     ranges of the numeric features. ``Guard.load(model_dir)``, then ``guard.check(...)``."""
 
-    def __init__(self, densities: Mapping[str, ImageDensity],
-                 ranges: Mapping[str, tuple[float, float]], card: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        densities: Mapping[str, ImageDensity],
+        ranges: Mapping[str, tuple[float, float]],
+        card: Mapping[str, Any],
+    ) -> None:
         self.densities = dict(densities)
         self.ranges = dict(ranges)
         self.card = dict(card)
@@ -450,22 +508,28 @@ class Guard:
         card_path, weights = folder / GUARD_CARD, folder / GUARD_WEIGHTS
         if not card_path.is_file() or not weights.is_file():
             missing = GUARD_CARD if not card_path.is_file() else GUARD_WEIGHTS
-            raise InvalidModel(f"{folder}: no {missing} (run: python -m mmcrnet guard fit "
-                               f"--model {folder})")
+            raise InvalidModel(
+                f"{folder}: no {missing} (run: python -m mmcrnet guard fit --model {folder})"
+            )
         try:
             card = json.loads(card_path.read_text())
         except json.JSONDecodeError as exc:
-            raise InvalidModel(f"{card_path}: not valid JSON ({exc.msg} at line {exc.lineno})") \
-                from None
+            raise InvalidModel(
+                f"{card_path}: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
         expected, actual = card.get("weights", {}).get("sha256"), sha256_of(weights)
         if expected != actual:
-            raise InvalidModel(f"{weights}: SHA-256 {actual[:12]}... does not match "
-                               f"{GUARD_CARD}'s {str(expected)[:12]}...")
+            raise InvalidModel(
+                f"{weights}: SHA-256 {actual[:12]}... does not match "
+                f"{GUARD_CARD}'s {str(expected)[:12]}..."
+            )
         model_sha = read_card(folder).get("weights", {}).get("sha256")
         if card.get("model_sha256") != model_sha:
-            raise InvalidModel(f"{card_path}: fitted for model weights "
-                               f"{str(card.get('model_sha256'))[:12]}... but model.json has "
-                               f"{str(model_sha)[:12]}... (run: python -m mmcrnet guard fit)")
+            raise InvalidModel(
+                f"{card_path}: fitted for model weights "
+                f"{str(card.get('model_sha256'))[:12]}... but model.json has "
+                f"{str(model_sha)[:12]}... (run: python -m mmcrnet guard fit)"
+            )
         tensors = load_file(str(weights))
         densities = {}
         for kind, threshold in card["thresholds"].items():
@@ -474,9 +538,11 @@ class Guard:
                 key = f"{kind}.{name}"
                 if f"{key}.mean" not in tensors:
                     raise InvalidModel(f"{weights}: no tensor '{key}.mean'")
-                layers[name] = EmbeddingDensity(tensors[f"{key}.mean"].astype(np.float64),
-                                                tensors[f"{key}.precision"].astype(np.float64),
-                                                float(tensors[f"{key}.scale"][0]))
+                layers[name] = EmbeddingDensity(
+                    tensors[f"{key}.mean"].astype(np.float64),
+                    tensors[f"{key}.precision"].astype(np.float64),
+                    float(tensors[f"{key}.scale"][0]),
+                )
             densities[kind] = ImageDensity(layers, float(threshold))
         ranges = {k: (float(v[0]), float(v[1])) for k, v in card["feature_ranges"].items()}
         return cls(densities, ranges, card)
@@ -488,14 +554,16 @@ class Guard:
         for kind, density in self.densities.items():
             for name, layer in density.layers.items():
                 # float32 halves the file; distances are computed in float64 after loading
-                tensors[f"{kind}.{name}.mean"] = np.ascontiguousarray(layer.mean,
-                                                                      dtype=np.float32)
-                tensors[f"{kind}.{name}.precision"] = np.ascontiguousarray(layer.precision,
-                                                                           dtype=np.float32)
+                tensors[f"{kind}.{name}.mean"] = np.ascontiguousarray(layer.mean, dtype=np.float32)
+                tensors[f"{kind}.{name}.precision"] = np.ascontiguousarray(
+                    layer.precision, dtype=np.float32
+                )
                 tensors[f"{kind}.{name}.scale"] = np.array([layer.scale], dtype=np.float64)
         save_file(tensors, str(folder / GUARD_WEIGHTS), metadata={"format": "np"})
-        card = {**self.card, "weights": {"file": GUARD_WEIGHTS,
-                                         "sha256": sha256_of(folder / GUARD_WEIGHTS)}}
+        card = {
+            **self.card,
+            "weights": {"file": GUARD_WEIGHTS, "sha256": sha256_of(folder / GUARD_WEIGHTS)},
+        }
         (folder / GUARD_CARD).write_text(json.dumps(card, indent=2) + "\n")
         self.card = card
         return card
@@ -504,8 +572,9 @@ class Guard:
     def thresholds(self) -> dict[str, float]:
         return {kind: d.threshold for kind, d in self.densities.items()}
 
-    def image_distance(self, model: MMCRNet, image: torch.Tensor, kind: torch.Tensor
-                       ) -> tuple[float, float, str] | None:
+    def image_distance(
+        self, model: MMCRNet, image: torch.Tensor, kind: torch.Tensor
+    ) -> tuple[float, float, str] | None:
         """(distance, threshold, layer with the largest distance) of one prepared image
         (1, 3, S, S) of kind (1,); None without an image or without a density for its kind.
         One forward of the image branch."""
@@ -517,13 +586,15 @@ class Guard:
         distances, largest = density.scores(features)
         return float(distances[0]), density.threshold, list(density.layers)[int(largest[0])]
 
-    def tabular_check(self, clinical: Any, groups: Sequence[str] = ("clinical", "genomic")
-                      ) -> TabularCheck:
+    def tabular_check(
+        self, clinical: Any, groups: Sequence[str] = ("clinical", "genomic")
+    ) -> TabularCheck:
         """:func:`tabular_check` of a :class:`mmcrnet.predict.ClinicalCase` with these ranges."""
         return tabular_check(clinical.static, clinical.timepoints, self.ranges, groups)
 
-    def check(self, study: Study | None, prepared: Any, clinical: Any, model: MMCRNet
-              ) -> GuardReport:
+    def check(
+        self, study: Study | None, prepared: Any, clinical: Any, model: MMCRNet
+    ) -> GuardReport:
         """The verdict on one prepared case (:meth:`mmcrnet.predict.Predictor.prepare`).
 
         Args:
@@ -544,12 +615,21 @@ class Guard:
                 distance, threshold, layer = measured
                 if distance > threshold:
                     image_reasons.append(
-                        f"the image is unlike the training {KIND_WORDS[IMAGE_KINDS[int(prepared.kind[0])]]} "
+                        "the image is unlike the training "
+                        f"{KIND_WORDS[IMAGE_KINDS[int(prepared.kind[0])]]} "
                         f"images: distance {distance:.1f}, threshold {threshold:.1f} (largest "
-                        f"at {layer})")
+                        f"at {layer})"
+                    )
         tabular = self.tabular_check(clinical, model.config.groups)
-        return GuardReport(tuple(image_reasons), distance, threshold, tabular.reasons,
-                           tabular.values_present, tabular.values_possible, tabular.heavy_missing)
+        return GuardReport(
+            tuple(image_reasons),
+            distance,
+            threshold,
+            tabular.reasons,
+            tabular.values_present,
+            tabular.values_possible,
+            tabular.heavy_missing,
+        )
 
 
 # --- fitting ------------------------------------------------------------------------------------
@@ -563,15 +643,23 @@ def _phantom_source(card: Mapping[str, Any]) -> tuple[int, int, int]:
     """
     source = card.get("training_source", {})
     if source.get("kind") != "phantom":
-        raise OncoPredictError(f"the model card's training source {source!r} is not a phantom "
-                               "cohort; the guard is fitted on the model's phantom training split")
+        raise OncoPredictError(
+            f"the model card's training source {source!r} is not a phantom "
+            "cohort; the guard is fitted on the model's phantom training split"
+        )
     split_seed = int(card.get("split", {}).get("seed", source["seed"]))
     return int(source["n"]), int(source["seed"]), split_seed
 
 
-def fit_guard(model_dir: Path | str, held_out: int = 1000, seed: int = 8,
-              quantile: float = DEFAULT_QUANTILE, workers: int | None = None,
-              progress: ProgressCallback | None = None, command: str = "") -> Guard:
+def fit_guard(
+    model_dir: Path | str,
+    held_out: int = 1000,
+    seed: int = 8,
+    quantile: float = DEFAULT_QUANTILE,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    command: str = "",
+) -> Guard:
     """Fit the guard of the model in ``model_dir`` and write it there.
 
     Rebuilds the model's training split (cohort and split seed from model.json), fits the
@@ -590,48 +678,56 @@ def fit_guard(model_dir: Path | str, held_out: int = 1000, seed: int = 8,
     started = time.perf_counter()
     n, cohort_seed, split_seed = _phantom_source(read_card(Path(model_dir)))
     if seed in (cohort_seed, 99):
-        raise OncoPredictError(f"held-out seed {seed} is the training or the test seed; use "
-                               "another")
+        raise OncoPredictError(
+            f"held-out seed {seed} is the training or the test seed; use another"
+        )
     model, card = load_model(Path(model_dir), "cpu")
     say(f"rebuilding the training cohort: {n} phantom cases, seed {cohort_seed}")
-    cases = phantom_case_set(n, cohort_seed, cache=default_cache(n, cohort_seed),
-                             workers=workers)
-    train_rows, _, _ = split_rows(cases.n, split_seed,
-                                  tuple(card.get("split", {}).get("fractions",
-                                                                   (0.7, 0.15, 0.15))))
+    cases = phantom_case_set(n, cohort_seed, cache=default_cache(n, cohort_seed), workers=workers)
+    train_rows, _, _ = split_rows(
+        cases.n, split_seed, tuple(card.get("split", {}).get("fractions", (0.7, 0.15, 0.15)))
+    )
     train = subset(cases, train_rows)
     say(f"building the held-out cases: {held_out} phantom cases, seed {seed}")
     held = phantom_case_set(held_out, seed, cache=default_cache(held_out, seed), workers=workers)
     densities: dict[str, ImageDensity] = {}
     held_distances: dict[str, dict[str, float]] = {}
     for name, kind in (("mri", MRI), ("mammogram", MAMMOGRAM)):
-        say(f"image-branch features of the {name} images ({train.n} training, {held.n} "
-            "held-out)")
+        say(f"image-branch features of the {name} images ({train.n} training, {held.n} held-out)")
         train_images = train.images.mri if kind == MRI else train.images.mammogram
         held_images = held.images.mri if kind == MRI else held.images.mammogram
         densities[name], distances = fit_image_density(
-            image_features(model, train_images, kind), image_features(model, held_images, kind),
-            quantile)
-        held_distances[name] = {"median": round(float(np.median(distances)), 3),
-                                "max": round(float(distances.max()), 3)}
+            image_features(model, train_images, kind),
+            image_features(model, held_images, kind),
+            quantile,
+        )
+        held_distances[name] = {
+            "median": round(float(np.median(distances)), 3),
+            "max": round(float(distances.max()), 3),
+        }
     ranges = training_ranges(train.cases, train.timepoints)
     guard_card = {
         "version": GUARD_VERSION,
         "what": "out-of-distribution guard: header checks, Mahalanobis distances of the "
-                "image branch's statistics per image kind, training ranges of the numeric "
-                "features",
+        "image branch's statistics per image kind, training ranges of the numeric "
+        "features",
         "model_sha256": card["weights"]["sha256"],
         "layers": list(FEATURE_LAYERS),
         "features": "per image kind, one Gaussian (Ledoit-Wolf covariance) per layer of the "
-                    "image branch: blockK = channel means and spatial SDs of conv block K, "
-                    "blockK_grid = 2x2 grid of channel means; distance = largest layer "
-                    "Mahalanobis distance over that layer's held-out median",
+        "image branch: blockK = channel means and spatial SDs of conv block K, "
+        "blockK_grid = 2x2 grid of channel means; distance = largest layer "
+        "Mahalanobis distance over that layer's held-out median",
         "quantile": quantile,
         "thresholds": {k: round(d.threshold, 4) for k, d in densities.items()},
         "held_out_distances": held_distances,
-        "training_cohort": {"kind": "phantom", "n": n, "seed": cohort_seed,
-                            "split_seed": split_seed, "train_cases": int(train.n),
-                            "images": "training split only; no outcomes used"},
+        "training_cohort": {
+            "kind": "phantom",
+            "n": n,
+            "seed": cohort_seed,
+            "split_seed": split_seed,
+            "train_cases": int(train.n),
+            "images": "training split only; no outcomes used",
+        },
         "held_out_cohort": {"kind": "phantom", "n": held_out, "seed": seed},
         "feature_ranges": {k: [v[0], v[1]] for k, v in ranges.items()},
         "range_margin": RANGE_MARGIN,
@@ -654,9 +750,12 @@ def _resized(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     """(H, W) -> (height, width), bilinear (area when shrinking)."""
     tensor = torch.from_numpy(np.array(plane, dtype=np.float32))[None, None]  # a writable copy
     shrink = height < plane.shape[0]
-    out = torch.nn.functional.interpolate(tensor, size=(height, width),
-                                          mode="area" if shrink else "bilinear",
-                                          **({} if shrink else {"align_corners": False}))
+    out = torch.nn.functional.interpolate(
+        tensor,
+        size=(height, width),
+        mode="area" if shrink else "bilinear",
+        **({} if shrink else {"align_corners": False}),
+    )
     return out[0, 0].numpy()
 
 
@@ -673,11 +772,16 @@ TRANSFORMS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
     "flipped vertically": lambda p, rng: p[::-1].copy(),
     "intensity inverted": lambda p, rng: 1.0 - p,
     "heavy Gaussian noise (sd 0.25)": lambda p, rng: np.clip(
-        p + rng.normal(0.0, 0.25, p.shape), 0.0, 1.0).astype(np.float32),
+        p + rng.normal(0.0, 0.25, p.shape), 0.0, 1.0
+    ).astype(np.float32),
     "blurred (Gaussian sd 4 px)": lambda p, rng: _gaussian_blur(p, 4.0),
     "zoomed 3x (centre crop)": lambda p, rng: _resized(
-        p[p.shape[0] // 3:p.shape[0] // 3 + p.shape[0] // 3,
-          p.shape[1] // 3:p.shape[1] // 3 + p.shape[1] // 3], *p.shape),
+        p[
+            p.shape[0] // 3 : p.shape[0] // 3 + p.shape[0] // 3,
+            p.shape[1] // 3 : p.shape[1] // 3 + p.shape[1] // 3,
+        ],
+        *p.shape,
+    ),
     "downscaled to 32x32 and back": lambda p, rng: _resized(_resized(p, 32, 32), *p.shape),
     "constant image (0.5)": lambda p, rng: np.full_like(p, 0.5),
     "random noise image": lambda p, rng: rng.random(p.shape).astype(np.float32),
@@ -711,8 +815,9 @@ def _as_kind(study: Study, kind: str) -> Study:
     plane = study.image[0][None]  # (1, H, W)
     phase = Phase(label="image", index=0, time_s=None, volume=plane)
     if kind == "mri":
-        phases = tuple(dataclasses.replace(phase, index=i, label=f"phase {i + 1}")
-                       for i in range(3))
+        phases = tuple(
+            dataclasses.replace(phase, index=i, label=f"phase {i + 1}") for i in range(3)
+        )
     else:
         phases = (phase,)
     changes: dict[str, Any] = {"kind": kind, "phases": phases, "slice_index": 0}
@@ -764,8 +869,9 @@ class StudyVerdict:
         return {**asdict(self), "header_flagged": self.header_flagged, "flagged": self.flagged}
 
 
-def study_verdict(guard: Guard, model: MMCRNet, study: Study, name: str, note: str = ""
-                  ) -> StudyVerdict:
+def study_verdict(
+    guard: Guard, model: MMCRNet, study: Study, name: str, note: str = ""
+) -> StudyVerdict:
     """Header reasons and learned distances of one study: as read when the model reads its kind,
     else as a copied-slice DCE-MRI and as a mammogram (flagged only if flagged as both)."""
     as_read = study.kind in LEARNED_KINDS and (study.kind != "mri" or study.shape[0] >= 2)
@@ -774,24 +880,44 @@ def study_verdict(guard: Guard, model: MMCRNet, study: Study, name: str, note: s
         source = study if as_read else _as_kind(study, kind)
         code, pixels = image_input(source)
         image = np.zeros((1, 3, *pixels.shape[1:]), dtype=np.float32)
-        image[0, :pixels.shape[0]] = pixels
+        image[0, : pixels.shape[0]] = pixels
         measured = guard.image_distance(model, torch.from_numpy(image), torch.tensor([code]))
         if measured is not None:
             distances[kind] = round(measured[0], 3)
-    flagged = bool(distances) and all(d > guard.densities[k].threshold
-                                      for k, d in distances.items())
-    return StudyVerdict(name, study.modality, study.kind, header_checks(study), distances,
-                        flagged, note)
+    flagged = bool(distances) and all(
+        d > guard.densities[k].threshold for k, d in distances.items()
+    )
+    return StudyVerdict(
+        name, study.modality, study.kind, header_checks(study), distances, flagged, note
+    )
 
 
 #: pydicom's bundled test files of modalities other than breast MR/MG (no downloads).
 PYDICOM_FILES: tuple[str, ...] = (
-    "CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "MR_small.dcm",
-    "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_bigendian.dcm",
-    "MR_small_implicit.dcm", "examples_overlay.dcm", "JPEG2000.dcm", "JPEG-lossy.dcm",
-    "JPGExtended.dcm", "examples_jpeg2k.dcm", "examples_rgb_color.dcm", "examples_palette.dcm",
-    "examples_ybr_color.dcm", "ExplVR_BigEnd.dcm", "SC_rgb_jpeg.dcm", "SC_rgb_rle.dcm",
-    "image_dfl.dcm", "liver_1frame.dcm", "rtdose_1frame.dcm", "rtdose.dcm")
+    "CT_small.dcm",
+    "693_J2KI.dcm",
+    "J2K_pixelrep_mismatch.dcm",
+    "MR_small.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jp2klossless.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+    "examples_overlay.dcm",
+    "JPEG2000.dcm",
+    "JPEG-lossy.dcm",
+    "JPGExtended.dcm",
+    "examples_jpeg2k.dcm",
+    "examples_rgb_color.dcm",
+    "examples_palette.dcm",
+    "examples_ybr_color.dcm",
+    "ExplVR_BigEnd.dcm",
+    "SC_rgb_jpeg.dcm",
+    "SC_rgb_rle.dcm",
+    "image_dfl.dcm",
+    "liver_1frame.dcm",
+    "rtdose_1frame.dcm",
+    "rtdose.dcm",
+)
 
 
 def pydicom_verdicts(guard: Guard, model: MMCRNet) -> list[StudyVerdict]:
@@ -808,8 +934,17 @@ def pydicom_verdicts(guard: Guard, model: MMCRNet) -> list[StudyVerdict]:
             study = read_paths([path])
         except UnreadableImage as exc:
             reason = str(exc).replace(str(path), name)
-            verdicts.append(StudyVerdict(name, "", "refused by the reader", (reason,), {}, False,
-                                         "the app shows the reader's error"))
+            verdicts.append(
+                StudyVerdict(
+                    name,
+                    "",
+                    "refused by the reader",
+                    (reason,),
+                    {},
+                    False,
+                    "the app shows the reader's error",
+                )
+            )
             continue
         verdicts.append(study_verdict(guard, model, study, name))
     mr_small = get_testdata_file("MR_small.dcm")
@@ -831,24 +966,37 @@ class GuardEvaluation:
     def to_dict(self) -> dict[str, Any]:
         files = [v.to_dict() for v in self.pydicom]
         read = [v for v in self.pydicom if v.kind != "refused by the reader"]
-        return {"thresholds": self.thresholds, "phantom_test": self.phantom_test,
-                "pydicom": {"files": files, "read": len(read),
-                            "flagged": sum(v.flagged for v in read),
-                            "refused_by_reader": len(self.pydicom) - len(read)},
-                "transforms": self.transforms,
-                "transforms_overall": _overall(self.transforms)}
+        return {
+            "thresholds": self.thresholds,
+            "phantom_test": self.phantom_test,
+            "pydicom": {
+                "files": files,
+                "read": len(read),
+                "flagged": sum(v.flagged for v in read),
+                "refused_by_reader": len(self.pydicom) - len(read),
+            },
+            "transforms": self.transforms,
+            "transforms_overall": _overall(self.transforms),
+        }
 
 
 def _overall(transforms: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     learned = [row[k]["learned"] for row in transforms.values() for k in LEARNED_KINDS if k in row]
     flagged = [row[k]["any"] for row in transforms.values() for k in LEARNED_KINDS if k in row]
-    return {"learned": round(float(np.mean(learned)), 4) if learned else math.nan,
-            "any": round(float(np.mean(flagged)), 4) if flagged else math.nan}
+    return {
+        "learned": round(float(np.mean(learned)), 4) if learned else math.nan,
+        "any": round(float(np.mean(flagged)), 4) if flagged else math.nan,
+    }
 
 
-def evaluate_guard(model_dir: Path | str, test_n: int = 1000, seed: int = 99,
-                   transform_cases: int = 100, workers: int | None = None,
-                   progress: ProgressCallback | None = None) -> GuardEvaluation:
+def evaluate_guard(
+    model_dir: Path | str,
+    test_n: int = 1000,
+    seed: int = 99,
+    transform_cases: int = 100,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> GuardEvaluation:
     """Measure the guard in ``model_dir``: share of held-out phantom test cases flagged (per
     kind), each pydicom test image, and ``transform_cases`` phantom test cases under each of
     :data:`TRANSFORMS` (both kinds, through the real reader path).
@@ -873,10 +1021,11 @@ def evaluate_guard(model_dir: Path | str, test_n: int = 1000, seed: int = 99,
     for name, kind in (("mri", MRI), ("mammogram", MAMMOGRAM)):
         images = test.images.mri if kind == MRI else test.images.mammogram
         distances, _ = guard.densities[name].scores(image_features(model, images, kind))
-        phantom[name] = {"flagged": round(float(np.mean(distances > guard.densities[name]
-                                                        .threshold)), 4),
-                         "median_distance": round(float(np.median(distances)), 3),
-                         "p99_distance": round(float(np.quantile(distances, 0.99)), 3)}
+        phantom[name] = {
+            "flagged": round(float(np.mean(distances > guard.densities[name].threshold)), 4),
+            "median_distance": round(float(np.median(distances)), 3),
+            "p99_distance": round(float(np.quantile(distances, 0.99)), 3),
+        }
     say("pydicom's bundled test images")
     pydicom = tuple(pydicom_verdicts(guard, model))
     say(f"transforms of {transform_cases} phantom test cases")
@@ -884,58 +1033,105 @@ def evaluate_guard(model_dir: Path | str, test_n: int = 1000, seed: int = 99,
     rng = np.random.default_rng([seed, 2026])
     counts = {t: {k: np.zeros(3, dtype=np.int64) for k in LEARNED_KINDS} for t in TRANSFORMS}
     for render in renders:
-        images = render.render()
+        rendered = render.render()
         studies = {
-            "mri": read_study([RawFile(f"{render.case_id}/phase{i + 1}.dcm", data)
-                               for i, data in enumerate(mri_datasets(render, images.mri))]),
-            "mammogram": read_study([RawFile(f"{render.case_id}/mammogram.dcm",
-                                             mammogram_dataset(render, images))])}
+            "mri": read_study(
+                [
+                    RawFile(f"{render.case_id}/phase{i + 1}.dcm", data)
+                    for i, data in enumerate(mri_datasets(render, rendered.mri))
+                ]
+            ),
+            "mammogram": read_study(
+                [RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, rendered))]
+            ),
+        }
         for name in TRANSFORMS:
-            for kind, study in studies.items():
+            for kind_name, study in studies.items():
                 verdict = study_verdict(guard, model, transformed_study(study, name, rng), name)
-                counts[name][kind] += (verdict.header_flagged, verdict.learned_flagged,
-                                       verdict.flagged)
-    transforms = {name: {kind: {"n": len(renders),
-                                "header": round(float(c[0]) / len(renders), 4),
-                                "learned": round(float(c[1]) / len(renders), 4),
-                                "any": round(float(c[2]) / len(renders), 4)}
-                         for kind, c in per_kind.items()}
-                  for name, per_kind in counts.items()}
+                counts[name][kind_name] += (
+                    verdict.header_flagged,
+                    verdict.learned_flagged,
+                    verdict.flagged,
+                )
+    transforms = {
+        name: {
+            kind: {
+                "n": len(renders),
+                "header": round(float(c[0]) / len(renders), 4),
+                "learned": round(float(c[1]) / len(renders), 4),
+                "any": round(float(c[2]) / len(renders), 4),
+            }
+            for kind, c in per_kind.items()
+        }
+        for name, per_kind in counts.items()
+    }
     return GuardEvaluation(phantom, pydicom, transforms, guard.thresholds)
 
 
 def format_evaluation(result: Mapping[str, Any]) -> str:
     """A guard evaluation (:meth:`GuardEvaluation.to_dict`) as plain text."""
     p = result["phantom_test"]
-    lines = ["thresholds (Mahalanobis): " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                        result["thresholds"].items()),
-             f"held-out phantom test cases flagged (n={p['n']}, seed {p['seed']}): "
-             + ", ".join(f"{k} {p[k]['flagged']:.1%} (median distance "
-                         f"{p[k]['median_distance']:.1f})" for k in LEARNED_KINDS)]
+    lines = [
+        "thresholds (Mahalanobis): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["thresholds"].items()),
+        f"held-out phantom test cases flagged (n={p['n']}, seed {p['seed']}): "
+        + ", ".join(
+            f"{k} {p[k]['flagged']:.1%} (median distance {p[k]['median_distance']:.1f})"
+            for k in LEARNED_KINDS
+        ),
+    ]
     d = result["pydicom"]
-    lines.append(f"pydicom test images: {d['flagged']} of {d['read']} read flagged "
-                 f"({d['refused_by_reader']} refused by the reader)")
+    lines.append(
+        f"pydicom test images: {d['flagged']} of {d['read']} read flagged "
+        f"({d['refused_by_reader']} refused by the reader)"
+    )
     for f in d["files"]:
         if f["kind"] == "refused by the reader":
             lines.append(f"  {f['name']:<32} refused by the reader: {f['header_reasons'][0]}")
             continue
         distances = ", ".join(f"{k} {v:.1f}" for k, v in f["distances"].items())
         first = f["header_reasons"][0] if f["header_reasons"] else "-"
-        lines.append(f"  {f['name']:<32} {f['modality']:<4} header "
-                     f"{'FLAG' if f['header_flagged'] else 'ok  '}  learned "
-                     f"{'FLAG' if f['learned_flagged'] else 'ok  '} ({distances})  {first}")
+        lines.append(
+            f"  {f['name']:<32} {f['modality']:<4} header "
+            f"{'FLAG' if f['header_flagged'] else 'ok  '}  learned "
+            f"{'FLAG' if f['learned_flagged'] else 'ok  '} ({distances})  {first}"
+        )
     lines.append("transformed phantom test images flagged (learned / header or learned):")
     for name, row in result["transforms"].items():
-        lines.append(f"  {name:<32} " + "   ".join(
-            f"{k} {row[k]['learned']:.0%} / {row[k]['any']:.0%}" for k in LEARNED_KINDS))
+        lines.append(
+            f"  {name:<32} "
+            + "   ".join(
+                f"{k} {row[k]['learned']:.0%} / {row[k]['any']:.0%}" for k in LEARNED_KINDS
+            )
+        )
     overall = result["transforms_overall"]
-    lines.append(f"  {'overall':<32} learned {overall['learned']:.1%}, header or learned "
-                 f"{overall['any']:.1%}")
+    lines.append(
+        f"  {'overall':<32} learned {overall['learned']:.1%}, header or learned "
+        f"{overall['any']:.1%}"
+    )
     return "\n".join(lines)
 
 
-__all__ = ["AXIAL_TOLERANCE_DEG", "EmbeddingDensity", "GEOMETRIES", "Guard", "GuardEvaluation",
-           "GuardReport", "SupportedGeometry", "TabularCheck", "TRANSFORMS", "evaluate_guard",
-           "fit_gaussian", "fit_guard", "format_evaluation", "header_checks",
-           "image_features", "ImageDensity", "fit_image_density",
-           "FEATURE_LAYERS", "tabular_check", "training_ranges", "transformed_study"]
+__all__ = [
+    "AXIAL_TOLERANCE_DEG",
+    "EmbeddingDensity",
+    "GEOMETRIES",
+    "Guard",
+    "GuardEvaluation",
+    "GuardReport",
+    "SupportedGeometry",
+    "TabularCheck",
+    "TRANSFORMS",
+    "evaluate_guard",
+    "fit_gaussian",
+    "fit_guard",
+    "format_evaluation",
+    "header_checks",
+    "image_features",
+    "ImageDensity",
+    "fit_image_density",
+    "FEATURE_LAYERS",
+    "tabular_check",
+    "training_ranges",
+    "transformed_study",
+]

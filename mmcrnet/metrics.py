@@ -75,21 +75,28 @@ def scores(y: np.ndarray, proba: np.ndarray) -> Scores:
     proba = np.asarray(proba, dtype=np.float64)
     predicted = proba.argmax(axis=1)
     precision, recall, f1, _ = precision_recall_fscore_support(
-        y, predicted, labels=np.arange(N_CLASSES), average="macro", zero_division=0)
+        y, predicted, labels=np.arange(N_CLASSES), average="macro", zero_division=0
+    )
     present = np.unique(y)
     if len(present) == N_CLASSES:
-        auc = float(roc_auc_score(y, proba, multi_class="ovr", average="macro",
-                                  labels=np.arange(N_CLASSES)))
+        auc = float(
+            roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=np.arange(N_CLASSES))
+        )
     else:
         auc = float("nan")
     onehot = np.eye(N_CLASSES)[y]
     return Scores(
-        n=int(len(y)), accuracy=float(np.mean(predicted == y)), precision=float(precision),
-        recall=float(recall), f1=float(f1), auc=auc,
+        n=int(len(y)),
+        accuracy=float(np.mean(predicted == y)),
+        precision=float(precision),
+        recall=float(recall),
+        f1=float(f1),
+        auc=auc,
         ece=expected_calibration_error(y, proba),
         brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
         calibration_slope=calibration_slope(y, proba) if len(y) > 10 else float("nan"),
-        nll=float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)))))
+        nll=float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)))),
+    )
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

@@ -21,8 +21,14 @@ from torch import Tensor, nn
 #: preprocessing and batching follow.
 NO_IMAGE, MRI, MAMMOGRAM = 0, 1, 2
 IMAGE_KINDS = ("none", "mri", "mammogram")
-VARIANTS: tuple[str, ...] = ("mmcrnet", "cnn-only", "lstm-only", "no-imaging", "no-clinical",
-                             "no-genomic")
+VARIANTS: tuple[str, ...] = (
+    "mmcrnet",
+    "cnn-only",
+    "lstm-only",
+    "no-imaging",
+    "no-clinical",
+    "no-genomic",
+)
 IMAGE_POOLING: tuple[str, ...] = ("avg", "max")
 
 
@@ -47,11 +53,13 @@ class ModelConfig:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant '{self.variant}' is not one of {', '.join(VARIANTS)}")
         if self.image_pooling not in IMAGE_POOLING:
-            raise ValueError(f"image_pooling '{self.image_pooling}' is not one of "
-                             f"{', '.join(IMAGE_POOLING)}")
+            raise ValueError(
+                f"image_pooling '{self.image_pooling}' is not one of {', '.join(IMAGE_POOLING)}"
+            )
         if self.image_size % 2 ** len(self.cnn_channels):
-            raise ValueError(f"image_size {self.image_size} must be divisible by "
-                             f"2**{len(self.cnn_channels)}")
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2**{len(self.cnn_channels)}"
+            )
 
     @property
     def uses_image(self) -> bool:
@@ -82,14 +90,30 @@ class ModelConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def variant_config(variant: str, *, image_size: int, feature_dim: int, max_time_points: int,
-                   n_classes: int, **overrides: object) -> ModelConfig:
+def variant_config(
+    variant: str,
+    *,
+    image_size: int,
+    feature_dim: int,
+    max_time_points: int,
+    n_classes: int,
+    **overrides: object,
+) -> ModelConfig:
     """The config of a named variant: which branches and which feature groups it uses."""
     groups = {"no-clinical": ("genomic",), "no-genomic": ("clinical",)}.get(
-        variant, ("clinical", "genomic"))
-    return ModelConfig(image_size=image_size, feature_dim=feature_dim,  # type: ignore[arg-type]
-                       max_time_points=max_time_points, n_classes=n_classes, variant=variant,
-                       **{"groups": groups, **overrides})
+        variant, ("clinical", "genomic")
+    )
+    return ModelConfig.from_dict(
+        {
+            "image_size": image_size,
+            "feature_dim": feature_dim,
+            "max_time_points": max_time_points,
+            "n_classes": n_classes,
+            "variant": variant,
+            "groups": groups,
+            **overrides,
+        }
+    )
 
 
 class ImageEncoder(nn.Module):
@@ -102,18 +126,22 @@ class ImageEncoder(nn.Module):
     pro-response patterns; the README's explanations section gives what it changes, measured.
     """
 
-    def __init__(self, in_channels: int, channels: tuple[int, ...], pooling: str = "avg"
-                 ) -> None:
+    def __init__(self, in_channels: int, channels: tuple[int, ...], pooling: str = "avg") -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         previous = in_channels
         for width in channels:
-            blocks.append(nn.Sequential(
-                nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                nn.ReLU(),
-                nn.MaxPool2d(2)))
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(previous, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(),
+                    nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                )
+            )
             previous = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveMaxPool2d(1) if pooling == "max" else nn.AdaptiveAvgPool2d(1)
@@ -122,7 +150,9 @@ class ImageEncoder(nn.Module):
     @property
     def last_conv(self) -> nn.Module:
         """The last block's final ReLU (the activations Grad-CAM weighs)."""
-        return self.blocks[-1][5]
+        last = self.blocks[-1]
+        assert isinstance(last, nn.Sequential)
+        return last[5]
 
     def forward(self, image: Tensor) -> Tensor:
         features = self.blocks(image)  # (B, E, S / 2**k, S / 2**k)
@@ -145,12 +175,16 @@ class MMCRNet(nn.Module):
         fused = self.image_dim + self.sequence_dim + (len(IMAGE_KINDS) if config.uses_image else 0)
         if config.has_fusion_head:
             self.fusion = nn.Sequential(
-                nn.Dropout(config.dropout), nn.Linear(fused, config.fusion_hidden),
-                nn.ReLU(), nn.Dropout(config.dropout),
-                nn.Linear(config.fusion_hidden, config.n_classes))
+                nn.Dropout(config.dropout),
+                nn.Linear(fused, config.fusion_hidden),
+                nn.ReLU(),
+                nn.Dropout(config.dropout),
+                nn.Linear(config.fusion_hidden, config.n_classes),
+            )
         else:
-            self.fusion = nn.Sequential(nn.Dropout(config.dropout),
-                                        nn.Linear(fused, config.n_classes))
+            self.fusion = nn.Sequential(
+                nn.Dropout(config.dropout), nn.Linear(fused, config.n_classes)
+            )
 
     def image_branch(self, image: Tensor, image_kind: Tensor) -> Tensor:
         """(B, 3, S, S), (B,) -> image embedding (B, E); zeros where there is no image.
@@ -163,11 +197,13 @@ class MMCRNet(nn.Module):
             return embedding
         is_mri, is_mg = image_kind == MRI, image_kind == MAMMOGRAM
         if bool(is_mri.any()):
-            embedding = embedding.index_put((is_mri.nonzero()[:, 0],),
-                                            self.mri_encoder(image[is_mri]))
+            embedding = embedding.index_put(
+                (is_mri.nonzero()[:, 0],), self.mri_encoder(image[is_mri])
+            )
         if bool(is_mg.any()):
-            embedding = embedding.index_put((is_mg.nonzero()[:, 0],),
-                                            self.mammogram_encoder(image[is_mg][:, :1]))
+            embedding = embedding.index_put(
+                (is_mg.nonzero()[:, 0],), self.mammogram_encoder(image[is_mg][:, :1])
+            )
         return embedding
 
     def sequence_branch(self, sequence: Tensor, lengths: Tensor) -> Tensor:
@@ -179,17 +215,23 @@ class MMCRNet(nn.Module):
         last = (lengths.clamp(min=1) - 1).to(outputs.device)  # (B,)
         return outputs[torch.arange(outputs.shape[0], device=outputs.device), last]  # (B, H)
 
-    def head(self, image_embedding: Tensor, image_kind: Tensor, sequence_embedding: Tensor
-             ) -> Tensor:
+    def head(
+        self, image_embedding: Tensor, image_kind: Tensor, sequence_embedding: Tensor
+    ) -> Tensor:
         """Concatenate the branches (and the image-kind one-hot) -> logits (B, 3)."""
         parts = [image_embedding, sequence_embedding]
         if self.config.uses_image:
-            parts.append(nn.functional.one_hot(image_kind.long(), len(IMAGE_KINDS))
-                         .to(image_embedding.dtype))
+            parts.append(
+                nn.functional.one_hot(image_kind.long(), len(IMAGE_KINDS)).to(image_embedding.dtype)
+            )
         return self.fusion(torch.cat(parts, dim=1))
 
-    def forward(self, image: Tensor, image_kind: Tensor, sequence: Tensor, lengths: Tensor
-                ) -> Tensor:
+    def forward(
+        self, image: Tensor, image_kind: Tensor, sequence: Tensor, lengths: Tensor
+    ) -> Tensor:
         """Logits (B, 3) for images (B, 3, S, S), kinds (B,), sequences (B, T, F), lengths (B,)."""
-        return self.head(self.image_branch(image, image_kind), image_kind,
-                         self.sequence_branch(sequence, lengths))
+        return self.head(
+            self.image_branch(image, image_kind),
+            image_kind,
+            self.sequence_branch(sequence, lengths),
+        )

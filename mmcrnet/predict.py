@@ -48,8 +48,7 @@ def compute_device(name: str | torch.device | None = None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"device '{name}' is not a device name (cpu, cuda, cuda:0, ...)") \
-            from None
+        raise ValueError(f"device '{name}' is not a device name (cpu, cuda, cuda:0, ...)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device '{name}': CUDA is not available on this machine")
     if device.type not in ("cpu", "cuda"):
@@ -102,17 +101,24 @@ class Predictor:
         if study is not None and self.model.config.uses_image:
             read = model_image(study)
             kind = read.kind
-            image[0, :read.pixels.shape[0]] = read.pixels
-        return PreparedInput(torch.from_numpy(image).to(self.device),
-                             torch.tensor([kind], device=self.device),
-                             torch.from_numpy(encoded.values).to(self.device),
-                             torch.from_numpy(encoded.lengths).to(self.device), read)
+            image[0, : read.pixels.shape[0]] = read.pixels
+        return PreparedInput(
+            torch.from_numpy(image).to(self.device),
+            torch.tensor([kind], device=self.device),
+            torch.from_numpy(encoded.values).to(self.device),
+            torch.from_numpy(encoded.lengths).to(self.device),
+            read,
+        )
 
     @torch.no_grad()
     def logits(self, prepared: PreparedInput) -> np.ndarray:
         """(1, 3) uncalibrated logits."""
-        return self.model(prepared.image, prepared.kind, prepared.sequence,
-                          prepared.length).float().cpu().numpy()
+        return (
+            self.model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
+            .float()
+            .cpu()
+            .numpy()
+        )
 
     def predict(self, clinical: ClinicalCase, study: Study | None = None) -> Prediction:
         prepared = self.prepare(clinical, study)
@@ -128,5 +134,8 @@ class Predictor:
             uncalibrated={c: float(p) for c, p in zip(OUTCOMES, raw)},
             image_kind=IMAGE_KINDS[int(prepared.kind[0])],
             time_points=int(prepared.length[0]),
-            model=self.name, weights_sha256=str(self.card["weights"]["sha256"]),
-            temperature=self.temperature, training_data=str(self.card.get("training_data")))
+            model=self.name,
+            weights_sha256=str(self.card["weights"]["sha256"]),
+            temperature=self.temperature,
+            training_data=str(self.card.get("training_data")),
+        )

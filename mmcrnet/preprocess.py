@@ -76,17 +76,23 @@ class Geometry:
             ValueError: ``image`` is not (C, height, width).
         """
         if image.ndim != 3 or image.shape[1:] != (self.height, self.width):
-            raise ValueError(f"image of shape {image.shape} does not match the geometry's "
-                             f"(C, {self.height}, {self.width})")
+            raise ValueError(
+                f"image of shape {image.shape} does not match the geometry's "
+                f"(C, {self.height}, {self.width})"
+            )
         channels = image.shape[0]
         padded = np.zeros((channels, self.side, self.side), dtype=np.float32)
-        padded[:, self.top:self.top + self.height, self.left:self.left + self.width] = image
+        padded[:, self.top : self.top + self.height, self.left : self.left + self.width] = image
         if self.side == self.size:
             return padded
         tensor = torch.from_numpy(padded)[None]  # (1, C, side, side)
         mode = "area" if self.side > self.size else "bilinear"
-        resized = F.interpolate(tensor, size=(self.size, self.size), mode=mode,
-                                **({} if mode == "area" else {"align_corners": False}))
+        resized = F.interpolate(
+            tensor,
+            size=(self.size, self.size),
+            mode=mode,
+            **({} if mode == "area" else {"align_corners": False}),
+        )
         return resized[0].numpy()
 
     def inverse(self, plane: np.ndarray) -> np.ndarray:
@@ -95,14 +101,24 @@ class Geometry:
         if plane.ndim != 2:
             raise ValueError(f"a plane must be 2-D, not of shape {plane.shape}")
         tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
-        square = F.interpolate(tensor, size=(self.side, self.side), mode="bilinear",
-                               align_corners=False)[0, 0]
-        return square[self.top:self.top + self.height,
-                      self.left:self.left + self.width].numpy().copy()
+        square = F.interpolate(
+            tensor, size=(self.side, self.side), mode="bilinear", align_corners=False
+        )[0, 0]
+        return (
+            square[self.top : self.top + self.height, self.left : self.left + self.width]
+            .numpy()
+            .copy()
+        )
 
     def to_dict(self) -> dict[str, int]:
-        return {"height": self.height, "width": self.width, "size": self.size, "side": self.side,
-                "top": self.top, "left": self.left}
+        return {
+            "height": self.height,
+            "width": self.width,
+            "size": self.size,
+            "side": self.side,
+            "top": self.top,
+            "left": self.left,
+        }
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,7 @@ class ModelPhase:
 
     @property
     def caption(self) -> str:
-        """"early: phase 2, 85 s" (the role, then what the data says when it says more)."""
+        """ "early: phase 2, 85 s" (the role, then what the data says when it says more)."""
         said = [] if self.label in (self.role, "image") else [self.label]
         if self.time_s is not None and f"{self.time_s:g} s" not in self.label:
             said.append(f"{self.time_s:g} s")
@@ -156,10 +172,16 @@ class ModelImage:
         return IMAGE_KINDS[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind_name, "slice_index": self.slice_index,
-                "phases": [{"role": p.role, "index": p.index, "label": p.label,
-                            "time_s": p.time_s} for p in self.phases],
-                "geometry": self.geometry.to_dict(), "window": list(self.window)}
+        return {
+            "kind": self.kind_name,
+            "slice_index": self.slice_index,
+            "phases": [
+                {"role": p.role, "index": p.index, "label": p.label, "time_s": p.time_s}
+                for p in self.phases
+            ],
+            "geometry": self.geometry.to_dict(),
+            "window": list(self.window),
+        }
 
 
 def dce_phase_indices(times_s: Sequence[float | None]) -> tuple[int, int, int]:
@@ -171,8 +193,9 @@ def dce_phase_indices(times_s: Sequence[float | None]) -> tuple[int, int, int]:
     """
     count = len(times_s)
     if count < 2:
-        raise UnsupportedImage(f"a DCE-MRI needs at least 2 phases (pre- and post-contrast), "
-                               f"this study has {count}")
+        raise UnsupportedImage(
+            f"a DCE-MRI needs at least 2 phases (pre- and post-contrast), this study has {count}"
+        )
     if count == 2:
         return 0, 1, 1
     if any(t is None for t in times_s):
@@ -199,22 +222,31 @@ def model_image(study: Study, size: int = IMAGE_SIZE) -> ModelImage:
     if study.kind == "mri":
         if getattr(study, "phase_source", "dicom") == "unassigned":
             raise UnsupportedImage(
-                "the phase of each image is not known (" + ", ".join(p.label for p in
-                                                                     study.phases)
-                + "): say which image is pre-contrast, early and late")
+                "the phase of each image is not known ("
+                + ", ".join(p.label for p in study.phases)
+                + "): say which image is pre-contrast, early and late"
+            )
         chosen = dce_phase_indices([p.time_s for p in study.phases])
-        phases = tuple(ModelPhase(role, i, study.phases[i].label, study.phases[i].time_s)
-                       for role, i in zip(MRI_ROLES, chosen))
+        phases = tuple(
+            ModelPhase(role, i, study.phases[i].label, study.phases[i].time_s)
+            for role, i in zip(MRI_ROLES, chosen)
+        )
         pixels = geometry.forward(study.image[list(chosen)].astype(np.float32))
         return ModelImage(MRI, pixels, phases, study.slice_index, geometry, study.window)
     if study.kind == "mammogram":
         first = study.phases[0]
         pixels = geometry.forward(study.image[:1].astype(np.float32))
-        return ModelImage(MAMMOGRAM, pixels, (ModelPhase("mammogram", 0, first.label,
-                                                         first.time_s),),
-                          study.slice_index, geometry, study.window)
-    raise UnsupportedImage(f"the model reads DCE-MRI or mammograms, not {study.kind} "
-                           f"({study.modality}) images")
+        return ModelImage(
+            MAMMOGRAM,
+            pixels,
+            (ModelPhase("mammogram", 0, first.label, first.time_s),),
+            study.slice_index,
+            geometry,
+            study.window,
+        )
+    raise UnsupportedImage(
+        f"the model reads DCE-MRI or mammograms, not {study.kind} ({study.modality}) images"
+    )
 
 
 def image_input(study: Study, size: int = IMAGE_SIZE) -> tuple[int, np.ndarray]:

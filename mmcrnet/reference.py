@@ -12,15 +12,25 @@ import numpy as np
 import pandas as pd
 
 from mmcrnet.data import LAYOUT, encode_sequences
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES_BY_NAME, STATIC_FEATURES, TIME_POINTS,
-                              WEEKS, Group, column_codes)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    FEATURES_BY_NAME,
+    STATIC_FEATURES,
+    TIME_POINTS,
+    WEEKS,
+    Group,
+    column_codes,
+)
 
 #: Feature name -> its present-flag column in the sequence layout.
 PRESENT_COLUMN = {owner: LAYOUT.names.index(f"{owner}:present") for owner in FEATURES_BY_NAME}
 
 
-def reference_patient(cases: pd.DataFrame, timepoints: pd.DataFrame,
-                      groups: tuple[Group, ...] = ("clinical", "genomic")) -> dict[str, object]:
+def reference_patient(
+    cases: pd.DataFrame,
+    timepoints: pd.DataFrame,
+    groups: tuple[Group, ...] = ("clinical", "genomic"),
+) -> dict[str, object]:
     """The reference patient of a (training) cohort, for the model card.
 
     Returns:
@@ -46,9 +56,11 @@ def reference_patient(cases: pd.DataFrame, timepoints: pd.DataFrame,
             codes = column_codes(spec, at[spec.name]) if spec.name in at else np.array([])
             row[spec.name] = _typical(spec.name, codes)
         rows.append(row)
-    return {"columns": list(LAYOUT.names),
-            "mean_encoding": np.round(mean, 6).tolist(),
-            "typical": {"static": static, "timepoints": rows}}
+    return {
+        "columns": list(LAYOUT.names),
+        "mean_encoding": np.round(mean, 6).tolist(),
+        "typical": {"static": static, "timepoints": rows},
+    }
 
 
 def mean_encoding(rows: np.ndarray) -> np.ndarray:
@@ -79,8 +91,11 @@ def _row_time_points(case_ids: tuple[str, ...], timepoints: pd.DataFrame) -> np.
     out = np.full((len(case_ids), len(TIME_POINTS)), -1, dtype=np.int64)
     position = {c: i for i, c in enumerate(case_ids)}
     order = timepoints["time_point"].map({t: i for i, t in enumerate(TIME_POINTS)})
-    frame = pd.DataFrame({"case": timepoints["case_id"].astype(str).map(position),
-                          "order": order}).dropna().astype(np.int64)
+    frame = (
+        pd.DataFrame({"case": timepoints["case_id"].astype(str).map(position), "order": order})
+        .dropna()
+        .astype(np.int64)
+    )
     frame = frame.sort_values(["case", "order"], kind="stable")
     step = frame.groupby("case").cumcount().to_numpy()
     out[frame["case"].to_numpy(), step] = frame["order"].to_numpy()

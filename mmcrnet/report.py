@@ -86,11 +86,14 @@ class CaseReport:
             raise InvalidReport(f"not an OncoPredict case result (schema {data.get('schema')!r})")
         version = data.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise InvalidReport(f"case result schema version {version!r} is newer than this "
-                                f"app reads ({SCHEMA_VERSION})")
+            raise InvalidReport(
+                f"case result schema version {version!r} is newer than this "
+                f"app reads ({SCHEMA_VERSION})"
+            )
         names = [f.name for f in fields(cls)]
-        required = [f.name for f in fields(cls)
-                    if f.default is MISSING and f.default_factory is MISSING]
+        required = [
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        ]
         missing = [n for n in required if n not in data]
         if missing:
             raise InvalidReport(f"case result lacks '{missing[0]}'")
@@ -108,20 +111,36 @@ class CaseReport:
         return cls.from_dict(data)
 
 
-def case_report(explanation: Any, static: Mapping[str, object],  # noqa: ANN401 - Explanation
-                timepoints: Sequence[Mapping[str, object]], study: Any = None,  # noqa: ANN401
-                guard: Any = None, left_out: Sequence[str] = (),  # noqa: ANN401 - GuardReport
-                case_label: str | None = None, include_maps: bool = False,
-                app_version: str = "", now: dt.datetime | None = None) -> CaseReport:
+def case_report(
+    explanation: Any,
+    static: Mapping[str, object],  # noqa: ANN401 - Explanation
+    timepoints: Sequence[Mapping[str, object]],
+    study: Any = None,  # noqa: ANN401
+    guard: Any = None,
+    left_out: Sequence[str] = (),  # noqa: ANN401 - GuardReport
+    case_label: str | None = None,
+    include_maps: bool = False,
+    app_version: str = "",
+    now: dt.datetime | None = None,
+) -> CaseReport:
     """The document for one explained case."""
     prediction = explanation.prediction
-    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    created = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     return CaseReport(
-        app={"name": "OncoPredict", "version": app_version}, created=created,
+        app={"name": "OncoPredict", "version": app_version},
+        created=created,
         case_label=case_label,
-        inputs={"static": dict(static), "timepoints": [dict(r) for r in timepoints],
-                "image": image_summary(study)},
-        left_out=list(left_out), guard=guard.to_dict() if guard is not None else None,
+        inputs={
+            "static": dict(static),
+            "timepoints": [dict(r) for r in timepoints],
+            "image": image_summary(study),
+        },
+        left_out=list(left_out),
+        guard=guard.to_dict() if guard is not None else None,
         explanation=explanation.to_dict(include_maps=include_maps),
-        model={"name": prediction.model, "weights_sha256": prediction.weights_sha256,
-               "training_data": prediction.training_data})
+        model={
+            "name": prediction.model,
+            "weights_sha256": prediction.weights_sha256,
+            "training_data": prediction.training_data,
+        },
+    )

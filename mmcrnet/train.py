@@ -25,8 +25,16 @@ from torch import nn
 
 from mmcrnet.batch import main_condition_kinds, predict_logits
 from mmcrnet.checkpoint import save_model
-from mmcrnet.data import (LAYOUT, MAMMOGRAM, MRI, NO_IMAGE, batch_images, encode_sequences,
-                          model_config, truncate)
+from mmcrnet.data import (
+    LAYOUT,
+    MAMMOGRAM,
+    MRI,
+    NO_IMAGE,
+    batch_images,
+    encode_sequences,
+    model_config,
+    truncate,
+)
 from mmcrnet.datasets import CaseSet, split_rows, subset
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig
@@ -99,20 +107,25 @@ class _Progress:
     seconds: float = 0.0
 
 
-def _training_reference(cases: CaseSet, rows: np.ndarray, config: ModelConfig
-                        ) -> dict[str, object]:
+def _training_reference(cases: CaseSet, rows: np.ndarray, config: ModelConfig) -> dict[str, object]:
     """The training split's reference patient (the baseline of sequence attributions), as the
     model sees it: its feature groups, over every time point of the training cases."""
     ids = set(cases.cases["case_id"].iloc[rows])
-    return reference_patient(cases.cases.iloc[rows],
-                             cases.timepoints[cases.timepoints["case_id"].isin(ids)],
-                             config.groups)  # type: ignore[arg-type]
+    return reference_patient(
+        cases.cases.iloc[rows],
+        cases.timepoints[cases.timepoints["case_id"].isin(ids)],
+        config.groups,  # type: ignore[arg-type]
+    )
 
 
-def train_model(cases: CaseSet, out: Path, train: TrainConfig,
-                on_epoch: EpochCallback | None = None,
-                on_batch: Callable[[int, int], None] | None = None,
-                device: str | torch.device | None = None) -> dict[str, Any]:
+def train_model(
+    cases: CaseSet,
+    out: Path,
+    train: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
     """Train one model on ``cases`` and write ``out/model.safetensors`` + ``out/model.json``.
 
     Resumes from ``out/checkpoint/`` when a checkpoint of the same configuration is there.
@@ -136,18 +149,28 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
     sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)  # type: ignore[arg-type]
     train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
     model = MMCRNet(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train.learning_rate,
-                                 weight_decay=train.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=train.lr_factor, patience=train.lr_patience,
-        min_lr=train.min_learning_rate)
+        optimizer,
+        mode="min",
+        factor=train.lr_factor,
+        patience=train.lr_patience,
+        min_lr=train.min_learning_rate,
+    )
     rng = np.random.default_rng([train.seed, 1])
     progress = _Progress()
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     checkpoint = Path(out) / "checkpoint"
-    fingerprint = {"train": {k: v for k, v in asdict(train).items()
-                             if k not in ("max_minutes", "threads", "epochs")},
-                   "config": config.to_dict(), "n": cases.n, "cases": cases.description}
+    fingerprint = {
+        "train": {
+            k: v for k, v in asdict(train).items() if k not in ("max_minutes", "threads", "epochs")
+        },
+        "config": config.to_dict(),
+        "n": cases.n,
+        "cases": cases.description,
+    }
     if (checkpoint / "state.json").is_file():
         saved = json.loads((checkpoint / "state.json").read_text())
         if saved["fingerprint"] == fingerprint:
@@ -172,26 +195,34 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
     batches = int(np.ceil(len(train_rows) / train.batch_size))
 
     while progress.epoch < train.epochs and progress.stale < train.patience:
-        if train.max_minutes is not None and (time.perf_counter() - started) / 60 > train.max_minutes:
+        elapsed_min = (time.perf_counter() - started) / 60
+        if train.max_minutes is not None and elapsed_min > train.max_minutes:
             break
         model.train()
         order = rng.permutation(train_rows)
         total_loss = 0.0
         for b in range(batches):
-            rows = order[b * train.batch_size:(b + 1) * train.batch_size]
+            rows = order[b * train.batch_size : (b + 1) * train.batch_size]
             kinds = rng.choice(3, size=len(rows), p=kind_p)
             kinds[(kinds == MRI) & ~cases.images.has_mri[rows]] = NO_IMAGE
             kinds[(kinds == MAMMOGRAM) & ~cases.images.has_mammogram[rows]] = NO_IMAGE
-            seq, lengths = truncate(sequences.values[rows], sequences.lengths[rows],
-                                    rng.choice(4, size=len(rows), p=train.length_p) + 1)
+            seq, lengths = truncate(
+                sequences.values[rows],
+                sequences.lengths[rows],
+                rng.choice(4, size=len(rows), p=train.length_p) + 1,
+            )
             if "genomic" in config.groups:
                 drop = rng.random(len(rows)) < train.genomic_drop_p
                 seq[np.ix_(drop, np.arange(seq.shape[1]), genomic)] = 0.0
             image = batch_images(cases.images, rows, kinds)
             flip = torch.from_numpy(rng.random(len(rows)) < train.flip_p)
             image[flip] = image[flip].flip(-1)
-            logits = model(image.to(device), torch.from_numpy(kinds).to(device),
-                           torch.from_numpy(seq).to(device), torch.from_numpy(lengths).to(device))
+            logits = model(
+                image.to(device),
+                torch.from_numpy(kinds).to(device),
+                torch.from_numpy(seq).to(device),
+                torch.from_numpy(lengths).to(device),
+            )
             loss = loss_fn(logits, y_train[rows].to(device))
             optimizer.zero_grad()
             loss.backward()
@@ -200,39 +231,56 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
             if on_batch:
                 on_batch(b + 1, batches)
         val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
-        val_scores = scores(val.labels, softmax(val_logits))
+        val_scores = scores(val.outcomes, softmax(val_logits))
         progress.epoch += 1
-        record = {"epoch": progress.epoch, "train_loss": round(total_loss / len(train_rows), 4),
-                  "val_loss": round(val_scores.nll, 4), "val_accuracy": round(val_scores.accuracy, 4),
-                  "val_auc": round(val_scores.auc, 4),
-                  "learning_rate": optimizer.param_groups[0]["lr"],
-                  "seconds": round(time.perf_counter() - started, 1)}
+        record = {
+            "epoch": progress.epoch,
+            "train_loss": round(total_loss / len(train_rows), 4),
+            "val_loss": round(val_scores.nll, 4),
+            "val_accuracy": round(val_scores.accuracy, 4),
+            "val_auc": round(val_scores.auc, 4),
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         progress.history.append(record)
         if val_scores.nll < progress.best_loss - 1e-4:
-            progress.best_loss, progress.best_epoch, progress.stale = val_scores.nll, progress.epoch, 0
+            progress.best_loss, progress.best_epoch = val_scores.nll, progress.epoch
+            progress.stale = 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             progress.stale += 1
         scheduler.step(val_scores.nll)
         progress.seconds = time.perf_counter() - started
         checkpoint.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(checkpoint / "last.safetensors"))
-        save_file({k: v.detach().cpu().contiguous() for k, v in best_state.items()},
-                  str(checkpoint / "best.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+            str(checkpoint / "last.safetensors"),
+        )
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in best_state.items()},
+            str(checkpoint / "best.safetensors"),
+        )
         save_file(_state_to_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
         save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
-        (checkpoint / "state.json").write_text(json.dumps(
-            {"fingerprint": fingerprint, "rng": rng.bit_generator.state,
-             "scheduler": scheduler.state_dict(), "progress": asdict(progress)}, indent=1))
+        (checkpoint / "state.json").write_text(
+            json.dumps(
+                {
+                    "fingerprint": fingerprint,
+                    "rng": rng.bit_generator.state,
+                    "scheduler": scheduler.state_dict(),
+                    "progress": asdict(progress),
+                },
+                indent=1,
+            )
+        )
         if on_epoch:
             on_epoch(record)
 
     model.load_state_dict(best_state)
     val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
-    temperature = fit_temperature(val_logits, val.labels)
-    before = scores(val.labels, softmax(val_logits))
-    after = scores(val.labels, softmax(val_logits, temperature))
+    temperature = fit_temperature(val_logits, val.outcomes)
+    before = scores(val.outcomes, softmax(val_logits))
+    after = scores(val.outcomes, softmax(val_logits, temperature))
     card = {
         "name": f"MM-CRNet ({config.variant})",
         "intended_use": "Research use only — not for clinical decisions.",
@@ -240,20 +288,35 @@ def train_model(cases: CaseSet, out: Path, train: TrainConfig,
         "training_source": cases.source,
         "synthetic": cases.truth is not None,
         "cohort_spec_version": SPEC_VERSION if cases.truth is not None else None,
-        "split": {"train": len(train_rows), "validation": len(val_rows), "test": len(test_rows),
-                  "seed": train.seed, "fractions": list(train.split)},
+        "split": {
+            "train": len(train_rows),
+            "validation": len(val_rows),
+            "test": len(test_rows),
+            "seed": train.seed,
+            "fractions": list(train.split),
+        },
         "train_config": asdict(train),
         "temperature": temperature,
         "reference_patient": _training_reference(cases, train_rows, config),
-        "validation": {"condition": "full sequence, " + ("MRI" if config.uses_image else "no image"),
-                       "uncalibrated": before.to_dict(), "calibrated": after.to_dict()},
-        "epochs_run": progress.epoch, "best_epoch": progress.best_epoch,
+        "validation": {
+            "condition": "full sequence, " + ("MRI" if config.uses_image else "no image"),
+            "uncalibrated": before.to_dict(),
+            "calibrated": after.to_dict(),
+        },
+        "epochs_run": progress.epoch,
+        "best_epoch": progress.best_epoch,
         "history": progress.history,
         "training_seconds": round(progress.seconds, 1),
-        "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
-                     "threads": torch.get_num_threads(),
-                     "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": np.__version__},
+        "hardware": {
+            "device": str(device),
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
     }
     return save_model(Path(out), model, card)

@@ -18,10 +18,21 @@ def example_table() -> tuple[list[dict[str, str]], str | None]:
         cohort = load_cohort(EXAMPLES)
     except InvalidCohort as exc:
         return [], f"The bundled examples could not be read: {exc}"
-    outcomes = dict(zip(cohort.outcomes["case_id"], cohort.outcomes["response"]))
-    rows = [{"case": row.case_id, "ER %": row.er_percent, "HER2": row.her2_status,
-             "grade": row.grade, "regimen": row.regimen, "outcome (truth)": outcomes[row.case_id]}
-            for row in cohort.cases.itertuples(index=False)]
+    table = cohort.outcomes
+    if table is None:
+        return [], "The bundled examples have no outcomes.csv"
+    outcomes = dict(zip(table["case_id"], table["response"]))
+    rows = [
+        {
+            "case": row.case_id,
+            "ER %": row.er_percent,
+            "HER2": row.her2_status,
+            "grade": row.grade,
+            "regimen": row.regimen,
+            "outcome (truth)": outcomes[row.case_id],
+        }
+        for row in cohort.cases.itertuples(index=False)
+    ]
     return rows, None
 
 

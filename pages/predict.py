@@ -27,22 +27,32 @@ def refusal(images: ImageChoice, form: FormResult) -> str | None:
     """Why Predict cannot run on what the page shows, in one line; None when it can."""
     if form.problems:
         count = len(form.problems)
-        return (f"{count} value{'s are' if count > 1 else ' is'} not valid; each is marked in "
-                "red under its field.")
+        return (
+            f"{count} value{'s are' if count > 1 else ' is'} not valid; each is marked in "
+            "red under its field."
+        )
     if images.problem is not None and not st.session_state.get(WITHOUT_IMAGE):
-        return ("the image cannot be used (the reason is shown with the images above). Fix "
-                "the images, or tick \"Predict without the image\" to go on without one.")
+        return (
+            "the image cannot be used (the reason is shown with the images above). Fix "
+            'the images, or tick "Predict without the image" to go on without one.'
+        )
     if images.study is None and form.empty:
-        return ("there is nothing to predict from: choose an example, upload images or fill "
-                "in the form.")
+        return (
+            "there is nothing to predict from: choose an example, upload images or fill "
+            "in the form."
+        )
     return None
 
 
 def _fingerprint(study: Study | None) -> tuple[object, ...] | None:
     if study is None:
         return None
-    return (study.slice_index, study.shape, tuple((p.label, p.time_s) for p in study.phases),
-            hashlib.sha1(study.image.tobytes()).hexdigest())  # the pixels, not the file names
+    return (
+        study.slice_index,
+        study.shape,
+        tuple((p.label, p.time_s) for p in study.phases),
+        hashlib.sha1(study.image.tobytes()).hexdigest(),
+    )  # the pixels, not the file names
 
 
 def shows_the_same_images(result: PageResult, images: ImageChoice) -> bool:
@@ -73,8 +83,7 @@ def predict(images: ImageChoice, form: FormResult) -> None:
     except OncoPredictError as exc:
         st.error(f"Cannot predict: {exc}", icon=":material/error:")
         return
-    st.session_state[RESULT] = PageResult(explanation, form.case, study, report,
-                                          tuple(left_out))
+    st.session_state[RESULT] = PageResult(explanation, form.case, study, report, tuple(left_out))
 
 
 st.title("Predict the response to neoadjuvant chemotherapy")
@@ -85,19 +94,26 @@ except OncoPredictError as exc:
     st.error(DISCLAIMER, icon=":material/warning:")
     st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
     st.stop()
-st.error(f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
-         f"{model.predictor.card.get('training_data')}.", icon=":material/warning:")
+st.error(
+    f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
+    f"{model.predictor.card.get('training_data')}.",
+    icon=":material/warning:",
+)
 chosen = images_ui(use_case)
 if chosen.problem is not None:
-    st.checkbox("Predict without the image", key=WITHOUT_IMAGE,
-                help="The model then reads only the form; the result says the image was left "
-                     "out.")
+    st.checkbox(
+        "Predict without the image",
+        key=WITHOUT_IMAGE,
+        help="The model then reads only the form; the result says the image was left out.",
+    )
 form = form_ui()
 if form.submitted:
     predict(chosen, form)
 elif RESULT in st.session_state and not shows_the_same_images(st.session_state[RESULT], chosen):
     del st.session_state[RESULT]
-    st.info("The images changed since the last prediction: press Predict for this case.",
-            icon=":material/info:")
+    st.info(
+        "The images changed since the last prediction: press Predict for this case.",
+        icon=":material/info:",
+    )
 if RESULT in st.session_state:
     result_ui(model)

@@ -52,15 +52,25 @@ def main() -> None:
             if attempt:
                 submits.append(time.perf_counter() - started)
         browser.close()
-    print(json.dumps({
-        "cold_start_s": {"server_health": round(app.started_s, 2),
-                         "predict_page_ready_in_browser": round(ready, 2)},
-        "submit_to_full_result_s": {"median": round(statistics.median(submits), 2),
-                                    "max": round(max(submits), 2), "repeats": len(submits)},
-        "what": "warm server on this machine's CPU; bundled example PH00019 with its DCE-MRI, "
-                "4 time points; result = probabilities, guard, 3 overlays, 4 charts",
-        "command": shlex.join(["python", "scripts/benchmark_app.py", *sys.argv[1:]]),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "cold_start_s": {
+                    "server_health": round(app.started_s, 2),
+                    "predict_page_ready_in_browser": round(ready, 2),
+                },
+                "submit_to_full_result_s": {
+                    "median": round(statistics.median(submits), 2),
+                    "max": round(max(submits), 2),
+                    "repeats": len(submits),
+                },
+                "what": "warm server on this machine's CPU; bundled example PH00019 with its "
+                "DCE-MRI, 4 time points; result = probabilities, guard, 3 overlays, 4 charts",
+                "command": shlex.join(["python", "scripts/benchmark_app.py", *sys.argv[1:]]),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

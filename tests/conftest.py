@@ -43,8 +43,12 @@ def tiny_model_dir(phantom_cases, tmp_path_factory: pytest.TempPathFactory) -> P
     from mmcrnet.train import TrainConfig, train_model
 
     out = tmp_path_factory.mktemp("tiny-model")
-    train_model(phantom_cases, out, TrainConfig(seed=1, epochs=8, patience=8, threads=2,
-                                                model_overrides=TINY_MODEL), device="cpu")
+    train_model(
+        phantom_cases,
+        out,
+        TrainConfig(seed=1, epochs=8, patience=8, threads=2, model_overrides=TINY_MODEL),
+        device="cpu",
+    )
     return out
 
 

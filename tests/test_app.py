@@ -40,8 +40,14 @@ def _predict(at: AppTest) -> None:
 
 
 def _metrics(at: AppTest) -> dict[str, float]:
-    return {m.label: 0.5 if m.value == "< 1 %" else 99.5 if m.value == "> 99 %" else
-            float(m.value.rstrip(" %")) for m in at.metric}
+    return {
+        m.label: 0.5
+        if m.value == "< 1 %"
+        else 99.5
+        if m.value == "> 99 %"
+        else float(m.value.rstrip(" %"))
+        for m in at.metric
+    }
 
 
 def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
@@ -55,7 +61,8 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     assert any(DISCLAIMER in e and "trained on synthetic phantom cohort" in e for e in errors)
     text = " ".join(m.value for m in app.markdown)
     assert ("Predicted response: **" in text or "Uncertain: **" in text) and (
-        "Where the image points towards" in text)
+        "Where the image points towards" in text
+    )
     assert "baseline values and" in text  # how much of the form the model had
     assert app.get("plotly_chart"), "no charts were drawn"
     download = app.get("download_button")
@@ -71,7 +78,8 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     assert f"towards or away from {other}" in text
     assert _metrics(app) == metrics  # same prediction
     assert f"strongest evidence away from {other} (left) to strongest towards it (right)" in (
-        _captions(app))
+        _captions(app)
+    )
     # The classic (positive-part) map on request, with its own colour strip.
     app.checkbox(key="predict.against").uncheck().run()
     assert not app.exception
@@ -83,7 +91,8 @@ def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:
     age = app.number_input(key="predict.field.age").value
     app.radio(key="predict.source").set_value("Upload").run()
     app.file_uploader(key="predict.upload").set_value(
-        ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")).run()
+        ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")
+    ).run()
     assert not app.exception
     messages = [e.value for e in app.error if "broken.dcm" in e.value]
     assert len(messages) == 1 and "\n" not in messages[0]
@@ -91,8 +100,10 @@ def test_corrupt_upload_is_one_line_and_keeps_the_form(app: AppTest) -> None:
 
 
 def test_form_loads_from_a_file_and_names_a_bad_one(app: AppTest) -> None:
-    case = {"static": {"age": 47, "regimen": "TCHP", "tp53_mutation": 1},
-            "timepoints": [{"time_point": "T0", "tumor_diameter_cm": 2.8}]}
+    case = {
+        "static": {"age": 47, "regimen": "TCHP", "tp53_mutation": 1},
+        "timepoints": [{"time_point": "T0", "tumor_diameter_cm": 2.8}],
+    }
     uploader = app.file_uploader(key="predict.case_file")
     uploader.set_value(("case.json", json.dumps(case).encode(), "application/json")).run()
     assert not app.exception
@@ -100,7 +111,8 @@ def test_form_loads_from_a_file_and_names_a_bad_one(app: AppTest) -> None:
     assert app.selectbox(key="predict.field.regimen").value == "TCHP"
     assert app.selectbox(key="predict.field.tp53_mutation").value == "yes"
     app.file_uploader(key="predict.case_file").set_value(
-        ("bad.csv", b"age,grade\n50,7\n", "text/csv")).run()
+        ("bad.csv", b"age,grade\n50,7\n", "text/csv")
+    ).run()
     assert not app.exception
     assert any("bad.csv: Histological grade: 7 is outside" in e.value for e in app.error)
     assert app.number_input(key="predict.field.age").value == 47  # nothing entered is lost
@@ -146,11 +158,11 @@ def test_an_empty_page_predicts_nothing(app: AppTest) -> None:
     assert not app.metric
 
 
-def test_a_rejected_upload_stops_predict_until_the_user_goes_on_without_it(app: AppTest
-                                                                           ) -> None:
+def test_a_rejected_upload_stops_predict_until_the_user_goes_on_without_it(app: AppTest) -> None:
     app.radio(key="predict.source").set_value("Upload").run()
     app.file_uploader(key="predict.upload").set_value(
-        ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")).run()
+        ("broken.dcm", b"DICM" * 10 + b"\x00" * 50, "application/dicom")
+    ).run()
     _predict(app)
     assert any("Cannot predict: the image cannot be used" in e.value for e in app.error)
     assert not app.metric
@@ -162,13 +174,18 @@ def test_a_rejected_upload_stops_predict_until_the_user_goes_on_without_it(app: 
 
 
 def test_an_image_with_an_empty_form_says_there_are_no_reasons_in_it(app: AppTest) -> None:
-    series = sorted((Path(APP).parent / "assets" / "examples" / "images" / "PH00019" / "mri")
-                    .glob("*.dcm"))
+    series = sorted(
+        (Path(APP).parent / "assets" / "examples" / "images" / "PH00019" / "mri").glob("*.dcm")
+    )
     app.radio(key="predict.source").set_value("Upload").run()
     app.file_uploader(key="predict.upload").set_value(
-        [(p.name, p.read_bytes(), "application/dicom") for p in series]).run()
+        [(p.name, p.read_bytes(), "application/dicom") for p in series]
+    ).run()
     _predict(app)
     assert any("No reasons in the form" in i.value for i in app.info)  # not blank axes
-    assert any("baseline values are given; every training case had at least half" in w.value for w in app.warning)
+    assert any(
+        "baseline values are given; every training case had at least half" in w.value
+        for w in app.warning
+    )
     text = " ".join(m.value for m in app.markdown)
     assert "not calibrated for a case like this one" in text

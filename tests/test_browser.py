@@ -26,8 +26,7 @@ EXAMPLES = ROOT / "assets" / "examples" / "images"
 SERIES = sorted((EXAMPLES / "PH00019" / "mri").glob("*.dcm"))
 
 if not Path(CHROMIUM).exists():  # the README's test command installs it
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
@@ -56,7 +55,6 @@ def page(app: RunningApp, request: pytest.FixtureRequest):  # noqa: ANN201 - a p
         page.screenshot(path=str(SHOTS / f"failed-{request.node.name}.png"), full_page=True)
     browser.close()
     playwright.stop()
-
 
 
 @pytest.fixture()
@@ -131,6 +129,9 @@ def _example(page, case_id: str = "PH00019") -> None:  # noqa: ANN001
     page.keyboard.type(case_id)  # filter the list to the case
     page.get_by_role("option", name=case_id, exact=True).click()
     page.get_by_text("What the model will read").wait_for()
+    _wait_idle(page)  # the form shows the case (a click before that can race its values)
+    age = page.get_by_label("Age (years)", exact=True)
+    page.wait_for_function("(el) => el.value !== ''", arg=age.element_handle())
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -141,7 +142,8 @@ def _png(pixels: np.ndarray) -> bytes:
 
 def _files(page, files: list[tuple[str, bytes]], mime: str) -> None:  # noqa: ANN001
     _image_uploader(page).set_input_files(
-        [{"name": name, "mimeType": mime, "buffer": data} for name, data in files])
+        [{"name": name, "mimeType": mime, "buffer": data} for name, data in files]
+    )
 
 
 def _wait_idle(page) -> None:  # noqa: ANN001
@@ -166,7 +168,8 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     # An empty week is the time point's nominal week (T1: 3), shown as a placeholder.
     assert page.get_by_label("Week at T1", exact=True).input_value() == ""
     assert page.get_by_label("Week at T1", exact=True).get_attribute("placeholder") == (
-        "3 (nominal)")
+        "3 (nominal)"
+    )
     _fill(page, "Tumour diameter (cm) at T0", "3.4")
     _fill(page, "Tumour diameter (cm) at T1", "2.1")
     _fill(page, "ctDNA tumour fraction (%) at T0", "1.2")
@@ -181,8 +184,10 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
     # The phases explained are named from the data (the series' trigger times).
     assert "pre: phase 1, 0 s" in text and "early: phase 2, 90 s" in text
     assert "T1 (week 3)" in text  # the heatmap's column: T1 reached the model at week 3
-    assert re.search(r"Tumour diameter 2\.1 cm at week 3: (towards|away from)", text) or \
-        "Tumour diameter 3.4 cm" in text  # reasons give the value and its unit
+    assert (
+        re.search(r"Tumour diameter 2\.1 cm at week 3: (towards|away from)", text)
+        or "Tumour diameter 3.4 cm" in text
+    )  # reasons give the value and its unit
     _shot(page, "2-result")
 
 
@@ -240,7 +245,8 @@ def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> N
 
 
 def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa: ANN001
-        page, tmp_path: Path) -> None:
+    page, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.dcm"
     broken.write_bytes(SERIES[0].read_bytes()[:400])
     _image_uploader(page).set_input_files([*map(str, SERIES), str(broken)])
@@ -294,8 +300,7 @@ def _phase_pngs() -> list[bytes]:
 def test_png_phases_come_from_names_not_from_upload_order(page) -> None:  # noqa: ANN001
     pre, early, late = _phase_pngs()
     _example(page)  # the example's form, then its phases as PNG files named out of order
-    _files(page, [("a_late.png", late), ("b_pre.png", pre), ("c_early.png", early)],
-           "image/png")
+    _files(page, [("a_late.png", late), ("b_pre.png", pre), ("c_early.png", early)], "image/png")
     page.get_by_text("Read: MR (mri), 3 phase(s): pre, early, late").wait_for()  # names' order
     _predict(page)
     _wait_result(page)
@@ -304,8 +309,7 @@ def test_png_phases_come_from_names_not_from_upload_order(page) -> None:  # noqa
     page.reload()  # a new session: the uploader would add the files to the ones it holds
     page.get_by_role("button", name="Predict", exact=True).wait_for()
     _example(page)
-    _files(page, [("c_early.png", early), ("b_pre.png", pre), ("a_late.png", late)],
-           "image/png")
+    _files(page, [("c_early.png", early), ("b_pre.png", pre), ("a_late.png", late)], "image/png")
     page.get_by_text("Read: MR (mri), 3 phase(s): pre, early, late").wait_for()
     _predict(page)
     _wait_result(page)
@@ -376,7 +380,8 @@ def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:  # noqa: 
     _source(page, "No image")
     _predict(page)
     text = _wait_result(page)
-    assert "The model had" in text and "baseline values are given; every training case had at least half" in text
+    assert "The model had" in text
+    assert "baseline values are given; every training case had at least half" in text
     assert "not calibrated for a case like this one" in text
     assert "probabilities calibrated" not in text
 

@@ -16,8 +16,9 @@ from mmcrnet.predict import ClinicalCase, Predictor
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
-@pytest.mark.parametrize("folder", [MODELS, *sorted((MODELS / "variants").iterdir())],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "folder", [MODELS, *sorted((MODELS / "variants").iterdir())], ids=lambda p: p.name
+)
 def test_weights_match_their_card(folder: Path) -> None:
     _, card = load_model(folder)  # raises on a SHA-256 mismatch
     assert card["synthetic"] is True and "phantom" in card["training_data"]

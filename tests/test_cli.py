@@ -11,9 +11,21 @@ import pytest
 
 from mmcrnet.__main__ import main
 
-SUBCOMMANDS = [[], ["phantom"], ["phantom", "write"], ["phantom", "validate"],
-               ["phantom", "examples"], ["inspect"], ["cohort"], ["cohort", "check"], ["train"],
-               ["evaluate"], ["benchmark"], ["explain"], ["evaluate-explanations"]]
+SUBCOMMANDS = [
+    [],
+    ["phantom"],
+    ["phantom", "write"],
+    ["phantom", "validate"],
+    ["phantom", "examples"],
+    ["inspect"],
+    ["cohort"],
+    ["cohort", "check"],
+    ["train"],
+    ["evaluate"],
+    ["benchmark"],
+    ["explain"],
+    ["evaluate-explanations"],
+]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
@@ -25,14 +37,19 @@ def test_help_on_every_subcommand(words: list[str], capsys: pytest.CaptureFixtur
 
 
 def test_module_entry_point_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "mmcrnet", "--help"], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mmcrnet", "--help"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "phantom" in result.stdout
 
 
 def test_phantom_write_tables_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["phantom", "write", "--n", "30", "--seed", "3", "--out", str(tmp_path),
-                 "--no-images"]) == 0
+    assert (
+        main(
+            ["phantom", "write", "--n", "30", "--seed", "3", "--out", str(tmp_path), "--no-images"]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["n"] == 30 and sum(summary["outcomes"].values()) == 30
     meta = json.loads((tmp_path / "cohort.json").read_text())
@@ -62,8 +79,9 @@ def test_validate_json_reports_every_check(capsys: pytest.CaptureFixture[str]) -
     report = json.loads(capsys.readouterr().out)
     assert len(report["checks"]) == 13
     assert code == (0 if report["passed"] else 1)
-    assert all({"name", "measured", "target", "tolerance", "passed"} <= set(c)
-               for c in report["checks"])
+    assert all(
+        {"name", "measured", "target", "tolerance", "passed"} <= set(c) for c in report["checks"]
+    )
 
 
 def test_inspect_prints_the_study(examples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,8 +94,9 @@ def test_inspect_prints_the_study(examples_dir: Path, capsys: pytest.CaptureFixt
     assert summary["pixel_spacing_mm"] == [0.7, 0.7]
 
 
-def test_inspect_bad_file_is_one_line_exit_2(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_bad_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "scan.dcm"
     bad.write_text("this is not an image\n")
     assert main(["inspect", str(bad)]) == 2
@@ -85,17 +104,49 @@ def test_inspect_bad_file_is_one_line_exit_2(tmp_path: Path,
     assert "\n" not in err and "scan.dcm" in err
 
 
-def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
-                 str(examples_dir), "--steps", "16"]) == 0
+def test_explain_prints_reasons_and_json(
+    tiny_model_dir: Path, examples_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "explain",
+                "PH00019",
+                "--model",
+                str(tiny_model_dir),
+                "--cohort",
+                str(examples_dir),
+                "--steps",
+                "16",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "Research use only" in text and "reasons, towards or away from" in text
     assert "modalities (change in P(" in text and "Grad-CAM (mri_encoder" in text
     assert text.startswith("WARNING: no out-of-distribution guard")  # the tiny model has none
-    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
-                 str(examples_dir), "--image", "mammogram", "--time-points", "2",
-                 "--target", "partial", "--json", "--no-maps"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "PH00019",
+                "--model",
+                str(tiny_model_dir),
+                "--cohort",
+                str(examples_dir),
+                "--image",
+                "mammogram",
+                "--time-points",
+                "2",
+                "--target",
+                "partial",
+                "--json",
+                "--no-maps",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)  # the app's result document
     assert data["schema"] == "oncopredict.case-result" and data["case_label"] == "PH00019"
     explained = data["explanation"]
@@ -103,11 +154,26 @@ def test_explain_prints_reasons_and_json(tiny_model_dir: Path, examples_dir: Pat
     assert explained["image"]["kind"] == "mammogram" and "maps" not in explained["image"]
     assert explained["sequence"]["time_points"] == ["T0", "T1"]
     assert data["inputs"]["image"]["sources"] == ["mammogram.dcm"]  # no server paths
-    assert main(["explain", "PH99999", "--model", str(tiny_model_dir), "--cohort",
-                 str(examples_dir)]) == 2
+    assert (
+        main(["explain", "PH99999", "--model", str(tiny_model_dir), "--cohort", str(examples_dir)])
+        == 2
+    )
     assert "case 'PH99999' is not in the cohort" in capsys.readouterr().err
-    assert main(["explain", "PH00019", "--model", str(tiny_model_dir), "--cohort",
-                 str(examples_dir), "--device", "tpu:7"]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                "PH00019",
+                "--model",
+                str(tiny_model_dir),
+                "--cohort",
+                str(examples_dir),
+                "--device",
+                "tpu:7",
+            ]
+        )
+        == 2
+    )
     assert "device 'tpu:7'" in capsys.readouterr().err
 
 
@@ -120,19 +186,61 @@ def test_explain_says_what_the_bundled_guard_flags(capsys: pytest.CaptureFixture
     assert json.loads(capsys.readouterr().out)["guard"]["ok"] is True
 
 
-def test_evaluate_explanations_writes_the_report(tiny_model_dir: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_explanations_writes_the_report(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.chdir(tmp_path)  # the phantom image cache goes to ./.cache
     out = tmp_path / "explanations.json"
-    code = main(["evaluate-explanations", "--model", str(tiny_model_dir), "--phantom-test", "6",
-                 "--seed", "99", "--sanity-cases", "3", "--steps", "16", "--workers", "1",
-                 "--out", str(out)])
+    code = main(
+        [
+            "evaluate-explanations",
+            "--model",
+            str(tiny_model_dir),
+            "--phantom-test",
+            "6",
+            "--seed",
+            "99",
+            "--sanity-cases",
+            "3",
+            "--steps",
+            "16",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr()
     report = json.loads(out.read_text())
     assert code == (0 if report["passed"] else 1)  # 1 = a target missed (likely: a tiny model)
     assert report["n"] == 6 and report["command"].startswith("python -m mmcrnet")
     assert ("FAIL" in printed.out) == (code == 1) and "written to" in printed.out
-    assert main(["evaluate-explanations", "--model", str(tiny_model_dir), "--phantom-test",
-                 "6", "--seed", "5"]) == 2  # the tiny model's training seed
+    assert (
+        main(
+            [
+                "evaluate-explanations",
+                "--model",
+                str(tiny_model_dir),
+                "--phantom-test",
+                "6",
+                "--seed",
+                "5",
+            ]
+        )
+        == 2
+    )  # the tiny model's training seed
     assert "training seed" in capsys.readouterr().err
+
+
+def test_the_package_installs_a_mmcrnet_command() -> None:
+    import subprocess
+    import sys
+
+    command = Path(sys.executable).parent / "mmcrnet"
+    if not command.exists():
+        pytest.skip("not installed as a package (pip install -e .)")
+    done = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "phantom" in done.stdout

@@ -39,18 +39,22 @@ def test_bundled_examples_load(examples_dir: Path) -> None:
     assert cohort.image_folder(cohort.case_ids[0]) is not None
 
 
-@pytest.mark.parametrize("file, line, column, value, words", [
-    ("cases.csv", 3, "age", "abc", "not a number"),
-    ("cases.csv", 4, "er_percent", "150", "outside the accepted range"),
-    ("cases.csv", 2, "her2_status", "equivocal", "not one of"),
-    ("cases.csv", 5, "grade", "2.5", "whole number"),
-    ("timepoints.csv", 6, "ctdna_percent", "-1", "outside"),
-    ("timepoints.csv", 7, "time_point", "T9", "not one of T0, T1, T2, T3"),
-    ("timepoints.csv", 8, "week", "99", "outside 0 to 52 weeks"),
-    ("outcomes.csv", 2, "response", "complete", "not one of pCR, partial, none"),
-])
-def test_bad_cell_is_located(cohort_copy: Path, file: str, line: int, column: str, value: str,
-                             words: str) -> None:
+@pytest.mark.parametrize(
+    "file, line, column, value, words",
+    [
+        ("cases.csv", 3, "age", "abc", "not a number"),
+        ("cases.csv", 4, "er_percent", "150", "outside the accepted range"),
+        ("cases.csv", 2, "her2_status", "equivocal", "not one of"),
+        ("cases.csv", 5, "grade", "2.5", "whole number"),
+        ("timepoints.csv", 6, "ctdna_percent", "-1", "outside"),
+        ("timepoints.csv", 7, "time_point", "T9", "not one of T0, T1, T2, T3"),
+        ("timepoints.csv", 8, "week", "99", "outside 0 to 52 weeks"),
+        ("outcomes.csv", 2, "response", "complete", "not one of pCR, partial, none"),
+    ],
+)
+def test_bad_cell_is_located(
+    cohort_copy: Path, file: str, line: int, column: str, value: str, words: str
+) -> None:
     edit(cohort_copy / file, line, column, value)
     with pytest.raises(InvalidCohort) as info:
         load_cohort(cohort_copy)
@@ -85,6 +89,7 @@ def test_missing_and_unknown_columns(cohort_copy: Path) -> None:
 
 def test_absent_feature_columns_are_missing_values_with_a_warning(cohort_copy: Path) -> None:
     import pandas as pd
+
     cases = pd.read_csv(cohort_copy / "cases.csv").drop(columns=["actb_expr", "gapdh_expr"])
     cases.to_csv(cohort_copy / "cases.csv", index=False)
     cohort = load_cohort(cohort_copy)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,12 +9,25 @@ from mmcrnet.errors import InvalidCase
 
 
 def small_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    cases = pd.DataFrame({"case_id": ["a", "b"], "age": [40, ""], "er_percent": [80, 0],
-                          "pr_percent": [50, 0], "her2_status": ["negative", "negative"],
-                          "esr1_expr": [1.0, -1.0]})
-    timepoints = pd.DataFrame({"case_id": ["b", "a", "a"], "time_point": ["T0", "T1", "T0"],
-                               "week": [0, 3, 0], "tumor_diameter_cm": [2.0, 1.5, 3.0],
-                               "ctdna_percent": [0.5, "", 1.0]})
+    cases = pd.DataFrame(
+        {
+            "case_id": ["a", "b"],
+            "age": [40, ""],
+            "er_percent": [80, 0],
+            "pr_percent": [50, 0],
+            "her2_status": ["negative", "negative"],
+            "esr1_expr": [1.0, -1.0],
+        }
+    )
+    timepoints = pd.DataFrame(
+        {
+            "case_id": ["b", "a", "a"],
+            "time_point": ["T0", "T1", "T0"],
+            "week": [0, 3, 0],
+            "tumor_diameter_cm": [2.0, 1.5, 3.0],
+            "ctdna_percent": [0.5, "", 1.0],
+        }
+    )
     return cases, timepoints
 
 

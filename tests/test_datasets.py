@@ -14,8 +14,9 @@ from mmcrnet.datasets import cohort_case_set, phantom_case_set, split_rows
 from mmcrnet.errors import InvalidCohort
 
 
-def test_cohort_folder_reads_like_the_phantom_it_came_from(small_cohort_dir: Path,
-                                                           tmp_path: Path) -> None:
+def test_cohort_folder_reads_like_the_phantom_it_came_from(
+    small_cohort_dir: Path, tmp_path: Path
+) -> None:
     from_folder = cohort_case_set(small_cohort_dir)
     in_memory = phantom_case_set(4, 11, workers=1)
     assert from_folder.case_ids == in_memory.case_ids
@@ -23,8 +24,7 @@ def test_cohort_folder_reads_like_the_phantom_it_came_from(small_cohort_dir: Pat
     assert from_folder.images.has_mri.all() and from_folder.images.has_mammogram.all()
     np.testing.assert_array_equal(from_folder.images.mri, in_memory.images.mri)
     np.testing.assert_array_equal(from_folder.labels, in_memory.labels)
-    np.testing.assert_allclose(from_folder.sequences.values, in_memory.sequences.values,
-                               atol=1e-6)
+    np.testing.assert_allclose(from_folder.sequences.values, in_memory.sequences.values, atol=1e-6)
     assert from_folder.truth is not None
     assert from_folder.source["kind"] == "cohort"
 
@@ -56,14 +56,31 @@ def test_split_is_70_15_15_and_seeded() -> None:
     assert not np.array_equal(split_rows(1000, 4)[0], train)
 
 
-def test_train_command_on_a_cohort_folder(small_cohort_dir: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_command_on_a_cohort_folder(
+    small_cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The CLI trains from a cohort folder and writes weights + card (1 epoch, 4 cases)."""
     from mmcrnet.__main__ import main
 
     out = tmp_path / "model"
-    assert main(["train", "--cohort", str(small_cohort_dir), "--seed", "2", "--out", str(out),
-                 "--epochs", "1", "--threads", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--cohort",
+                str(small_cohort_dir),
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--threads",
+                "2",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["epochs_run"] == 1
     card = json.loads((out / "model.json").read_text())

@@ -18,10 +18,18 @@ def test_image_summaries_read_enhancement_and_washout(phantom_cases) -> None:
 def test_report_has_every_table_and_breakdown(tiny_model_dir: Path, phantom_cases) -> None:
     test = subset(phantom_cases, np.arange(200, 300))
     report = evaluate(tiny_model_dir, test, subset(phantom_cases, np.arange(200))).to_dict()
-    assert [r["name"] for r in report["table2"]] == ["mmcrnet", "cnn-only", "lstm-only",
-                                                     "random-forest"]
-    assert [r["name"] for r in report["table4"]] == ["mmcrnet", "no-imaging", "no-clinical",
-                                                     "no-genomic"]
+    assert [r["name"] for r in report["table2"]] == [
+        "mmcrnet",
+        "cnn-only",
+        "lstm-only",
+        "random-forest",
+    ]
+    assert [r["name"] for r in report["table4"]] == [
+        "mmcrnet",
+        "no-imaging",
+        "no-clinical",
+        "no-genomic",
+    ]
     assert report["table2"][1]["metrics"] is None and "not trained" in report["table2"][1]["note"]
     assert report["table2"][3]["metrics"]["auc"] > 0.7  # the forest is fitted here
     names = [r["name"] for r in report["references"]]

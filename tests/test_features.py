@@ -7,15 +7,26 @@ import pandas as pd
 import pytest
 
 from mmcrnet.errors import InvalidCase
-from mmcrnet.features import (DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, column_codes,
-                              design_matrix, encode_column, feature, subtype_of)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    FEATURES,
+    STATIC_FEATURES,
+    column_codes,
+    design_matrix,
+    encode_column,
+    feature,
+    subtype_of,
+)
 
 
 def test_names_are_unique_and_complete() -> None:
     names = [f.name for f in FEATURES]
     assert len(names) == len(set(names))
-    assert {f.name for f in DYNAMIC_FEATURES} == {"tumor_diameter_cm", "ctdna_percent",
-                                                  "relative_dose_intensity"}
+    assert {f.name for f in DYNAMIC_FEATURES} == {
+        "tumor_diameter_cm",
+        "ctdna_percent",
+        "relative_dose_intensity",
+    }
     for f in FEATURES:
         assert f.help and f.label
         if f.kind == "numeric":
@@ -24,11 +35,19 @@ def test_names_are_unique_and_complete() -> None:
             assert len(f.categories) >= 2
 
 
-@pytest.mark.parametrize("name, raw, code", [
-    ("age", "51.5", 51.5), ("age", 40, 40.0), ("her2_status", "Positive", 1.0),
-    ("regimen", "tchp", 1.0), ("tp53_mutation", "yes", 1.0), ("tp53_mutation", 0, 0.0),
-    ("grade", "3", 3.0), ("ctdna_percent", "0", 0.0),
-])
+@pytest.mark.parametrize(
+    "name, raw, code",
+    [
+        ("age", "51.5", 51.5),
+        ("age", 40, 40.0),
+        ("her2_status", "Positive", 1.0),
+        ("regimen", "tchp", 1.0),
+        ("tp53_mutation", "yes", 1.0),
+        ("tp53_mutation", 0, 0.0),
+        ("grade", "3", 3.0),
+        ("ctdna_percent", "0", 0.0),
+    ],
+)
 def test_parse_accepts(name: str, raw: object, code: float) -> None:
     assert feature(name).parse(raw) == code
 
@@ -38,14 +57,17 @@ def test_parse_missing_is_nan(raw: object) -> None:
     assert math.isnan(feature("age").parse(raw))
 
 
-@pytest.mark.parametrize("name, raw, words", [
-    ("age", "abc", ["age", "'abc'", "not a number"]),
-    ("er_percent", "150", ["er_percent", "150", "0 to 100"]),
-    ("her2_status", "equivocal", ["her2_status", "equivocal", "negative, positive"]),
-    ("grade", "2.5", ["grade", "2.5", "whole number"]),
-    ("brca_germline", "maybe", ["brca_germline", "maybe"]),
-    ("bmi", "inf", ["bmi", "finite"]),
-])
+@pytest.mark.parametrize(
+    "name, raw, words",
+    [
+        ("age", "abc", ["age", "'abc'", "not a number"]),
+        ("er_percent", "150", ["er_percent", "150", "0 to 100"]),
+        ("her2_status", "equivocal", ["her2_status", "equivocal", "negative, positive"]),
+        ("grade", "2.5", ["grade", "2.5", "whole number"]),
+        ("brca_germline", "maybe", ["brca_germline", "maybe"]),
+        ("bmi", "inf", ["bmi", "finite"]),
+    ],
+)
 def test_parse_rejects_with_named_value(name: str, raw: str, words: list[str]) -> None:
     with pytest.raises(InvalidCase) as info:
         feature(name).parse(raw)
@@ -89,9 +111,15 @@ def test_subtype_from_receptors() -> None:
 def test_design_matrix_layout() -> None:
     cases = pd.DataFrame({"case_id": ["a", "b"], **{f.name: [None, None] for f in STATIC_FEATURES}})
     cases["age"] = [40, 60]
-    timepoints = pd.DataFrame({"case_id": ["a", "a", "b"], "time_point": ["T0", "T1", "T0"],
-                               "tumor_diameter_cm": [3.0, 2.0, 4.0], "ctdna_percent": [1, 0, 2],
-                               "relative_dose_intensity": [100, 90, 100]})
+    timepoints = pd.DataFrame(
+        {
+            "case_id": ["a", "a", "b"],
+            "time_point": ["T0", "T1", "T0"],
+            "tumor_diameter_cm": [3.0, 2.0, 4.0],
+            "ctdna_percent": [1, 0, 2],
+            "relative_dose_intensity": [100, 90, 100],
+        }
+    )
     x, names = design_matrix(cases, timepoints)
     assert x.shape == (2, len(names))
     assert "tumor_diameter_cm@T1:missing" in names  # b has no T1

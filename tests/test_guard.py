@@ -13,8 +13,15 @@ import pytest
 
 from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
-from mmcrnet.guard import (EmbeddingDensity, Guard, ImageDensity, _dce_copies, fit_gaussian,
-                           header_checks, tabular_check)
+from mmcrnet.guard import (
+    EmbeddingDensity,
+    Guard,
+    ImageDensity,
+    _dce_copies,
+    fit_gaussian,
+    header_checks,
+    tabular_check,
+)
 from mmcrnet.io import read_paths, read_study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +38,9 @@ def _pydicom_file(name: str) -> str:
 
 def test_mahalanobis_of_a_hand_made_gaussian() -> None:
     density = EmbeddingDensity(np.array([1.0, 2.0]), np.diag([1 / 4, 1.0]))
-    assert np.allclose(density.distances(np.array([[3.0, 2.0], [1.0, 5.0], [1.0, 2.0]])),
-                       [1.0, 3.0, 0.0])
+    assert np.allclose(
+        density.distances(np.array([[3.0, 2.0], [1.0, 5.0], [1.0, 2.0]])), [1.0, 3.0, 0.0]
+    )
 
 
 def test_fitted_gaussian_recovers_the_distances() -> None:
@@ -45,8 +53,13 @@ def test_fitted_gaussian_recovers_the_distances() -> None:
 
 def test_image_density_takes_the_largest_relative_layer() -> None:
     identity = np.eye(2)
-    density = ImageDensity({"a": EmbeddingDensity(np.zeros(2), identity, 2.0),
-                            "b": EmbeddingDensity(np.zeros(2), identity, 1.0)}, threshold=2.5)
+    density = ImageDensity(
+        {
+            "a": EmbeddingDensity(np.zeros(2), identity, 2.0),
+            "b": EmbeddingDensity(np.zeros(2), identity, 1.0),
+        },
+        threshold=2.5,
+    )
     scores, largest = density.scores({"a": np.array([[6.0, 8.0]]), "b": np.array([[0.0, 3.0]])})
     assert scores.tolist() == [5.0] and largest.tolist() == [0]
 
@@ -54,9 +67,16 @@ def test_image_density_takes_the_largest_relative_layer() -> None:
 def _small_guard(folder: Path) -> None:
     (folder / "model.json").write_text(json.dumps({"weights": {"sha256": "ab" * 32}}))
     layer = EmbeddingDensity(np.zeros(2), np.eye(2), 1.0)
-    Guard({"mri": ImageDensity({"block1": layer}, 3.0)}, {"age": (24.0, 85.0)},
-          {"model_sha256": "ab" * 32, "layers": ["block1"],
-           "thresholds": {"mri": 3.0}, "feature_ranges": {"age": [24.0, 85.0]}}).save(folder)
+    Guard(
+        {"mri": ImageDensity({"block1": layer}, 3.0)},
+        {"age": (24.0, 85.0)},
+        {
+            "model_sha256": "ab" * 32,
+            "layers": ["block1"],
+            "thresholds": {"mri": 3.0},
+            "feature_ranges": {"age": [24.0, 85.0]},
+        },
+    ).save(folder)
 
 
 def test_guard_round_trips_and_refuses_a_changed_file(tmp_path: Path) -> None:
@@ -82,15 +102,15 @@ def test_guard_refuses_other_weights_and_missing_files(tmp_path: Path) -> None:
 
 def test_header_checks_flag_a_ct_study() -> None:
     reasons = header_checks(read_paths([_pydicom_file("CT_small.dcm")]))
-    assert reasons == ("modality CT (ct): the model reads breast DCE-MRI (MR) and mammograms "
-                       "(MG) only",)
+    assert reasons == (
+        "modality CT (ct): the model reads breast DCE-MRI (MR) and mammograms (MG) only",
+    )
 
 
 def test_header_checks_flag_a_64_pixel_mr() -> None:
     study = read_paths([_pydicom_file("MR_small.dcm")])
     reasons = header_checks(study)
-    assert "matrix 64 x 64 pixels: the model supports 128 to 1024 pixels a side for MRI" \
-        in reasons
+    assert "matrix 64 x 64 pixels: the model supports 128 to 1024 pixels a side for MRI" in reasons
     assert "1 phase: a DCE-MRI needs at least 2 (pre- and post-contrast)" in reasons
     assert any(r.startswith("pixel spacing 0.3125 x 0.3125 mm") for r in reasons)
 
@@ -103,22 +123,30 @@ def test_header_checks_pass_a_bundled_example_and_flag_other_planes(examples_dir
     sagittal = dataclasses.replace(study, orientation=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
     assert header_checks(sagittal) == (
         "orientation sagittal (slice normal 90 degrees from axial): the model was trained on "
-        "axial slices (tolerance 25 degrees)",)
+        "axial slices (tolerance 25 degrees)",
+    )
     tilted = dataclasses.replace(study, orientation=(1.0, 0.0, 0.0, 0.0, 0.9397, -0.342))
     assert header_checks(tilted) == ()  # 20 degrees: within the tolerance
     abdomen = dataclasses.replace(study, body_part="ABDOMEN")
-    assert header_checks(abdomen) == ("body part ABDOMEN: the model was trained on BREAST "
-                                      "images only",)
+    assert header_checks(abdomen) == (
+        "body part ABDOMEN: the model was trained on BREAST images only",
+    )
 
 
 def test_tabular_out_of_range_and_missingness() -> None:
     ranges = {"age": (24.0, 85.0), "tumor_diameter_cm": (0.5, 10.5)}
-    result = tabular_check({"age": 99, "bmi": 30, "grade": 2},
-                           [{"time_point": "T0", "tumor_diameter_cm": 3.0, "ctdna_percent": 1},
-                            {"time_point": "T1", "tumor_diameter_cm": 13.0}], ranges)
+    result = tabular_check(
+        {"age": 99, "bmi": 30, "grade": 2},
+        [
+            {"time_point": "T0", "tumor_diameter_cm": 3.0, "ctdna_percent": 1},
+            {"time_point": "T1", "tumor_diameter_cm": 13.0},
+        ],
+        ranges,
+    )
     assert result.reasons[0] == "Age 99 years is outside the training range 24 to 85 years"
-    assert result.reasons[1] == ("Tumour diameter at T1 13 cm is outside the training range "
-                                 "0.5 to 10.5 cm")
+    assert result.reasons[1] == (
+        "Tumour diameter at T1 13 cm is outside the training range 0.5 to 10.5 cm"
+    )
     assert result.reasons[2].startswith(f"only 3 of {len(STATIC_FEATURES)} baseline values")
     assert result.values_present == 3 + 3
     assert result.values_possible == len(STATIC_FEATURES) + 2 * len(DYNAMIC_FEATURES)
@@ -127,12 +155,19 @@ def test_tabular_out_of_range_and_missingness() -> None:
 
 def test_tabular_within_the_margin_is_fine() -> None:
     clinical_static = [s for s in STATIC_FEATURES if s.group == "clinical"]
-    given = clinical_static[:(len(clinical_static) + 1) // 2]  # half, rounded up
-    static: dict[str, object] = {s.name: s.categories[0] if s.kind == "categorical" else
-                                 1 if s.kind == "binary" else s.bounds[0] for s in given}
+    given = clinical_static[: (len(clinical_static) + 1) // 2]  # half, rounded up
+    static: dict[str, object] = {
+        s.name: s.categories[0]
+        if s.kind == "categorical"
+        else 1
+        if s.kind == "binary"
+        else s.bounds[0]
+        for s in given
+    }
     static["age"] = 90  # 85 + 10 % of 61 = 91.1
-    result = tabular_check(static, [{"time_point": "T0"}], {"age": (24.0, 85.0)},
-                           groups=("clinical",))
+    result = tabular_check(
+        static, [{"time_point": "T0"}], {"age": (24.0, 85.0)}, groups=("clinical",)
+    )
     assert result.reasons == () and not result.heavy_missing
     assert result.values_present == len(given)
     assert result.values_possible == len(clinical_static) + 2  # clinical dynamic: 2 of 3
@@ -160,8 +195,7 @@ def test_bundled_guard_passes_a_bundled_example(bundled, examples_dir: Path) -> 
     clinical = _example_case(examples_dir)
     for folder in ("mri", "mammogram.dcm"):
         study = read_paths([examples_dir / "images" / "PH00000" / folder])
-        report = guard.check(study, predictor.prepare(clinical, study), clinical,
-                             predictor.model)
+        report = guard.check(study, predictor.prepare(clinical, study), clinical, predictor.model)
         assert report.ok, report.to_dict()
         assert report.image_distance is not None and report.image_threshold is not None
     report = guard.check(None, predictor.prepare(clinical, None), clinical, predictor.model)
@@ -179,8 +213,7 @@ def test_bundled_guard_flags_mr_small_as_a_dce(bundled, examples_dir: Path) -> N
     assert report.to_dict()["ok"] is False
 
 
-def test_fit_refuses_the_training_seed(capsys: pytest.CaptureFixture[str],
-                                       tmp_path: Path) -> None:
+def test_fit_refuses_the_training_seed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from mmcrnet.__main__ import main
 
     shutil.copy(MODELS / "model.json", tmp_path / "model.json")

@@ -15,16 +15,26 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mmcrnet"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("mmcrnet.errors", "mmcrnet.model", "mmcrnet.phantom", "mmcrnet.phantom.images"),
     ("mmcrnet.features", "mmcrnet.io.sources", "mmcrnet.report"),
-    ("mmcrnet.io.dicom", "mmcrnet.io.raster", "mmcrnet.metrics", "mmcrnet.cohort",
-     "mmcrnet.phantom.cohort"),
+    (
+        "mmcrnet.io.dicom",
+        "mmcrnet.io.raster",
+        "mmcrnet.metrics",
+        "mmcrnet.cohort",
+        "mmcrnet.phantom.cohort",
+    ),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
     ("mmcrnet.io", "mmcrnet.phantom.examples", "mmcrnet.casefile", "mmcrnet.checkpoint"),
     ("mmcrnet.preprocess",),
     ("mmcrnet.data",),
     ("mmcrnet.datasets", "mmcrnet.reference"),
     ("mmcrnet.batch", "mmcrnet.predict"),
-    ("mmcrnet.train", "mmcrnet.evaluate", "mmcrnet.explain.gradcam",
-     "mmcrnet.explain.modalities", "mmcrnet.explain.sequence"),
+    (
+        "mmcrnet.train",
+        "mmcrnet.evaluate",
+        "mmcrnet.explain.gradcam",
+        "mmcrnet.explain.modalities",
+        "mmcrnet.explain.sequence",
+    ),
     ("mmcrnet.explain.explanation",),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
     ("mmcrnet",),  # the public names, most of them imported on first use
@@ -65,12 +75,13 @@ def test_imports_point_down(module: str) -> None:
     own = LAYER.get(module, len(LAYERS))
     for imported in _imports(path):
         top = imported.split(".")[0]
-        assert top not in FORBIDDEN, f"{module} imports {imported}: the engine never imports the app"
+        assert top not in FORBIDDEN, f"{module} imports {imported}: the engine never imports it"
         if top != "mmcrnet" or imported == module or module == "mmcrnet":
             continue
         assert LAYER.get(imported, len(LAYERS)) < own, (
             f"{module} (layer {own}) imports {imported} (layer {LAYER.get(imported)}): "
-            "imports point down only")
+            "imports point down only"
+        )
 
 
 def test_the_rules_the_issue_names() -> None:

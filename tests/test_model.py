@@ -40,8 +40,9 @@ def test_padding_after_the_last_time_point_is_ignored() -> None:
     image, kinds, sequence, lengths = batch()
     changed = sequence.clone()
     changed[1, 1:] = 99.0  # case 1 has length 1
-    torch.testing.assert_close(model(image, kinds, sequence, lengths),
-                               model(image, kinds, changed, lengths))
+    torch.testing.assert_close(
+        model(image, kinds, sequence, lengths), model(image, kinds, changed, lengths)
+    )
 
 
 def test_mammogram_uses_its_own_encoder_and_one_channel() -> None:
@@ -78,11 +79,15 @@ def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
     image = batch()[0][:2]
     captured = []
     handle = model.mri_encoder.last_conv.register_forward_hook(
-        lambda _m, _i, out: captured.append(out))
+        lambda _m, _i, out: captured.append(out)
+    )
     with torch.no_grad():
         embedding = model.mri_encoder(image)
     handle.remove()
     maps = captured[0]
-    expected = (maps.amax(dim=(2, 3)) if pooling == "max"
-                else torch.nn.functional.max_pool2d(maps, 2).mean(dim=(2, 3)))
+    expected = (
+        maps.amax(dim=(2, 3))
+        if pooling == "max"
+        else torch.nn.functional.max_pool2d(maps, 2).mean(dim=(2, 3))
+    )
     torch.testing.assert_close(embedding, expected)

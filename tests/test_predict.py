@@ -8,10 +8,20 @@ from mmcrnet.errors import InvalidCase
 from mmcrnet.io import read_paths
 from mmcrnet.predict import ClinicalCase, Predictor
 
-STATIC = {"age": 48, "er_percent": 0, "pr_percent": 0, "her2_status": "negative", "grade": 3,
-          "ki67_percent": 60, "regimen": "AC-T+pembrolizumab", "top2a_expr": 1.2}
-TIMEPOINTS = [{"time_point": "T0", "tumor_diameter_cm": 3.1, "ctdna_percent": 1.2},
-              {"time_point": "T1", "tumor_diameter_cm": 2.2, "ctdna_percent": 0.1}]
+STATIC = {
+    "age": 48,
+    "er_percent": 0,
+    "pr_percent": 0,
+    "her2_status": "negative",
+    "grade": 3,
+    "ki67_percent": 60,
+    "regimen": "AC-T+pembrolizumab",
+    "top2a_expr": 1.2,
+}
+TIMEPOINTS = [
+    {"time_point": "T0", "tumor_diameter_cm": 3.1, "ctdna_percent": 1.2},
+    {"time_point": "T1", "tumor_diameter_cm": 2.2, "ctdna_percent": 0.1},
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,23 +44,40 @@ def test_prediction_with_and_without_image(predictor: Predictor, examples_dir: P
     assert set(with_image.to_dict()) >= {"probabilities", "label", "uncalibrated", "model"}
 
 
-@pytest.mark.parametrize("static, timepoints, words", [
-    ({"age": 300}, TIMEPOINTS, "Age: 300 years"),
-    ({"height": 170}, TIMEPOINTS, "'height' is not a static feature"),
-    (STATIC, [{"time_point": "T1"}], "T0 is required"),
-    (STATIC, [{"time_point": "T0"}, {"time_point": "T0"}], "T0 is given twice"),
-    (STATIC, [{"time_point": "T0", "age": 3}], "'age' at T0 is not a per-time-point feature"),
-    (STATIC, [{"time_point": "T0", "week": 0}, {"time_point": "T1", "week": 0}],
-     "week 0 at T1 is not after week 0 at T0"),
-    (STATIC, [{"time_point": "T0"}, {"time_point": "T2", "week": 2}],  # T0's nominal week 0
-     None),
-    (STATIC, [{"time_point": "T0", "week": 4}, {"time_point": "T1"}],  # T1's nominal week 3
-     "week 3 at T1 is not after week 4 at T0"),
-    (STATIC, [{"time_point": "T0", "week": "soon"}], "week 'soon' at T0 is not a number"),
-    (STATIC, [{"time_point": "T0", "week": 60}], "Week 60 at T0 is outside the accepted range 0 to 52"),
-])
-def test_clinical_input_is_checked_and_a_bad_field_named(predictor: Predictor, static: dict,
-                                            timepoints: list, words: str) -> None:
+@pytest.mark.parametrize(
+    "static, timepoints, words",
+    [
+        ({"age": 300}, TIMEPOINTS, "Age: 300 years"),
+        ({"height": 170}, TIMEPOINTS, "'height' is not a static feature"),
+        (STATIC, [{"time_point": "T1"}], "T0 is required"),
+        (STATIC, [{"time_point": "T0"}, {"time_point": "T0"}], "T0 is given twice"),
+        (STATIC, [{"time_point": "T0", "age": 3}], "'age' at T0 is not a per-time-point feature"),
+        (
+            STATIC,
+            [{"time_point": "T0", "week": 0}, {"time_point": "T1", "week": 0}],
+            "week 0 at T1 is not after week 0 at T0",
+        ),
+        (
+            STATIC,
+            [{"time_point": "T0"}, {"time_point": "T2", "week": 2}],  # T0's nominal week 0
+            None,
+        ),
+        (
+            STATIC,
+            [{"time_point": "T0", "week": 4}, {"time_point": "T1"}],  # T1's nominal week 3
+            "week 3 at T1 is not after week 4 at T0",
+        ),
+        (STATIC, [{"time_point": "T0", "week": "soon"}], "week 'soon' at T0 is not a number"),
+        (
+            STATIC,
+            [{"time_point": "T0", "week": 60}],
+            "Week 60 at T0 is outside the accepted range 0 to 52",
+        ),
+    ],
+)
+def test_clinical_input_is_checked_and_a_bad_field_named(
+    predictor: Predictor, static: dict, timepoints: list, words: str
+) -> None:
     if words is None:  # valid: predicts
         assert predictor.predict(ClinicalCase(static, timepoints)).time_points == 2
         return

@@ -10,14 +10,27 @@ import pytest
 
 from mmcrnet.errors import UnsupportedImage
 from mmcrnet.io import read_paths
-from mmcrnet.preprocess import (IMAGE_SIZE, MAMMOGRAM, MRI, Geometry, ModelPhase,
-                                dce_phase_indices, image_input, model_image)
+from mmcrnet.preprocess import (
+    IMAGE_SIZE,
+    MAMMOGRAM,
+    MRI,
+    Geometry,
+    ModelPhase,
+    dce_phase_indices,
+    image_input,
+    model_image,
+)
 
 
-@pytest.mark.parametrize("times, expected", [
-    ([0, 90, 360], (0, 1, 2)), ([0, 60, 95, 180, 365, 480], (0, 2, 4)),
-    ([0, 100], (0, 1, 1)), ([None, None, None, None], (0, 1, 3)),
-])
+@pytest.mark.parametrize(
+    "times, expected",
+    [
+        ([0, 90, 360], (0, 1, 2)),
+        ([0, 60, 95, 180, 365, 480], (0, 2, 4)),
+        ([0, 100], (0, 1, 1)),
+        ([None, None, None, None], (0, 1, 3)),
+    ],
+)
 def test_dce_phase_choice(times: list, expected: tuple[int, int, int]) -> None:
     assert dce_phase_indices(times) == expected
 
@@ -50,14 +63,15 @@ def test_geometry_inverse_puts_a_point_back_where_it_was(shape: tuple[int, int])
     geometry = Geometry(shape[0], shape[1], IMAGE_SIZE)
     image = np.zeros((1, *shape), dtype=np.float32)
     row, col = shape[0] // 3, (2 * shape[1]) // 3
-    image[0, row - 2:row + 3, col - 2:col + 3] = 1.0
+    image[0, row - 2 : row + 3, col - 2 : col + 3] = 1.0
     forward = geometry.forward(image)
     assert forward.shape == (1, IMAGE_SIZE, IMAGE_SIZE)
     back = geometry.inverse(forward[0])
     assert back.shape == shape
     found = np.unravel_index(int(np.argmax(back)), shape)
-    assert abs(found[0] - row) <= max(2, 1 / geometry.scale) and \
-        abs(found[1] - col) <= max(2, 1 / geometry.scale)
+    assert abs(found[0] - row) <= max(2, 1 / geometry.scale) and abs(found[1] - col) <= max(
+        2, 1 / geometry.scale
+    )
 
 
 def test_geometry_records_the_padding() -> None:
@@ -74,8 +88,9 @@ def test_model_image_names_the_phases_it_read(examples_dir: Path) -> None:
     study = read_paths([case / "mri"])
     image = model_image(study)
     assert [p.role for p in image.phases] == ["pre", "early", "late"]
-    assert [p.index for p in image.phases] == list(dce_phase_indices(
-        [p.time_s for p in study.phases]))
+    assert [p.index for p in image.phases] == list(
+        dce_phase_indices([p.time_s for p in study.phases])
+    )
     assert image.slice_index == study.slice_index
     assert all(p.label == study.phases[p.index].label for p in image.phases)
     assert image.to_dict()["geometry"]["height"] == study.image.shape[-2]

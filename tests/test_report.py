@@ -18,10 +18,19 @@ from .explain.test_sequence import STATIC, TIMEPOINTS
 def report(tiny_model_dir: Path, examples_dir: Path) -> CaseReport:
     study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
     explanation = Explainer(Predictor(tiny_model_dir, device="cpu"), steps=8).explain(
-        ClinicalCase(STATIC, TIMEPOINTS), study)
-    return case_report(explanation, STATIC, TIMEPOINTS, study, None, ["x.dcm: not an image"],
-                       case_label="teaching case 3", app_version="0.1.0",
-                       now=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+        ClinicalCase(STATIC, TIMEPOINTS), study
+    )
+    return case_report(
+        explanation,
+        STATIC,
+        TIMEPOINTS,
+        study,
+        None,
+        ["x.dcm: not an image"],
+        case_label="teaching case 3",
+        app_version="0.1.0",
+        now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+    )
 
 
 def test_round_trip(report: CaseReport) -> None:
@@ -41,19 +50,24 @@ def test_no_identifiers_or_server_paths(report: CaseReport) -> None:
 def test_the_document_says_what_it_is(report: CaseReport) -> None:
     data = json.loads(report.to_json())
     assert data["schema_version"] == SCHEMA_VERSION and data["created"] == (
-        "2026-12-01T00:00:00+00:00")
+        "2026-12-01T00:00:00+00:00"
+    )
     assert data["disclaimer"].startswith("Research use only")
     assert data["model"]["weights_sha256"] == data["explanation"]["prediction"]["weights_sha256"]
     assert data["left_out"] == ["x.dcm: not an image"]
     assert data["explanation"]["image"]["phases"][1]["role"] == "early"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("[]", "not a JSON object"), ("{", "not JSON"),
-    ('{"schema": "other"}', "not an OncoPredict case result"),
-    ('{"schema": "oncopredict.case-result", "schema_version": 99}', "newer than this app"),
-    ('{"schema": "oncopredict.case-result", "schema_version": 1}', "lacks 'app'"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[]", "not a JSON object"),
+        ("{", "not JSON"),
+        ('{"schema": "other"}', "not an OncoPredict case result"),
+        ('{"schema": "oncopredict.case-result", "schema_version": 99}', "newer than this app"),
+        ('{"schema": "oncopredict.case-result", "schema_version": 1}', "lacks 'app'"),
+    ],
+)
 def test_bad_documents_are_named(text: str, words: str) -> None:
     with pytest.raises(InvalidReport, match=words):
         CaseReport.from_json(text)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from mmcrnet.checkpoint import load_model
@@ -42,8 +42,9 @@ def test_card_describes_the_model(tiny_model_dir: Path) -> None:
 
 @pytest.mark.parametrize("kind", [MRI, MAMMOGRAM, NO_IMAGE])
 @pytest.mark.parametrize("length", [1, 4])
-def test_every_missing_modality_combination_predicts(tiny_model_dir: Path, phantom_cases,
-                                                     kind: int, length: int) -> None:
+def test_every_missing_modality_combination_predicts(
+    tiny_model_dir: Path, phantom_cases, kind: int, length: int
+) -> None:
     loaded = LoadedModel(*load_model(tiny_model_dir))
     few = subset(phantom_cases, np.arange(12))
     proba = model_probabilities(loaded, few, kinds=np.full(12, kind), lengths=np.full(12, length))
@@ -59,11 +60,13 @@ def test_same_seed_same_weights_and_resume_continues(phantom_cases, tmp_path: Pa
     b = load_file(str(tmp_path / "b" / "model.safetensors"))
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     # Asking for a third epoch resumes from the checkpoint instead of starting again.
-    card = train_model(small, tmp_path / "a", TrainConfig(**{**config.__dict__, "epochs": 3}),
-                       device="cpu")
+    card = train_model(
+        small, tmp_path / "a", TrainConfig(**{**config.__dict__, "epochs": 3}), device="cpu"
+    )
     first = json.loads((tmp_path / "b" / "model.json").read_text())["history"]
     assert len(card["history"]) == 3 and card["history"][:2] == [
-        {**h, "seconds": card["history"][i]["seconds"]} for i, h in enumerate(first)]
+        {**h, "seconds": card["history"][i]["seconds"]} for i, h in enumerate(first)
+    ]
 
 
 def test_training_without_outcomes_is_refused(phantom_cases, tmp_path: Path) -> None:
@@ -73,12 +76,16 @@ def test_training_without_outcomes_is_refused(phantom_cases, tmp_path: Path) -> 
         train_model(replace(phantom_cases, labels=None), tmp_path, TrainConfig())
 
 
-
 def test_max_pooling_is_trained_recorded_and_loaded(phantom_cases, tmp_path: Path) -> None:
     small = subset(phantom_cases, np.arange(40))
-    card = train_model(small, tmp_path, TrainConfig(
-        seed=2, epochs=1, threads=2, model_overrides={**TINY_MODEL, "image_pooling": "max"}),
-        device="cpu")
+    card = train_model(
+        small,
+        tmp_path,
+        TrainConfig(
+            seed=2, epochs=1, threads=2, model_overrides={**TINY_MODEL, "image_pooling": "max"}
+        ),
+        device="cpu",
+    )
     assert card["config"]["image_pooling"] == "max"
     model, _ = load_model(tmp_path)
     assert model.config.image_pooling == "max"

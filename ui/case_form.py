@@ -10,14 +10,14 @@ page shows. Every typed value reaches the server, and a bad one stops Predict wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcrnet import (FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError,
-                     read_case_file)
-from mmcrnet.case import FieldProblem
+from mmcrnet import FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError, read_case_file
+from mmcrnet.case import CaseValues, FieldProblem
 
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
@@ -29,23 +29,24 @@ CASE = "predict.case"  # the case as last submitted: {"static": {...}, "timepoin
 class FormResult:
     """The form after a run: the case as shown, its problems, and whether Predict was pressed."""
 
-    case: dict[str, object]
+    case: CaseValues
     problems: tuple[FieldProblem, ...]
     submitted: bool
 
     @property
     def clinical(self) -> ClinicalCase:
-        return ClinicalCase(self.case["static"], self.case["timepoints"])  # type: ignore[arg-type]
+        return ClinicalCase(self.case["static"], self.case["timepoints"])
 
     @property
     def empty(self) -> bool:
         """Nothing entered: no static value and no per-time-point value."""
-        rows = self.case["timepoints"]  # type: ignore[index]
-        return not self.case["static"] and not any(  # type: ignore[index]
-            k not in ("time_point", "week") and v is not None for r in rows for k, v in r.items())
+        rows = self.case["timepoints"]
+        return not self.case["static"] and not any(
+            k not in ("time_point", "week") and v is not None for r in rows for k, v in r.items()
+        )
 
 
-def empty_case() -> dict[str, object]:
+def empty_case() -> CaseValues:
     """A new case: nothing entered, the baseline time point at week 0."""
     return {"static": {}, "timepoints": [{"time_point": "T0", "week": 0.0}]}
 
@@ -55,8 +56,9 @@ def _label(spec) -> str:  # noqa: ANN001 - a mmcrnet.Feature
 
 
 def _help(spec) -> str:  # noqa: ANN001
-    bounds = f" Accepted: {spec.bounds[0]:g} to {spec.bounds[1]:g} {spec.unit}." \
-        if spec.bounds else ""
+    bounds = (
+        f" Accepted: {spec.bounds[0]:g} to {spec.bounds[1]:g} {spec.unit}." if spec.bounds else ""
+    )
     return f"{spec.help}{bounds} Leave empty if unknown."
 
 
@@ -81,7 +83,10 @@ def _widget_value(spec, current: object) -> object:  # noqa: ANN001
 
 def use_case(clinical: ClinicalCase) -> None:
     """Make ``clinical`` the session's case: saved, shown in the form, old result dropped."""
-    case = {"static": dict(clinical.static), "timepoints": [dict(r) for r in clinical.timepoints]}
+    case: CaseValues = {
+        "static": dict(clinical.static),
+        "timepoints": [dict(r) for r in clinical.timepoints],
+    }
     st.session_state[CASE] = case
     st.session_state.pop("predict.result", None)
     static = case["static"]
@@ -92,9 +97,14 @@ def use_case(clinical: ClinicalCase) -> None:
 
 #: The per-time-point table's columns: the week, then the dynamic features.
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("week", "Week", "Weeks since the start of chemotherapy (0 to 52); empty = the nominal week "
-     "of the time point (" + ", ".join(f"{tp} {w:g}" for tp, w in zip(TIME_POINTS, WEEKS))
-     + ")."),
+    (
+        "week",
+        "Week",
+        "Weeks since the start of chemotherapy (0 to 52); empty = the nominal week "
+        "of the time point ("
+        + ", ".join(f"{tp} {w:g}" for tp, w in zip(TIME_POINTS, WEEKS))
+        + ").",
+    ),
     *((s.name, _label(s), _help(s)) for s in DYNAMIC),
 )
 
@@ -117,11 +127,14 @@ def _fill_table(timepoints: list[dict[str, object]]) -> None:
 
 
 def _file_ui() -> None:
-    loaded = st.file_uploader("Load the form from a file (optional): JSON, or CSV with one row",
-                              type=["json", "csv"], key="predict.case_file",
-                              help="JSON as the downloaded result's inputs; CSV columns named "
-                                   "like the features, per time point like "
-                                   "tumor_diameter_cm_T1.")
+    loaded = st.file_uploader(
+        "Load the form from a file (optional): JSON, or CSV with one row",
+        type=["json", "csv"],
+        key="predict.case_file",
+        help="JSON as the downloaded result's inputs; CSV columns named "
+        "like the features, per time point like "
+        "tumor_diameter_cm_T1.",
+    )
     if loaded is not None and st.session_state.get("predict.case_file_id") != loaded.file_id:
         try:
             clinical = read_case_file(loaded.name, loaded.getvalue())
@@ -141,11 +154,13 @@ def form_ui() -> FormResult:
     """The form; returns the case as shown, its problems and whether Predict was pressed."""
     st.subheader("2. Clinical and genomic data")
     _file_ui()
-    case = st.session_state.setdefault(CASE, empty_case())
-    slots: dict[tuple[str, str | None], object] = {}
+    case: CaseValues = st.session_state.setdefault(CASE, empty_case())
+    slots: dict[tuple[str, str | None], Any] = {}
     with st.form("predict.form"):
-        st.caption("Empty or (missing) = unknown; the model handles missing values and the "
-                   "result says how much of the form it had.")
+        st.caption(
+            "Empty or (missing) = unknown; the model handles missing values and the "
+            "result says how much of the form it had."
+        )
         static: dict[str, object] = {}
         for group in ("clinical", "genomic"):
             st.markdown(f"**{group.capitalize()}** (at baseline)")
@@ -155,30 +170,42 @@ def form_ui() -> FormResult:
                 column = columns[i % 3]
                 static[spec.name] = _field(column, spec, case["static"].get(spec.name))
                 slots[(spec.name, None)] = column.empty()
-        st.markdown("**Per time point** (T0 = baseline, then after each cycle; leave a row "
-                    "empty if that time point is not available)")
+        st.markdown(
+            "**Per time point** (T0 = baseline, then after each cycle; leave a row "
+            "empty if that time point is not available)"
+        )
         rows, row_slots = _timepoint_table(case["timepoints"])
         submitted = st.form_submit_button("Predict", type="primary")
-    shown = {"static": {k: v for k, v in static.items() if v is not None}, "timepoints": rows}
+    shown: CaseValues = {
+        "static": {k: v for k, v in static.items() if v is not None},
+        "timepoints": rows,
+    }
     problems = list(ClinicalCase(shown["static"], rows).problems())
-    problems += [FieldProblem("week", str(r["time_point"]),
-                              f"week {r['week']:g} at {r['time_point']} has no values: fill them "
-                              "or clear the week")
-                 for r in _week_only_rows(row_slots)]
-    for (name, tp), slot in slots.items():
+    problems += [
+        FieldProblem(
+            "week",
+            str(r["time_point"]),
+            f"Week {r['week']:g} at {r['time_point']} has no values: fill them or clear the week",
+        )
+        for r in _week_only_rows(row_slots)
+    ]
+    for (name, _), slot in slots.items():
         _problem_line(slot, [p for p in problems if p.field == name and p.time_point is None])
-    for tp, slot in row_slots.items():
-        _problem_line(slot[0], [p for p in problems if p.time_point == tp])
+    for tp, (slot, _) in row_slots.items():
+        _problem_line(slot, [p for p in problems if p.time_point == tp])
     if submitted:
         st.session_state[CASE] = shown
     return FormResult(shown, tuple(problems), submitted)
 
 
-def _week_only_rows(row_slots: dict[str, tuple[object, dict[str, object]]]
-                    ) -> list[dict[str, object]]:
-    return [row for tp, (_, row) in row_slots.items() if tp != "T0"
-            and row.get("week") is not None
-            and all(row.get(s.name) is None for s in DYNAMIC)]
+def _week_only_rows(row_slots: dict[str, tuple[Any, dict[str, object]]]) -> list[dict[str, object]]:
+    return [
+        row
+        for tp, (_, row) in row_slots.items()
+        if tp != "T0"
+        and row.get("week") is not None
+        and all(row.get(s.name) is None for s in DYNAMIC)
+    ]
 
 
 def _field(column, spec, current: object) -> object:  # noqa: ANN001
@@ -186,8 +213,14 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
     if key not in st.session_state:  # first visit, or back from another page
         st.session_state[key] = _widget_value(spec, current)
     if spec.kind == "numeric":
-        return column.number_input(_label(spec), value=None, step=1.0 if spec.integer else None,
-                                   format="%g", help=_help(spec), key=key)
+        return column.number_input(
+            _label(spec),
+            value=None,
+            step=1.0 if spec.integer else None,
+            format="%g",
+            help=_help(spec),
+            key=key,
+        )
     options = [MISSING, *spec.categories] if spec.kind == "categorical" else [MISSING, "no", "yes"]
     value = column.selectbox(_label(spec), options, help=spec.help, key=key)
     if value == MISSING:
@@ -195,8 +228,9 @@ def _field(column, spec, current: object) -> object:  # noqa: ANN001
     return {"yes": 1, "no": 0}.get(value, value) if spec.kind == "binary" else value
 
 
-def _timepoint_table(timepoints: list[dict[str, object]]
-                     ) -> tuple[list[dict[str, object]], dict[str, tuple[object, dict]]]:
+def _timepoint_table(
+    timepoints: list[dict[str, object]],
+) -> tuple[list[dict[str, object]], dict[str, tuple[Any, dict[str, object]]]]:
     """The per-time-point values as a table of number inputs (a row per time point T0..T3,
     each cell labelled for screen readers and tests, a line under each row for its problems);
     returns the rows that hold a value (T0 always) and, per time point, (problem slot, row)."""
@@ -218,9 +252,14 @@ def _timepoint_table(timepoints: list[dict[str, object]]
             # Empty unless a value was entered or loaded (never the widget's default minimum:
             # a lost widget state must not turn into a measured 0).
             row[name] = cell.number_input(
-                f"{label} at {tp}", value=None, key=key, help=help_text, format="%g",
+                f"{label} at {tp}",
+                value=None,
+                key=key,
+                help=help_text,
+                format="%g",
                 placeholder=f"{nominal:g} (nominal)" if name == "week" else None,
-                label_visibility="collapsed")
+                label_visibility="collapsed",
+            )
         slots[tp] = (st.empty(), row)
         if tp == "T0" or any(row[s.name] is not None for s in DYNAMIC):
             out.append(row)

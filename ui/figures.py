@@ -29,8 +29,7 @@ def _lut(name: str) -> np.ndarray:
 EVIDENCE_LUT = _lut("RdBu")[::-1].copy()
 
 
-def overlay(image: np.ndarray, cam: np.ndarray, opacity: float, against: bool = True
-            ) -> np.ndarray:
+def overlay(image: np.ndarray, cam: np.ndarray, opacity: float, against: bool = True) -> np.ndarray:
     """An RGB picture (H, W, 3) uint8: the grayscale image (H, W) in [0, 1] with a signed map
     in [-1, 1] blended over it, red where the region pushes towards the outcome and, with
     ``against``, blue where it pushes away (``opacity`` x |evidence|, so no tint where there is
@@ -48,7 +47,8 @@ def colour_bar(against: bool = True, height: int = 12, width: int = 256) -> np.n
     evidence away (left) to strongest towards (right), or none to strongest towards."""
     start = 0 if against else 128
     return EVIDENCE_LUT[np.linspace(start, 255, width).round().astype(np.int64)][None].repeat(
-        height, axis=0)
+        height, axis=0
+    )
 
 
 def attribution_heatmap(explanation: Explanation) -> go.Figure:
@@ -61,42 +61,71 @@ def attribution_heatmap(explanation: Explanation) -> go.Figure:
     labels = [feature_label(f) for f, k in zip(sequence.features, keep) if k]
     columns = [f"{tp} (week {w:g})" for tp, w in zip(sequence.time_points, sequence.weeks)]
     limit = float(np.abs(table).max()) or 1.0
-    figure = go.Figure(go.Heatmap(
-        z=table[keep], x=columns, y=labels, colorscale="RdBu", reversescale=True,
-        zmin=-limit, zmax=limit, colorbar={"title": f"towards<br>{explanation.target}"},
-        hovertemplate="%{y}, %{x}: %{z:+.3f}<extra></extra>"))
-    figure.update_layout(height=max(300, 22 * len(labels) + 80),
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                         yaxis={"autorange": "reversed"})
+    figure = go.Figure(
+        go.Heatmap(
+            z=table[keep],
+            x=columns,
+            y=labels,
+            colorscale="RdBu",
+            reversescale=True,
+            zmin=-limit,
+            zmax=limit,
+            colorbar={"title": f"towards<br>{explanation.target}"},
+            hovertemplate="%{y}, %{x}: %{z:+.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=max(300, 22 * len(labels) + 80),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"autorange": "reversed"},
+    )
     return figure
 
 
 def top_reasons(explanation: Explanation, k: int = 10) -> go.Figure:
     """The k largest reasons as bars labelled in words ("ctDNA at week 3: towards pCR")."""
     statements = explanation.statements(k)
-    figure = go.Figure(go.Bar(
-        x=[s.value for s in statements], y=[s.text for s in statements], orientation="h",
-        marker_color=["#b2182b" if s.value > 0 else "#2166ac" for s in statements],
-        hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>"))
-    figure.update_layout(height=max(250, 30 * len(statements) + 60),
-                         xaxis={"title": f"change in log-odds of {explanation.target}"},
-                         yaxis={"autorange": "reversed"},
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure = go.Figure(
+        go.Bar(
+            x=[s.value for s in statements],
+            y=[s.text for s in statements],
+            orientation="h",
+            marker_color=["#b2182b" if s.value > 0 else "#2166ac" for s in statements],
+            hovertemplate="%{y}: %{x:+.3f} log-odds<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=max(250, 30 * len(statements) + 60),
+        xaxis={"title": f"change in log-odds of {explanation.target}"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     return figure
 
 
 def modalities(explanation: Explanation) -> go.Figure:
     """Shapley values of image, clinical and genomic data for each outcome's probability."""
-    shapley = np.where(np.abs(explanation.modalities.shapley) < NEGLIGIBLE, 0.0,
-                       explanation.modalities.shapley)  # numerical noise is not a contribution
-    figure = go.Figure([go.Bar(name=outcome, x=list(MODALITIES), y=shapley[:, j],
-                               marker_color=OUTCOME_COLOURS[outcome])
-                        for j, outcome in enumerate(OUTCOMES)])
+    shapley = np.where(
+        np.abs(explanation.modalities.shapley) < NEGLIGIBLE, 0.0, explanation.modalities.shapley
+    )  # numerical noise is not a contribution
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=outcome,
+                x=list(MODALITIES),
+                y=shapley[:, j],
+                marker_color=OUTCOME_COLOURS[outcome],
+            )
+            for j, outcome in enumerate(OUTCOMES)
+        ]
+    )
     limit = max(0.1, float(np.abs(shapley).max()) * 1.1)  # small values stay small
-    figure.update_layout(barmode="group", height=280,
-                         yaxis={"title": "change in probability", "tickformat": "+.0%",
-                                "range": [-limit, limit]},
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure.update_layout(
+        barmode="group",
+        height=280,
+        yaxis={"title": "change in probability", "tickformat": "+.0%", "range": [-limit, limit]},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     return figure
 
 
@@ -104,10 +133,22 @@ def trajectory(explanation: Explanation) -> go.Figure:
     """The probabilities with the first 1, 2, ... time points."""
     rows = explanation.trajectory
     x = [str(r["time_point"]) for r in rows]
-    figure = go.Figure([go.Scatter(x=x, y=[float(r[o]) for r in rows], name=o,
-                                   mode="lines+markers", line_color=OUTCOME_COLOURS[o])
-                        for o in OUTCOMES])
-    figure.update_layout(height=260, yaxis={"range": [0, 1], "tickformat": ".0%"},
-                         xaxis={"title": "time points used"},
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=x,
+                y=[float(r[o]) for r in rows],
+                name=o,
+                mode="lines+markers",
+                line_color=OUTCOME_COLOURS[o],
+            )
+            for o in OUTCOMES
+        ]
+    )
+    figure.update_layout(
+        height=260,
+        yaxis={"range": [0, 1], "tickformat": ".0%"},
+        xaxis={"title": "time points used"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     return figure

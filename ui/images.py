@@ -12,8 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from mmcrnet import (ClinicalCase, ModelImage, OncoPredictError, RawFile, Study, model_image,
-                     read_paths, read_study)
+from mmcrnet import (
+    ClinicalCase,
+    ModelImage,
+    OncoPredictError,
+    RawFile,
+    Study,
+    model_image,
+    read_paths,
+    read_study,
+)
 from mmcrnet.errors import ImageTooLarge, MixedIdentity, MixedSeries, UnsupportedImage
 from mmcrnet.guard import header_checks
 from ui import state
@@ -70,7 +78,8 @@ def load_example(use_case) -> None:  # noqa: ANN001 - callback that fills the fo
         use_case(ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id))
     kind = st.session_state.get(EXAMPLE_IMAGE) or "mri"
     st.session_state.setdefault(STUDIES, {})["Bundled example"] = read_paths(
-        cohort.image_paths(case_id, kind))
+        cohort.image_paths(case_id, kind)
+    )
     st.session_state[LOADED] = case_id
 
 
@@ -78,8 +87,9 @@ def images_ui(use_case) -> ImageChoice:  # noqa: ANN001
     """Choose the images; show what was read and what the model will read of it."""
     st.subheader("1. Images")
     keep(SOURCE, SOURCES[0])
-    source = st.radio("Images from", SOURCES, horizontal=True, key=SOURCE,
-                      on_change=remember, args=(SOURCE,))
+    source = st.radio(
+        "Images from", SOURCES, horizontal=True, key=SOURCE, on_change=remember, args=(SOURCE,)
+    )
     study: Study | None = None
     problem: str | None = None
     if source == "Bundled example":
@@ -87,11 +97,24 @@ def images_ui(use_case) -> ImageChoice:  # noqa: ANN001
         keep(EXAMPLE_IMAGE, "mri")
         cohort = state.examples()
         left, right = st.columns([3, 2])
-        left.selectbox("Example case (phantom, truth known)", cohort.case_ids, key=EXAMPLE,
-                       index=None, placeholder="Choose an example case to load it",
-                       on_change=load_example, args=(use_case,))
-        right.radio("Example image", list(EXAMPLE_IMAGES), key=EXAMPLE_IMAGE, horizontal=True,
-                    format_func=EXAMPLE_IMAGES.get, on_change=load_example, args=(use_case,))
+        left.selectbox(
+            "Example case (phantom, truth known)",
+            cohort.case_ids,
+            key=EXAMPLE,
+            index=None,
+            placeholder="Choose an example case to load it",
+            on_change=load_example,
+            args=(use_case,),
+        )
+        right.radio(
+            "Example image",
+            list(EXAMPLE_IMAGES),
+            key=EXAMPLE_IMAGE,
+            horizontal=True,
+            format_func=EXAMPLE_IMAGES.get,
+            on_change=load_example,
+            args=(use_case,),
+        )
         study = st.session_state.get(STUDIES, {}).get(source)
     elif source == "Upload":
         study, problem = upload_ui()
@@ -108,27 +131,40 @@ def images_ui(use_case) -> ImageChoice:  # noqa: ANN001
     model_input_ui(study, read)
     outside = header_checks(study)
     if outside:
-        st.warning("Outside what the model was trained on (the result will be withheld): "
-                   + "; ".join(outside) + ".", icon=":material/warning:")
+        st.warning(
+            "Outside what the model was trained on (the result will be withheld): "
+            + "; ".join(outside)
+            + ".",
+            icon=":material/warning:",
+        )
     return ImageChoice(source, study, read, None)
 
 
 def upload_ui() -> tuple[Study | None, str | None]:
     """The upload, read once per set of files and options; returns (study, problem)."""
-    kind = st.radio("PNG/JPEG images are", ["DCE-MRI phases (MR)", "a mammogram (MG)"],
-                    horizontal=True, key="predict.raster_modality",
-                    help="DICOM files carry their own modality.")
+    kind = st.radio(
+        "PNG/JPEG images are",
+        ["DCE-MRI phases (MR)", "a mammogram (MG)"],
+        horizontal=True,
+        key="predict.raster_modality",
+        help="DICOM files carry their own modality.",
+    )
     back_from_a_page = "predict.upload" not in st.session_state  # the uploader forgot its files
     uploads = st.file_uploader(
         "DICOM files of one series, a zip, a multi-frame DICOM, or PNG/JPEG images",
-        accept_multiple_files=True, key="predict.upload")
+        accept_multiple_files=True,
+        key="predict.upload",
+    )
     skip = bool(st.session_state.get(f"{SKIP}.kept"))
     mixed = bool(st.session_state.get(f"{MIXED}.kept"))
     if not uploads:
         kept = st.session_state.get(STUDIES, {}).get("Upload")
         if kept is not None and back_from_a_page:
-            st.caption("Using the files uploaded before: " + ", ".join(kept.sources)
-                       + " (upload again to replace them).")
+            st.caption(
+                "Using the files uploaded before: "
+                + ", ".join(kept.sources)
+                + " (upload again to replace them)."
+            )
             return kept, None
         st.session_state.get(STUDIES, {}).pop("Upload", None)
         return None, None
@@ -139,26 +175,36 @@ def upload_ui() -> tuple[Study | None, str | None]:
         for key in [k for k in st.session_state if str(k).startswith("predict.phase_time.")]:
             del st.session_state[key]
         try:
-            study = read_study([RawFile(u.name, u.getvalue()) for u in uploads],
-                               modality="MR" if kind.startswith("DCE") else "MG",
-                               skip_unreadable=skip, allow_mixed_ids=mixed)
+            study = read_study(
+                [RawFile(u.name, u.getvalue()) for u in uploads],
+                modality="MR" if kind.startswith("DCE") else "MG",
+                skip_unreadable=skip,
+                allow_mixed_ids=mixed,
+            )
             last = (signature, study, None, None)
         except OncoPredictError as exc:
             last = (signature, None, str(exc), type(exc))
         st.session_state[UPLOAD_READ] = last
         st.session_state.setdefault(STUDIES, {})["Upload"] = last[1]
-    _, study, error, error_type = last
+    _, read, error, error_type = last
     if error is not None:
         st.error(f"The upload was not read: {error}", icon=":material/error:")
     identity = error_type is not None and issubclass(error_type, MixedIdentity)
-    unreadable = error_type is not None and len(uploads) > 1 and not issubclass(
-        error_type, (MixedSeries, ImageTooLarge))
-    _option("These files are one patient's study although their IDs differ (e.g. anonymised "
-            "one by one): read them anyway (the result will say so)", MIXED, identity)
+    unreadable = (
+        error_type is not None
+        and len(uploads) > 1
+        and not issubclass(error_type, (MixedSeries, ImageTooLarge))
+    )
+    _option(
+        "These files are one patient's study although their IDs differ (e.g. anonymised "
+        "one by one): read them anyway (the result will say so)",
+        MIXED,
+        identity,
+    )
     _option("Leave out the files that cannot be read and use the rest", SKIP, unreadable)
     if error is not None:
         return None, f"the upload was not read ({error})"
-    return study, None
+    return read, None
 
 
 def _option(label: str, key: str, offered: bool) -> None:
@@ -173,9 +219,12 @@ def phases_ui(study: Study) -> Study | None:
     """PNG/JPEG phases whose order the files do not say: the user gives each its time."""
     if study.kind != "mri" or study.phase_source != "unassigned":
         return study
-    st.warning("The file names do not say which image is which phase (pre-contrast, early, "
-               "late), and the order of upload never decides. Give each image its time after "
-               "the contrast injection.", icon=":material/schedule:")
+    st.warning(
+        "The file names do not say which image is which phase (pre-contrast, early, "
+        "late), and the order of upload never decides. Give each image its time after "
+        "the contrast injection.",
+        icon=":material/schedule:",
+    )
     given = dict(st.session_state.get(PHASE_TIMES, {}))
     columns = st.columns(len(study.phases))
     for column, phase, pixels in zip(columns, study.phases, study.image):
@@ -184,16 +233,25 @@ def phases_ui(study: Study) -> Study | None:
         if key not in st.session_state:  # first time, or back from another page
             st.session_state[key] = given.get(phase.label)
         given[phase.label] = column.number_input(
-            f"Seconds after contrast: {phase.label}", value=None, step=1.0,
-            placeholder="0 = pre-contrast", key=key,
+            f"Seconds after contrast: {phase.label}",
+            value=None,
+            step=1.0,
+            placeholder="0 = pre-contrast",
+            key=key,
             help="0 for the pre-contrast image; the usual early phase is about 90 s, the late "
-                 "one about 360 s.")
+            "one about 360 s.",
+        )
     st.session_state[PHASE_TIMES] = given
     if any(given.get(p.label) is None for p in study.phases):
         return study  # still unassigned: the model input refuses it with one line
     try:
-        return study.assign_phases({label: float(t) for label, t in given.items()
-                                    if label in {p.label for p in study.phases}})
+        return study.assign_phases(
+            {
+                label: float(t)
+                for label, t in given.items()
+                if label in {p.label for p in study.phases}
+            }
+        )
     except ValueError as exc:
         st.error(f"Phase times: {exc}", icon=":material/error:")
         return study
@@ -201,16 +259,27 @@ def phases_ui(study: Study) -> Study | None:
 
 def slice_ui(study: Study) -> Study:
     """What was read, and the slice (a slider when there are several)."""
-    phases = ", ".join(p.label + (f" ({p.time_s:g} s)" if p.time_s is not None and
-                                  f"{p.time_s:g} s" not in p.label else "")
-                       for p in study.phases)
-    st.caption(f"Read: {study.modality} ({study.kind}), {len(study.phases)} phase(s): {phases}; "
-               f"{study.image.shape[-2]} x {study.image.shape[-1]} pixels"
-               + (f", {study.pixel_spacing_mm[0]:.2f} mm" if study.pixel_spacing_mm else "")
-               + f"; from {len(study.sources)} file(s).")
+    phases = ", ".join(
+        p.label
+        + (
+            f" ({p.time_s:g} s)"
+            if p.time_s is not None and f"{p.time_s:g} s" not in p.label
+            else ""
+        )
+        for p in study.phases
+    )
+    st.caption(
+        f"Read: {study.modality} ({study.kind}), {len(study.phases)} phase(s): {phases}; "
+        f"{study.image.shape[-2]} x {study.image.shape[-1]} pixels"
+        + (f", {study.pixel_spacing_mm[0]:.2f} mm" if study.pixel_spacing_mm else "")
+        + f"; from {len(study.sources)} file(s)."
+    )
     if study.identity_override:
-        st.warning("Read on your request although the files disagree on patient, study or "
-                   "frame of reference.", icon=":material/warning:")
+        st.warning(
+            "Read on your request although the files disagree on patient, study or "
+            "frame of reference.",
+            icon=":material/warning:",
+        )
     if study.left_out:
         st.warning("Left out: " + "; ".join(study.left_out), icon=":material/block:")
     for warning in study.warnings:
@@ -229,15 +298,17 @@ def slice_ui(study: Study) -> Study:
 
 def model_input_ui(study: Study, read: ModelImage) -> None:
     """The phases the model will read, with their roles, labels and times."""
-    st.markdown(f"**What the model will read**: slice {read.slice_index + 1} of "
-                f"{study.shape[1]}, " + ", ".join(p.caption for p in read.phases)
-                + f"; intensities {read.window[0]:g} to {read.window[1]:g} shown as black "
-                  f"to white; padded to a square and resized to {read.geometry.size} x "
-                  f"{read.geometry.size}.")
+    st.markdown(
+        f"**What the model will read**: slice {read.slice_index + 1} of "
+        f"{study.shape[1]}, "
+        + ", ".join(p.caption for p in read.phases)
+        + f"; intensities {read.window[0]:g} to {read.window[1]:g} shown as black "
+        f"to white; padded to a square and resized to {read.geometry.size} x "
+        f"{read.geometry.size}."
+    )
     with st.container(border=True):  # keeps the images' toolbar off the line above
         columns = st.columns(max(3, len(read.phases)))
         for column, phase in zip(columns, read.phases):
             files = study.phases[phase.index].sources
             caption = phase.caption + (f" ({files[0]})" if len(files) == 1 else "")
-            column.image(np.clip(study.image[phase.index], 0, 1), caption=caption,
-                         width="stretch")
+            column.image(np.clip(study.image[phase.index], 0, 1), caption=caption, width="stretch")

@@ -10,10 +10,11 @@ import numpy as np
 import streamlit as st
 
 from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
-from mmcrnet.report import CaseReport, case_report
-from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
+from mmcrnet.case import CaseValues
 from mmcrnet.explain import Explanation
+from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from mmcrnet.guard import GuardReport
+from mmcrnet.report import CaseReport, case_report
 from ui import figures, state
 
 RESULT, TARGET = "predict.result", "predict.target"
@@ -28,16 +29,23 @@ class PageResult:
     and what was left out (so the page never shows one case with another's result)."""
 
     explanation: Explanation
-    case: dict[str, object]
+    case: CaseValues
     study: Study | None
     guard: GuardReport
     left_out: tuple[str, ...]
 
     def report(self, case_label: str | None = None) -> CaseReport:
         """The engine's result document of this prediction (the download)."""
-        return case_report(self.explanation, self.case["static"],  # type: ignore[arg-type]
-                           self.case["timepoints"], self.study, self.guard,  # type: ignore[arg-type]
-                           self.left_out, case_label=case_label, app_version=__version__)
+        return case_report(
+            self.explanation,
+            self.case["static"],
+            self.case["timepoints"],
+            self.study,
+            self.guard,
+            self.left_out,
+            case_label=case_label,
+            app_version=__version__,
+        )
 
 
 def percent(p: float) -> str:
@@ -50,42 +58,53 @@ def percent(p: float) -> str:
 
 
 def headline(probabilities: dict[str, float]) -> str:
-    """"Predicted response: **pCR**", or both outcomes when they are nearly tied."""
+    """ "Predicted response: **pCR**", or both outcomes when they are nearly tied."""
     ranked = sorted(OUTCOMES, key=lambda o: -probabilities[o])
     first, second = ranked[0], ranked[1]
     if probabilities[first] - probabilities[second] < NEAR_TIE:
-        return (f"Uncertain: **{first}** ({percent(probabilities[first])}) or **{second}** "
-                f"({percent(probabilities[second])}) are nearly as likely; the model does not "
-                f"tell them apart for this case.")
+        return (
+            f"Uncertain: **{first}** ({percent(probabilities[first])}) or **{second}** "
+            f"({percent(probabilities[second])}) are nearly as likely; the model does not "
+            f"tell them apart for this case."
+        )
     return f"Predicted response: **{first}**"
 
 
-def form_share(case: dict[str, object]) -> str:
-    """"6 of 22 baseline values and 3 of 6 values at 2 time points": what the model had."""
-    static = sum(v is not None for v in case["static"].values())  # type: ignore[union-attr]
-    rows = case["timepoints"]  # type: ignore[index]
-    dynamic = sum(r.get(s.name) is not None for r in rows for s in DYNAMIC_FEATURES)  # type: ignore[union-attr]
-    return (f"{static} of {len(STATIC_FEATURES)} baseline values and {dynamic} of "
-            f"{len(DYNAMIC_FEATURES) * len(rows)} values at {len(rows)} time "  # type: ignore[arg-type]
-            f"point{'s' if len(rows) != 1 else ''}")  # type: ignore[arg-type]
+def form_share(case: CaseValues) -> str:
+    """ "6 of 22 baseline values and 3 of 6 values at 2 time points": what the model had."""
+    static = sum(v is not None for v in case["static"].values())
+    rows = case["timepoints"]
+    dynamic = sum(r.get(s.name) is not None for r in rows for s in DYNAMIC_FEATURES)
+    return (
+        f"{static} of {len(STATIC_FEATURES)} baseline values and {dynamic} of "
+        f"{len(DYNAMIC_FEATURES) * len(rows)} values at {len(rows)} time "
+        f"point{'s' if len(rows) != 1 else ''}"
+    )
 
 
-def guard_ui(report: GuardReport, case: dict[str, object]) -> bool:
+def guard_ui(report: GuardReport, case: CaseValues) -> bool:
     """Say how far the model can judge this case; returns True when the result may be shown."""
     share = report.values_present / report.values_possible if report.values_possible else 0.0
-    st.markdown(f"The model had **{form_share(case)}** of the form ({round(share * 100)} % of "
-                "its values).")
+    st.markdown(
+        f"The model had **{form_share(case)}** of the form ({round(share * 100)} % of its values)."
+    )
     if report.tabular_reasons:  # heavy missingness is one of them
-        st.warning("The form is outside what the model was trained on: "
-                   + "; ".join(report.tabular_reasons) + ". Read the result with care.",
-                   icon=":material/warning:")
+        st.warning(
+            "The form is outside what the model was trained on: "
+            + "; ".join(report.tabular_reasons)
+            + ". Read the result with care.",
+            icon=":material/warning:",
+        )
     if report.image_ok:
         return True
-    st.error("The image is outside what the model was trained on, so the model cannot judge "
-             "it: " + "; ".join(report.image_reasons) + ". The result is withheld.",
-             icon=":material/block:")
-    return st.checkbox("Show the withheld result anyway (not a reliable answer)",
-                       key="predict.show_withheld")
+    st.error(
+        "The image is outside what the model was trained on, so the model cannot judge "
+        "it: " + "; ".join(report.image_reasons) + ". The result is withheld.",
+        icon=":material/block:",
+    )
+    return st.checkbox(
+        "Show the withheld result anyway (not a reliable answer)", key="predict.show_withheld"
+    )
 
 
 def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
@@ -93,39 +112,57 @@ def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
     result: PageResult = st.session_state[RESULT]
     explanation, prediction = result.explanation, result.explanation.prediction
     st.subheader("3. Result")
-    st.error(f"{DISCLAIMER} Model: {prediction.model}, trained on {prediction.training_data}.",
-             icon=":material/warning:")
+    st.error(
+        f"{DISCLAIMER} Model: {prediction.model}, trained on {prediction.training_data}.",
+        icon=":material/warning:",
+    )
     if result.left_out:
-        st.warning("Not read by the model: " + "; ".join(result.left_out),
-                   icon=":material/block:")
+        st.warning("Not read by the model: " + "; ".join(result.left_out), icon=":material/block:")
     if result.study is not None and result.study.identity_override:
-        st.warning("The image files disagree on patient, study or frame of reference; they "
-                   "were read as one study on your request.", icon=":material/warning:")
+        st.warning(
+            "The image files disagree on patient, study or frame of reference; they "
+            "were read as one study on your request.",
+            icon=":material/warning:",
+        )
     if not guard_ui(result.guard, result.case):
         return
     flagged = not result.guard.ok
     if flagged:
-        st.markdown(":orange[:material/warning: **Flagged: not a reliable answer for this case "
-                    "(see above).**]")
+        st.markdown(
+            ":orange[:material/warning: **Flagged: not a reliable answer for this case "
+            "(see above).**]"
+        )
     columns = st.columns(len(OUTCOMES))
     for column, outcome in zip(columns, OUTCOMES):
-        column.metric(f"P({outcome})" + (" (flagged)" if flagged else ""),
-                      percent(prediction.probabilities[outcome]),
-                      border=outcome == prediction.label and not flagged)
-    how = ("probabilities calibrated on the phantom validation split" if not flagged else
-           "**not calibrated for a case like this one**: see the warnings above")
-    st.markdown(f"{headline(prediction.probabilities)} ({how}; {prediction.time_points} time "
-                f"point(s), image: {_image_words(explanation)}).")
+        column.metric(
+            f"P({outcome})" + (" (flagged)" if flagged else ""),
+            percent(prediction.probabilities[outcome]),
+            border=outcome == prediction.label and not flagged,
+        )
+    how = (
+        "probabilities calibrated on the phantom validation split"
+        if not flagged
+        else "**not calibrated for a case like this one**: see the warnings above"
+    )
+    st.markdown(
+        f"{headline(prediction.probabilities)} ({how}; {prediction.time_points} time "
+        f"point(s), image: {_image_words(explanation)})."
+    )
     target = st.selectbox(
-        "Explain the outcome", OUTCOMES, index=OUTCOMES.index(explanation.target), key=TARGET,
+        "Explain the outcome",
+        OUTCOMES,
+        index=OUTCOMES.index(explanation.target),
+        key=TARGET,
         format_func=lambda c: f"{c} (predicted)" if c == prediction.label else c,
         help="The reasons below are for this outcome: what pushes the case towards it, and "
-             "what pushes it away.")
+        "what pushes it away.",
+    )
     if target != explanation.target:
-        clinical = ClinicalCase(result.case["static"], result.case["timepoints"])  # type: ignore[arg-type]
+        clinical = ClinicalCase(result.case["static"], result.case["timepoints"])
         explanation = explainer.explain(clinical, result.study, target)
-        st.session_state[RESULT] = result = PageResult(explanation, result.case, result.study,
-                                                       result.guard, result.left_out)
+        st.session_state[RESULT] = result = PageResult(
+            explanation, result.case, result.study, result.guard, result.left_out
+        )
     if explanation.image is not None and result.study is not None:
         maps_ui(explanation, result.study)
     if explanation.sequence is not None:
@@ -136,12 +173,18 @@ def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
     right.markdown("**How the prediction changed with each time point**")
     right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
     left, right = st.columns([2, 1], vertical_alignment="bottom")
-    label = left.text_input("Case label for the download (optional; no patient identifiers)",
-                            key="predict.case_label", max_chars=80)
-    right.download_button("Download the result (JSON)",
-                          result.report(label.strip() or None).to_json(),
-                          file_name="oncopredict-result.json", mime="application/json",
-                          key="predict.download")
+    label = left.text_input(
+        "Case label for the download (optional; no patient identifiers)",
+        key="predict.case_label",
+        max_chars=80,
+    )
+    right.download_button(
+        "Download the result (JSON)",
+        result.report(label.strip() or None).to_json(),
+        file_name="oncopredict-result.json",
+        mime="application/json",
+        key="predict.download",
+    )
 
 
 def _image_words(explanation: Explanation) -> str:
@@ -157,56 +200,85 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
     """The maps over the phases the model read (each labelled from the data)."""
     image = explanation.image
     assert image is not None
-    st.markdown(f"**Where the image points towards or away from {explanation.target}** "
-                f"(on {image.layer})")
+    st.markdown(
+        f"**Where the image points towards or away from {explanation.target}** (on {image.layer})"
+    )
     if image.kind == "mammogram":
         measured = state.map_checks().get("mammogram/gradcam", {}).get("pointing_game")
-        figure = (f" (the map's strongest point falls on the tumour in {measured * 100:.1f} % of the "
-                  "phantom test cases)" if measured is not None else "")
-        st.warning("Mammogram maps are not reliable yet: they light up background and borders "
-                   f"more than the tumour{figure}. Do not read where the evidence is from them.",
-                   icon=":material/warning:")
+        share = f"{measured * 100:.1f} %" if measured is not None else ""
+        figure = (
+            f" (the map's strongest point falls on the tumour in {share} of the phantom test cases)"
+            if measured is not None
+            else ""
+        )
+        st.warning(
+            "Mammogram maps are not reliable yet: they light up background and borders "
+            f"more than the tumour{figure}. Do not read where the evidence is from them.",
+            icon=":material/warning:",
+        )
         if not st.checkbox("Show the unreliable mammogram map anyway", key="predict.mg_map"):
             return
     left, middle, right = st.columns([2, 2, 3], vertical_alignment="bottom")
     opacity = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict.opacity")
-    method = middle.radio("Map", list(CAM_NAMES), horizontal=True, key="predict.method",
-                          format_func=CAM_NAMES.get)
+    method = middle.radio(
+        "Map", list(CAM_NAMES), horizontal=True, key="predict.method", format_func=CAM_NAMES.get
+    )
     against = right.checkbox(
-        "Also show evidence against (blue)", value=True, key="predict.against",
-        help="Off: the classic map, only where the image pushes towards the outcome.")
+        "Also show evidence against (blue)",
+        value=True,
+        key="predict.against",
+        help="Off: the classic map, only where the image pushes towards the outcome.",
+    )
     cam = image.maps[method]
     indices = [p.index for p in image.phases] or list(range(len(image.channels)))
     columns = st.columns(3)
     for column, caption, index in zip(columns, image.channels, indices):
         pixels = study.phases[index].volume[study.slice_index]
-        column.image(figures.overlay(pixels, cam, opacity, against), caption=caption,
-                     width="stretch")
-    st.image(figures.colour_bar(against),
-             caption=(f"strongest evidence away from {explanation.target} (left) to "
-                      "strongest towards it (right)") if against else
-             f"evidence towards {explanation.target}: none (left) to strongest (right)",
-             width=256)
-    st.caption("Red: the patterns the model detects there push towards the outcome; blue: "
-               "away from it, compared with an image in which it detects none. Set the "
-               "opacity to 0 to see the image alone. The chart of what each kind of data "
-               "contributed (below) compares with having no image at all, so the two can "
-               "differ.")
+        column.image(
+            figures.overlay(pixels, cam, opacity, against), caption=caption, width="stretch"
+        )
+    st.image(
+        figures.colour_bar(against),
+        caption=(
+            f"strongest evidence away from {explanation.target} (left) to "
+            "strongest towards it (right)"
+        )
+        if against
+        else f"evidence towards {explanation.target}: none (left) to strongest (right)",
+        width=256,
+    )
+    st.caption(
+        "Red: the patterns the model detects there push towards the outcome; blue: "
+        "away from it, compared with an image in which it detects none. Set the "
+        "opacity to 0 to see the image alone. The chart of what each kind of data "
+        "contributed (below) compares with having no image at all, so the two can "
+        "differ."
+    )
 
 
 def reasons_ui(explanation: Explanation) -> None:
-    st.markdown(f"**Reasons in the clinical and genomic data** (towards or away from "
-                f"{explanation.target}, Integrated Gradients)")
+    st.markdown(
+        f"**Reasons in the clinical and genomic data** (towards or away from "
+        f"{explanation.target}, Integrated Gradients)"
+    )
     sequence = explanation.sequence
     assert sequence is not None
     if not np.any(np.abs(sequence.integrated_gradients) > 1e-6):
         given = any(np.any(row != "") for row in np.asarray(sequence.values, dtype=object))
-        st.info("No reasons in the form: " + (
-            "the values given do not move the prediction away from the reference patient's."
-            if given else "no form values were given."), icon=":material/info:")
+        st.info(
+            "No reasons in the form: "
+            + (
+                "the values given do not move the prediction away from the reference patient's."
+                if given
+                else "no form values were given."
+            ),
+            icon=":material/info:",
+        )
         return
     st.plotly_chart(figures.top_reasons(explanation), key="predict.reasons")
-    st.markdown("**Each value's push at each time point** (red towards, blue away from "
-                f"{explanation.target}; baseline values are carried to every time point, so "
-                "they can push differently at each)")
+    st.markdown(
+        "**Each value's push at each time point** (red towards, blue away from "
+        f"{explanation.target}; baseline values are carried to every time point, so "
+        "they can push differently at each)"
+    )
     st.plotly_chart(figures.attribution_heatmap(explanation), key="predict.heatmap")

@@ -1,11 +1,11 @@
 """One case's prediction with all its reasons, as one typed, serialisable result.
 
-    case -> Predictor.prepare -> image embedding + sequence embedding (once)
-         -> Grad-CAM / HiResCAM over the image         (gradcam.py)
-         -> IG + occlusion over the sequence            (sequence.py)
-         -> Shapley values of the three modalities      (modalities.py)
-         -> the prediction with 1, 2, ... time points   (trajectory)
-         -> Explanation (the app, the CLI and reports share it)
+case -> Predictor.prepare -> image embedding + sequence embedding (once)
+     -> Grad-CAM / HiResCAM over the image         (gradcam.py)
+     -> IG + occlusion over the sequence            (sequence.py)
+     -> Shapley values of the three modalities      (modalities.py)
+     -> the prediction with 1, 2, ... time points   (trajectory)
+     -> Explanation (the app, the CLI and reports share it)
 """
 
 from __future__ import annotations
@@ -22,19 +22,26 @@ from mmcrnet.data import WEEK_SCALE
 from mmcrnet.errors import InvalidCase
 from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, target_layer, to_original
 from mmcrnet.explain.modalities import MODALITIES, ModalityAttribution, modality_shapley
-from mmcrnet.explain.sequence import (ATTRIBUTED, baseline_for, class_score, encode_reference,
-                                      integrated_gradients, occlusion, sequence_function)
-from mmcrnet.features import (FEATURES_BY_NAME, OUTCOMES, SUBTYPES, TIME_POINTS, Feature,
-                              subtype_of)
+from mmcrnet.explain.sequence import (
+    ATTRIBUTED,
+    baseline_for,
+    class_score,
+    encode_reference,
+    integrated_gradients,
+    occlusion,
+    sequence_function,
+)
+from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, SUBTYPES, TIME_POINTS, Feature, subtype_of
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
 from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
-from mmcrnet.preprocess import (IMAGE_KINDS, IMAGE_SIZE, MRI_ROLES, NO_IMAGE, Geometry,
-                                ModelPhase)
+from mmcrnet.preprocess import IMAGE_KINDS, IMAGE_SIZE, MRI_ROLES, NO_IMAGE, Geometry, ModelPhase
 
-BASELINE_TEXT = ("the training cohort's reference patient (the mean of every input over the "
-                 "training cases, per time point); features the case lacks keep their missing "
-                 "encoding and get no attribution")
+BASELINE_TEXT = (
+    "the training cohort's reference patient (the mean of every input over the "
+    "training cases, per time point); features the case lacks keep their missing "
+    "encoding and get no attribution"
+)
 SCORE_TEXT = "log-odds of the target outcome after calibration, log(p / (1 - p))"
 
 
@@ -146,8 +153,10 @@ class Explanation:
         for j, name in enumerate(seq.features):
             dynamic = name in FEATURES_BY_NAME and FEATURES_BY_NAME[name].timing == "dynamic"
             if dynamic:
-                items += [(name, tp, week, float(seq.integrated_gradients[t, j]))
-                          for t, (tp, week) in enumerate(zip(seq.time_points, seq.weeks))]
+                items += [
+                    (name, tp, week, float(seq.integrated_gradients[t, j]))
+                    for t, (tp, week) in enumerate(zip(seq.time_points, seq.weeks))
+                ]
             else:
                 items.append((name, None, None, float(seq.integrated_gradients[:, j].sum())))
         items = [item for item in items if item[3] != 0.0]  # no effect is not a reason
@@ -157,14 +166,25 @@ class Explanation:
             where = "" if tp is None else f" at week {week:g}"
             direction = "towards" if value > 0 else "away from"
             shown = self._shown(name, tp)
-            said = (f"Subtype{shown} (from ER, PR and HER2)" if name == "subtype" else
-                    f"{feature_label(name)}{shown}")
-            out.append(Statement(name, feature_label(name), tp, week, value,
-                                 f"{said}{where}: {direction} {self.target}"))
+            said = (
+                f"Subtype{shown} (from ER, PR and HER2)"
+                if name == "subtype"
+                else f"{feature_label(name)}{shown}"
+            )
+            out.append(
+                Statement(
+                    name,
+                    feature_label(name),
+                    tp,
+                    week,
+                    value,
+                    f"{said}{where}: {direction} {self.target}",
+                )
+            )
         return out
 
     def _shown(self, name: str, time_point: str | None) -> str:
-        """" 3.4 cm": the case's value of a feature (at a time point, else at the first)."""
+        """ " 3.4 cm": the case's value of a feature (at a time point, else at the first)."""
         seq = self.sequence
         if seq is None or not seq.values:
             return ""
@@ -174,17 +194,25 @@ class Explanation:
 
     def to_dict(self, include_maps: bool = True) -> dict[str, Any]:
         """Plain JSON-ready data (maps as nested lists rounded to 4 decimals)."""
-        out: dict[str, Any] = {"prediction": self.prediction.to_dict(), "target": self.target,
-                               "score": self.score, "trajectory": self.trajectory,
-                               "timings_ms": self.timings_ms}
+        out: dict[str, Any] = {
+            "prediction": self.prediction.to_dict(),
+            "target": self.target,
+            "score": self.score,
+            "trajectory": self.trajectory,
+            "timings_ms": self.timings_ms,
+        }
         if self.image is not None:
-            image: dict[str, Any] = {"kind": self.image.kind, "channels": list(self.image.channels),
-                                     "phases": [{"role": p.role, "index": p.index,
-                                                 "label": p.label, "time_s": p.time_s}
-                                                for p in self.image.phases],
-                                     "geometry": self.image.geometry.to_dict(),
-                                     "layer": self.image.layer,
-                                     "shape": list(next(iter(self.image.maps.values())).shape)}
+            image: dict[str, Any] = {
+                "kind": self.image.kind,
+                "channels": list(self.image.channels),
+                "phases": [
+                    {"role": p.role, "index": p.index, "label": p.label, "time_s": p.time_s}
+                    for p in self.image.phases
+                ],
+                "geometry": self.image.geometry.to_dict(),
+                "layer": self.image.layer,
+                "shape": list(next(iter(self.image.maps.values())).shape),
+            }
             if include_maps:
                 image["maps"] = {m: np.round(a, 4).tolist() for m, a in self.image.maps.items()}
             out["image"] = image
@@ -193,23 +221,32 @@ class Explanation:
         if self.sequence is not None:
             seq = self.sequence
             out["sequence"] = {
-                "time_points": list(seq.time_points), "weeks": list(seq.weeks),
-                "features": list(seq.features), "labels": [feature_label(f) for f in seq.features],
+                "time_points": list(seq.time_points),
+                "weeks": list(seq.weeks),
+                "features": list(seq.features),
+                "labels": [feature_label(f) for f in seq.features],
                 "integrated_gradients": np.round(seq.integrated_gradients, 6).tolist(),
                 "occlusion": np.round(seq.occlusion, 6).tolist(),
                 "totals": {f: round(v, 6) for f, v in seq.totals().items()},
-                "baseline": seq.baseline, "score": seq.score, "baseline_score": seq.baseline_score,
-                "delta": seq.delta, "relative_delta": seq.relative_delta, "steps": seq.steps,
-                "statements": [s.text for s in self.statements()]}
+                "baseline": seq.baseline,
+                "score": seq.score,
+                "baseline_score": seq.baseline_score,
+                "delta": seq.delta,
+                "relative_delta": seq.relative_delta,
+                "steps": seq.steps,
+                "statements": [s.text for s in self.statements()],
+            }
         else:
             out["sequence"] = None
         mod = self.modalities
         out["modalities"] = {
-            "shapley": {m: dict(zip(OUTCOMES, map(float, mod.shapley[i])))
-                        for i, m in enumerate(MODALITIES)},
+            "shapley": {
+                m: dict(zip(OUTCOMES, map(float, mod.shapley[i]))) for i, m in enumerate(MODALITIES)
+            },
             "nothing": dict(zip(OUTCOMES, map(float, mod.nothing))),
             "everything": dict(zip(OUTCOMES, map(float, mod.everything))),
-            "available": mod.available}
+            "available": mod.available,
+        }
         return out
 
 
@@ -227,16 +264,22 @@ class Explainer:
         config = predictor.model.config
         reference = predictor.card.get("reference_patient")
         if not reference and config.uses_sequence:
-            raise InvalidModel(f"model card of '{predictor.name}' has no reference_patient "
-                               f"(the baseline of sequence attributions)")
+            raise InvalidModel(
+                f"model card of '{predictor.name}' has no reference_patient "
+                f"(the baseline of sequence attributions)"
+            )
         try:
             self.reference = encode_reference(reference) if reference else None
         except ValueError as exc:
             raise InvalidModel(f"model '{predictor.name}': {exc}") from None
 
-    def explain(self, clinical: ClinicalCase, study: Study | None = None,
-                target: str | None = None, prepared: PreparedInput | None = None
-                ) -> Explanation:
+    def explain(
+        self,
+        clinical: ClinicalCase,
+        study: Study | None = None,
+        target: str | None = None,
+        prepared: PreparedInput | None = None,
+    ) -> Explanation:
         """Predict and explain one case (``prepared``: the case already prepared).
 
         Raises:
@@ -246,12 +289,18 @@ class Explainer:
         prepared = prepared or self.predictor.prepare(clinical, study)
         given = {str(row["time_point"]) for row in clinical.timepoints}
         observed = tuple(tp for tp in TIME_POINTS if tp in given)
-        return self.explain_prepared(prepared, None, target, observed,
-                                     shown_values(clinical, observed))
+        return self.explain_prepared(
+            prepared, None, target, observed, shown_values(clinical, observed)
+        )
 
-    def explain_prepared(self, prepared: PreparedInput, image_shape: tuple[int, int] | None,
-                         target: str | None = None, time_points: tuple[str, ...] | None = None,
-                         values: tuple[tuple[str, ...], ...] = ()) -> Explanation:
+    def explain_prepared(
+        self,
+        prepared: PreparedInput,
+        image_shape: tuple[int, int] | None,
+        target: str | None = None,
+        time_points: tuple[str, ...] | None = None,
+        values: tuple[tuple[str, ...], ...] = (),
+    ) -> Explanation:
         """Explain an already prepared case.
 
         Args:
@@ -290,9 +339,13 @@ class Explainer:
             layer = target_layer(model, kind)
             layer_name = next(n for n, m in model.named_modules() if m is layer)
             image = ImageExplanation(
-                IMAGE_KINDS[kind], channels, layer_name,
-                {m: to_original(cams.maps[m][0], geometry) for m in CAM_METHODS}, geometry,
-                read.phases if read is not None else ())
+                IMAGE_KINDS[kind],
+                channels,
+                layer_name,
+                {m: to_original(cams.maps[m][0], geometry) for m in CAM_METHODS},
+                geometry,
+                read.phases if read is not None else (),
+            )
             timings["image_maps"] = _ms(started)
 
         length = int(prepared.length[0])
@@ -300,69 +353,108 @@ class Explainer:
         sequence = None
         if model.config.uses_sequence:
             started = time.perf_counter()
-            base = baseline_for(prepared.sequence[0].cpu().numpy(), length, self.reference,
-                                [TIME_POINTS.index(tp) for tp in labels])
+            base = baseline_for(
+                prepared.sequence[0].cpu().numpy(),
+                length,
+                self.reference,
+                [TIME_POINTS.index(tp) for tp in labels],
+            )
             baseline = torch.from_numpy(base)[None].to(prepared.sequence.device)
-            forward = sequence_function(model, image_embedding, prepared.kind, prepared.length,
-                                        score)
+            forward = sequence_function(
+                model, image_embedding, prepared.kind, prepared.length, score
+            )
             ig = integrated_gradients(forward, prepared.sequence, baseline, length, self.steps)
             timings["integrated_gradients"] = _ms(started)
             started = time.perf_counter()
             occluded = occlusion(forward, prepared.sequence, baseline, length)
             timings["occlusion"] = _ms(started)
-            weeks = tuple(round(float(w) * WEEK_SCALE, 2)
-                          for w in prepared.sequence[0, :length, -1].cpu().numpy())
-            sequence = SequenceExplanation(tuple(labels), weeks, ATTRIBUTED,
-                                           ig.attributions, occluded, BASELINE_TEXT, ig.score,
-                                           ig.baseline_score, ig.delta, ig.relative_delta,
-                                           self.steps, values)
+            weeks = tuple(
+                round(float(w) * WEEK_SCALE, 2)
+                for w in prepared.sequence[0, :length, -1].cpu().numpy()
+            )
+            sequence = SequenceExplanation(
+                tuple(labels),
+                weeks,
+                ATTRIBUTED,
+                ig.attributions,
+                occluded,
+                BASELINE_TEXT,
+                ig.score,
+                ig.baseline_score,
+                ig.delta,
+                ig.relative_delta,
+                self.steps,
+                values,
+            )
 
         started = time.perf_counter()
-        modalities = modality_shapley(model, image_embedding, prepared.kind, prepared.sequence,
-                                      prepared.length, temperature)
+        modalities = modality_shapley(
+            model, image_embedding, prepared.kind, prepared.sequence, prepared.length, temperature
+        )
         timings["modalities"] = _ms(started)
         started = time.perf_counter()
         trajectory = self._trajectory(prepared, image_embedding, labels)
         timings["trajectory"] = _ms(started)
         timings["total"] = round(sum(timings.values()), 2)
-        return Explanation(prediction, target, SCORE_TEXT, image, sequence, modalities,
-                           trajectory, timings)
+        return Explanation(
+            prediction, target, SCORE_TEXT, image, sequence, modalities, trajectory, timings
+        )
 
     @torch.no_grad()
-    def _trajectory(self, prepared: PreparedInput, image_embedding: torch.Tensor,
-                    labels: tuple[str, ...]) -> list[dict[str, str | float]]:
+    def _trajectory(
+        self, prepared: PreparedInput, image_embedding: torch.Tensor, labels: tuple[str, ...]
+    ) -> list[dict[str, str | float]]:
         """Calibrated probabilities using the first 1..length time points (one LSTM pass; the
         model never reads past a length, so the same sequence serves every prefix)."""
         model = self.predictor.model
         length = int(prepared.length[0])
         steps = torch.arange(1, length + 1, device=prepared.length.device)  # (L,)
         embedding = model.sequence_branch(prepared.sequence.expand(length, -1, -1), steps)
-        logits = model.head(image_embedding.expand(length, -1), prepared.kind.expand(length),
-                            embedding)  # (L, 3)
+        logits = model.head(
+            image_embedding.expand(length, -1), prepared.kind.expand(length), embedding
+        )  # (L, 3)
         probabilities = softmax(logits.float().cpu().numpy(), self.predictor.temperature)
-        return [{"time_point": labels[i], **dict(zip(OUTCOMES, map(float, p)))}
-                for i, p in enumerate(probabilities)]
+        return [
+            {"time_point": labels[i], **dict(zip(OUTCOMES, map(float, p)))}
+            for i, p in enumerate(probabilities)
+        ]
 
 
-def shown_values(clinical: ClinicalCase, time_points: tuple[str, ...]
-                 ) -> tuple[tuple[str, ...], ...]:
+def shown_values(
+    clinical: ClinicalCase, time_points: tuple[str, ...]
+) -> tuple[tuple[str, ...], ...]:
     """(time points, :data:`ATTRIBUTED`) the case's values in words with their unit ("3.4 cm",
     "positive", "yes"; "" where missing); static values repeat on every row."""
     rows = {str(r.get("time_point")): r for r in clinical.timepoints}
-    static = {name: _in_words(FEATURES_BY_NAME[name], value)
-              for name, value in clinical.static.items() if name in FEATURES_BY_NAME}
-    codes = {n: FEATURES_BY_NAME[n].parse(clinical.static.get(n))
-             for n in ("er_percent", "pr_percent", "her2_status")}
-    subtype = int(subtype_of(np.array([codes["er_percent"]]), np.array([codes["pr_percent"]]),
-                             np.array([codes["her2_status"]]))[0])
+    static = {
+        name: _in_words(FEATURES_BY_NAME[name], value)
+        for name, value in clinical.static.items()
+        if name in FEATURES_BY_NAME
+    }
+    codes = {
+        n: FEATURES_BY_NAME[n].parse(clinical.static.get(n))
+        for n in ("er_percent", "pr_percent", "her2_status")
+    }
+    subtype = int(
+        subtype_of(
+            np.array([codes["er_percent"]]),
+            np.array([codes["pr_percent"]]),
+            np.array([codes["her2_status"]]),
+        )[0]
+    )
     out = []
     for tp in time_points:
         row = rows.get(tp, {})
-        out.append(tuple(
-            (SUBTYPES[subtype] if subtype >= 0 else "") if name == "subtype" else
-            _in_words(FEATURES_BY_NAME[name], row.get(name))
-            if FEATURES_BY_NAME[name].timing == "dynamic" else static.get(name, "")
-            for name in ATTRIBUTED))
+        out.append(
+            tuple(
+                (SUBTYPES[subtype] if subtype >= 0 else "")
+                if name == "subtype"
+                else _in_words(FEATURES_BY_NAME[name], row.get(name))
+                if FEATURES_BY_NAME[name].timing == "dynamic"
+                else static.get(name, "")
+                for name in ATTRIBUTED
+            )
+        )
     return tuple(out)
 
 

@@ -6,7 +6,8 @@ gradient ``G`` of the target score: Grad-CAM by the channel means of ``G`` (Selv
 2017), HiResCAM element-wise (Draper et al. 2022; exact for a linear head on global-average
 pooled features, a first-order account here, where a max-pool and the fusion MLP follow). Maps
 are kept signed -- positive where the region pushes towards the target, negative where it pushes
-away -- mapped back to the original image by the preprocessing's recorded geometry and scaled to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`.
+away -- mapped back to the original image by the preprocessing's recorded geometry and scaled
+to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ class CamResult:
     logits: np.ndarray
 
 
-def class_activation_maps(model: MMCRNet, image: Tensor, image_kind: int,
-                          sequence_embedding: Tensor, score: Callable[[Tensor], Tensor]
-                          ) -> CamResult:
+def class_activation_maps(
+    model: MMCRNet,
+    image: Tensor,
+    image_kind: int,
+    sequence_embedding: Tensor,
+    score: Callable[[Tensor], Tensor],
+) -> CamResult:
     """Grad-CAM and HiResCAM for a batch of one image kind.
 
     Args:
@@ -77,9 +82,10 @@ def class_activation_maps(model: MMCRNet, image: Tensor, image_kind: int,
     activations, gradients = activations.detach(), gradients.detach()
     gradcam = (gradients.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1)
     hirescam = (gradients * activations).sum(dim=1)  # (B, h, w)
-    return CamResult({"gradcam": gradcam.float().cpu().numpy(),
-                      "hirescam": hirescam.float().cpu().numpy()},
-                     logits.detach().float().cpu().numpy())
+    return CamResult(
+        {"gradcam": gradcam.float().cpu().numpy(), "hirescam": hirescam.float().cpu().numpy()},
+        logits.detach().float().cpu().numpy(),
+    )
 
 
 def to_original(cam: np.ndarray, geometry: Geometry) -> np.ndarray:

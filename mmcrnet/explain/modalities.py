@@ -69,9 +69,14 @@ class ModalityAttribution:
 
 
 @torch.no_grad()
-def modality_shapley(model: MMCRNet, image_embedding: Tensor, image_kind: Tensor,
-                     sequence: Tensor, length: Tensor, temperature: float = 1.0
-                     ) -> ModalityAttribution:
+def modality_shapley(
+    model: MMCRNet,
+    image_embedding: Tensor,
+    image_kind: Tensor,
+    sequence: Tensor,
+    length: Tensor,
+    temperature: float = 1.0,
+) -> ModalityAttribution:
     """Shapley values of image, clinical and genomic data for one case.
 
     The image embedding is computed once by the caller: a subset without the image gets the
@@ -91,16 +96,17 @@ def modality_shapley(model: MMCRNet, image_embedding: Tensor, image_kind: Tensor
                 seq[:, torch.from_numpy(columns).to(seq.device)] = 0.0
         sequences.append(seq)
         with_image = "image" in subset
-        embeddings.append(image_embedding[0] if with_image
-                          else torch.zeros_like(image_embedding[0]))
+        embeddings.append(
+            image_embedding[0] if with_image else torch.zeros_like(image_embedding[0])
+        )
         kinds.append(image_kind[0] if with_image else torch.zeros_like(image_kind[0]) + NO_IMAGE)
     sequence_embedding = model.sequence_branch(torch.stack(sequences), length.expand(len(order)))
     logits = model.head(torch.stack(embeddings), torch.stack(kinds), sequence_embedding)  # (8, 3)
     probabilities = torch.softmax(logits.double() / temperature, dim=1).cpu().numpy()
     values = dict(zip(order, probabilities))
-    sequence_np = sequence[0, :int(length[0])].cpu().numpy()
-    present = {group: bool(np.any(sequence_np[:, _COLUMNS[group]] != 0))
-               for group in _COLUMNS}
+    sequence_np = sequence[0, : int(length[0])].cpu().numpy()
+    present = {group: bool(np.any(sequence_np[:, _COLUMNS[group]] != 0)) for group in _COLUMNS}
     available = {"image": int(image_kind[0]) != NO_IMAGE and model.config.uses_image, **present}
-    return ModalityAttribution(shapley_from_values(values), values[frozenset()],
-                               values[frozenset(MODALITIES)], available)
+    return ModalityAttribution(
+        shapley_from_values(values), values[frozenset()], values[frozenset(MODALITIES)], available
+    )

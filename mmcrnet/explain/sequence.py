@@ -50,17 +50,25 @@ def encode_reference(reference: Mapping[str, object]) -> np.ndarray:
     if "mean_encoding" not in reference or "columns" not in reference:
         raise ValueError("the model card's reference patient has no mean_encoding / columns")
     if list(reference["columns"]) != list(LAYOUT.names):  # type: ignore[call-overload]
-        raise ValueError("the model card's reference patient was encoded with another feature "
-                         "layout; retrain the model")
+        raise ValueError(
+            "the model card's reference patient was encoded with another feature "
+            "layout; retrain the model"
+        )
     encoding = np.asarray(reference["mean_encoding"], dtype=np.float32)
     if encoding.shape != (len(TIME_POINTS), LAYOUT.width):
-        raise ValueError(f"the model card's reference patient has shape {encoding.shape}, "
-                         f"expected {(len(TIME_POINTS), LAYOUT.width)}")
+        raise ValueError(
+            f"the model card's reference patient has shape {encoding.shape}, "
+            f"expected {(len(TIME_POINTS), LAYOUT.width)}"
+        )
     return encoding
 
 
-def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None,
-                 time_points: Sequence[int] | None = None) -> np.ndarray:
+def baseline_for(
+    sequence: np.ndarray,
+    length: int,
+    reference: np.ndarray | None,
+    time_points: Sequence[int] | None = None,
+) -> np.ndarray:
     """The IG / occlusion baseline of one encoded case.
 
     Args:
@@ -78,13 +86,13 @@ def baseline_for(sequence: np.ndarray, length: int, reference: np.ndarray | None
     base = np.zeros_like(sequence)
     if reference is not None:
         base[:length] = reference[rows]
-        subtype = LAYOUT.columns_of("subtype")
+        subtype = np.asarray(LAYOUT.columns_of("subtype"))
         unknown = np.flatnonzero(sequence[:length][:, subtype].sum(axis=1) == 0)  # not derivable
         base[np.ix_(unknown, subtype)] = 0.0
     base[:length, -1] = sequence[:length, -1]  # the week says when, not what: keep it
     for owner, present in PRESENT_COLUMN.items():
         missing = np.flatnonzero(sequence[:length, present] == 0)  # time points lacking it
-        columns = LAYOUT.columns_of(owner)
+        columns = np.asarray(LAYOUT.columns_of(owner))
         base[np.ix_(missing, columns)] = sequence[np.ix_(missing, columns)]
     return base
 
@@ -97,30 +105,37 @@ def class_score(target: int, temperature: float = 1.0) -> Score:
     is confident, so local gradients (Grad-CAM) stay informative; unlike a raw logit, it does not
     depend on the softmax's arbitrary shift.
     """
+
     def score(logits: Tensor) -> Tensor:
         log_p = torch.log_softmax(logits / temperature, dim=1)  # (n, 3)
-        others = torch.cat([log_p[:, :target], log_p[:, target + 1:]], dim=1)
+        others = torch.cat([log_p[:, :target], log_p[:, target + 1 :]], dim=1)
         return log_p[:, target] - torch.logsumexp(others, dim=1)
+
     return score
 
 
 def response_score(temperature: float = 1.0) -> Score:
     """log P(pCR) - log P(none): the model's counterpart of the phantom's eta (higher = more
     response), used to compare attributions with the true contributions."""
+
     def score(logits: Tensor) -> Tensor:
         log_p = torch.log_softmax(logits / temperature, dim=1)
         return log_p[:, 0] - log_p[:, 2]
+
     return score
 
 
-def sequence_function(model: MMCRNet, image_embedding: Tensor, image_kind: Tensor,
-                      length: Tensor, score: Score) -> Callable[[Tensor], Tensor]:
+def sequence_function(
+    model: MMCRNet, image_embedding: Tensor, image_kind: Tensor, length: Tensor, score: Score
+) -> Callable[[Tensor], Tensor]:
     """sequence (n, T, F) -> score (n,) with the image embedding (1, E) of one case held fixed."""
+
     def forward(sequence: Tensor) -> Tensor:
         n = sequence.shape[0]
         embedding = model.sequence_branch(sequence, length.expand(n))  # (n, H)
         logits = model.head(image_embedding.expand(n, -1), image_kind.expand(n), embedding)
         return score(logits)  # (n,)
+
     return forward
 
 
@@ -150,8 +165,13 @@ class IntegratedGradientsResult:
         return abs(self.delta) / change if change > 1e-12 else 0.0
 
 
-def integrated_gradients(forward: Callable[[Tensor], Tensor], sequence: Tensor, baseline: Tensor,
-                         length: int, steps: int = 64) -> IntegratedGradientsResult:
+def integrated_gradients(
+    forward: Callable[[Tensor], Tensor],
+    sequence: Tensor,
+    baseline: Tensor,
+    length: int,
+    steps: int = 64,
+) -> IntegratedGradientsResult:
     """Captum IG (Gauss-Legendre, ``steps`` points) of ``forward`` at one case.
 
     Args:
@@ -159,17 +179,20 @@ def integrated_gradients(forward: Callable[[Tensor], Tensor], sequence: Tensor, 
     """
     with _attribution_backend(sequence.device):
         attributions, delta = IntegratedGradients(forward).attribute(
-            sequence, baselines=baseline, n_steps=steps, return_convergence_delta=True)
+            sequence, baselines=baseline, n_steps=steps, return_convergence_delta=True
+        )
         with torch.no_grad():
             scores = forward(torch.cat([sequence, baseline])).double().cpu().numpy()
     columns = attributions[0].detach().double().cpu().numpy()  # (T, F)
-    return IntegratedGradientsResult(per_feature(columns, length), float(scores[0]),
-                                     float(scores[1]), float(delta.sum()))
+    return IntegratedGradientsResult(
+        per_feature(columns, length), float(scores[0]), float(scores[1]), float(delta.sum())
+    )
 
 
 @torch.no_grad()
-def occlusion(forward: Callable[[Tensor], Tensor], sequence: Tensor, baseline: Tensor,
-              length: int) -> np.ndarray:
+def occlusion(
+    forward: Callable[[Tensor], Tensor], sequence: Tensor, baseline: Tensor, length: int
+) -> np.ndarray:
     """Feature occlusion: f(input) - f(input with one feature at one time point set to the
     baseline), for every (time point, feature); (length, len(ATTRIBUTED)), one batched pass."""
     variants = [sequence[0]]

@@ -45,7 +45,15 @@ _PARSE_ERRORS: tuple[type[BaseException], ...] = (
     struct.error,
 )
 _GRAY = ("MONOCHROME1", "MONOCHROME2")
-_COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR")
+_COLOUR = (
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+    "YBR_PARTIAL_420",
+    "PALETTE COLOR",
+)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 _MAX_WARNINGS_PER_FILE = 5
 # warnings.catch_warnings swaps process-global state: serialise it so that concurrent sessions
@@ -58,7 +66,7 @@ class FrameInfo:
     """Geometry and timing of one frame (from the per-frame functional groups when present)."""
 
     index: int  # 0-based frame number within the file
-    position: tuple[float, float, float] | None  # ImagePositionPatient (mm)
+    position: tuple[float, ...] | None  # ImagePositionPatient (mm): 3 values
     orientation: tuple[float, ...] | None  # ImageOrientationPatient: row then column cosines
     instance_number: int | None
     temporal_index: int | None  # TemporalPositionIdentifier, or TemporalPositionIndex per frame
@@ -139,7 +147,9 @@ def parse(raw: RawFile) -> tuple[Dataset, list[str]]:
             for _ in ds.iterall():  # convert lazily-parsed elements now, inside the error handler
                 pass
         except _PARSE_ERRORS as exc:
-            raise CorruptDicom(f"{raw.name}: cannot parse the DICOM data ({_one_line(exc)})") from exc
+            raise CorruptDicom(
+                f"{raw.name}: cannot parse the DICOM data ({_one_line(exc)})"
+            ) from exc
     if "SOPClassUID" not in ds and "PixelData" not in ds:
         meta_sop = ds.file_meta.get("MediaStorageSOPClassUID") if ds.file_meta else None
         if meta_sop is None:
@@ -151,7 +161,9 @@ def parse(raw: RawFile) -> tuple[Dataset, list[str]]:
 
 
 def _sop_name(ds: Dataset) -> str:
-    uid = ds.get("SOPClassUID") or (ds.file_meta.get("MediaStorageSOPClassUID") if ds.file_meta else None)
+    uid = ds.get("SOPClassUID") or (
+        ds.file_meta.get("MediaStorageSOPClassUID") if ds.file_meta else None
+    )
     if uid is None:
         return "unknown SOP class"
     name = UID(str(uid)).name
@@ -266,7 +278,9 @@ def _window(ds: Dataset) -> tuple[float, float] | None:
     return (centre - width / 2.0, centre + width / 2.0)
 
 
-def _group_item(ds: Dataset, frame_item: Dataset | None, shared: Dataset | None, seq: str) -> Dataset | None:
+def _group_item(
+    ds: Dataset, frame_item: Dataset | None, shared: Dataset | None, seq: str
+) -> Dataset | None:
     for holder in (frame_item, shared):
         if holder is not None and holder.get(seq):
             return holder.get(seq)[0]
@@ -383,7 +397,8 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
         per_frame = rows * columns * samples
         if per_frame > limits.max_pixels_per_image:
             raise ImageTooLarge(
-                f"{name}: header declares {rows}x{columns}x{samples} = {per_frame} pixels per frame, "
+                f"{name}: header declares {rows}x{columns}x{samples} = {per_frame} pixels per "
+                "frame, "
                 f"more than the limit of {limits.max_pixels_per_image}"
             )
         if per_frame * n_frames > limits.max_total_pixels:
@@ -392,7 +407,9 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
                 f"limit of {limits.max_total_pixels} in total"
             )
         if photometric not in _GRAY + _COLOUR:
-            raise UnsupportedImage(f"{name}: photometric interpretation '{photometric}' is not supported")
+            raise UnsupportedImage(
+                f"{name}: photometric interpretation '{photometric}' is not supported"
+            )
         tsyntax = _transfer_syntax(ds)
         _check_decoder(name, tsyntax)
         frames = _frames(ds, n_frames)
@@ -432,7 +449,9 @@ def _check_decoder(name: str, tsyntax: UID) -> None:
         raise UnsupportedImage(f"{name}: no installed decoder plugin can read '{label}'")
 
 
-def decode(header: DicomHeader, *, decoding_plugin: str = "", want_voi: bool = False) -> DecodedDicom:
+def decode(
+    header: DicomHeader, *, decoding_plugin: str = "", want_voi: bool = False
+) -> DecodedDicom:
     """Decode all frames and apply the modality LUT (or per-frame rescale); colour -> luminance.
 
     Args:
@@ -451,18 +470,22 @@ def decode(header: DicomHeader, *, decoding_plugin: str = "", want_voi: bool = F
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         raw = _decode_pixels(ds, name, decoding_plugin)
-        shape = (header.n_frames, header.rows, header.columns)
+        shape: tuple[int, ...] = (header.n_frames, header.rows, header.columns)
         if header.samples > 1:
             shape += (header.samples,)
         if raw.size != int(np.prod(shape)):
-            raise CorruptDicom(f"{name}: decoded {raw.shape} pixels but the header declares {shape}")
+            raise CorruptDicom(
+                f"{name}: decoded {raw.shape} pixels but the header declares {shape}"
+            )
         arr = raw.reshape(shape)
         colour_range = None
         if header.photometric == "PALETTE COLOR":
             try:
                 arr = apply_color_lut(arr, ds)
             except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
-                raise CorruptDicom(f"{name}: invalid palette colour lookup table ({_one_line(exc)})") from exc
+                raise CorruptDicom(
+                    f"{name}: invalid palette colour lookup table ({_one_line(exc)})"
+                ) from exc
             top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else float(arr.max())
             colour_range = (0.0, top)
         elif header.samples == 3:
@@ -475,7 +498,9 @@ def decode(header: DicomHeader, *, decoding_plugin: str = "", want_voi: bool = F
             voi, voi_range = None, None
         else:
             values = _modality(arr, header)
-            voi, voi_range = (_voi(values, header) if want_voi and header.has_voi_lut else (None, None))
+            voi, voi_range = (
+                _voi(values, header) if want_voi and header.has_voi_lut else (None, None)
+            )
     return DecodedDicom(
         header=header,
         values=values,
@@ -494,11 +519,16 @@ def _decode_pixels(ds: Dataset, name: str, plugin: str) -> np.ndarray:
     except RuntimeError as exc:
         text = _one_line(exc)
         lowered = text.lower()
-        if any(s in lowered for s in ("missing dependencies", "no decoding plugins", "is not available")):
+        if any(
+            s in lowered
+            for s in ("missing dependencies", "no decoding plugins", "is not available")
+        ):
             raise UnsupportedImage(f"{name}: no usable decoder plugin ({text})") from exc
         raise CorruptDicom(f"{name}: pixel data cannot be decoded ({text})") from exc
     except _PARSE_ERRORS as exc:
-        raise CorruptDicom(f"{name}: pixel data is truncated or damaged ({_one_line(exc)})") from exc
+        raise CorruptDicom(
+            f"{name}: pixel data is truncated or damaged ({_one_line(exc)})"
+        ) from exc
 
 
 def _modality(arr: np.ndarray, header: DicomHeader) -> np.ndarray:
@@ -512,7 +542,9 @@ def _modality(arr: np.ndarray, header: DicomHeader) -> np.ndarray:
     try:
         return np.asarray(apply_modality_lut(arr, header.dataset), dtype=np.float32)
     except (ValueError, KeyError, AttributeError, IndexError, TypeError, struct.error) as exc:
-        raise CorruptDicom(f"{header.name}: invalid modality LUT or rescale ({_one_line(exc)})") from exc
+        raise CorruptDicom(
+            f"{header.name}: invalid modality LUT or rescale ({_one_line(exc)})"
+        ) from exc
 
 
 def _voi(values: np.ndarray, header: DicomHeader) -> tuple[np.ndarray, tuple[float, float]]:

@@ -14,7 +14,9 @@ from mmcrnet.errors import ImageTooLarge, UnreadableImage, UnsupportedImage
 from mmcrnet.io.sources import JPEG_SOI, PNG_SIGNATURE, Limits, RawFile
 
 # JPEG start-of-frame markers (baseline, extended, progressive, lossless, arithmetic variants).
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_SOF_MARKERS = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
 
@@ -87,7 +89,8 @@ def check_size(raw: RawFile, limits: Limits) -> int:
 
 
 def read_raster(raw: RawFile, limits: Limits) -> RasterImage:
-    """Decode a PNG/JPEG into grayscale: EXIF orientation applied, colour -> luminance, alpha dropped.
+    """Decode a PNG/JPEG into grayscale: EXIF orientation applied, colour -> luminance, alpha
+    dropped.
 
     String metadata (PNG text chunks such as ``phase`` or ``time_s``) is kept in ``text``.
 
@@ -109,23 +112,27 @@ def read_raster(raw: RawFile, limits: Limits) -> RasterImage:
         raise ImageTooLarge(f"{raw.name}: image is too large to decode safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error) as exc:
         raise UnreadableImage(f"{raw.name}: {_one_line(exc)} (damaged or truncated image)") from exc
-    return RasterImage(name=raw.name, format=fmt, text=text, **_to_gray(raw.name, img))
+    pixels, max_value, bits = _to_gray(raw.name, img)
+    return RasterImage(
+        name=raw.name, format=fmt, pixels=pixels, max_value=max_value, bits=bits, text=text
+    )
 
 
-def _to_gray(name: str, img: Image.Image) -> dict[str, object]:
+def _to_gray(name: str, img: Image.Image) -> tuple[np.ndarray, float, int]:
+    """(pixels, max value, bits) of an image as grayscale luminance."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         arr = np.asarray(img, dtype=np.float32)
-        return {"pixels": arr, "max_value": 65535.0, "bits": 16}
+        return arr, 65535.0, 16
     if mode == "F":
         raise UnsupportedImage(f"{name}: floating-point images are not supported")
     if mode in ("L", "LA", "1"):
         arr = np.asarray(img.convert("L"), dtype=np.float32)
-        return {"pixels": arr, "max_value": 255.0, "bits": 8}
+        return arr, 255.0, 8
     if mode in ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
         rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
         arr = (rgb @ _LUMA).astype(np.float32)
-        return {"pixels": arr, "max_value": 255.0, "bits": 8}
+        return arr, 255.0, 8
     raise UnsupportedImage(f"{name}: image mode '{mode}' is not supported")
 
 

@@ -1,4 +1,5 @@
-"""Raw uploads: in-memory files, safety limits, reading paths, sniffing content and safe zip expansion.
+"""Raw uploads: in-memory files, safety limits, reading paths, sniffing content and safe zip
+expansion.
 
 Nothing here decodes pixels; it only decides what each file *is* (by content, never by name) and
 turns paths and zip archives into :class:`RawFile` objects held in memory.
@@ -11,11 +12,11 @@ import re
 import stat
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import Literal
-from collections.abc import Sequence
 
 from mmcrnet.errors import (
     BadArchive,
@@ -153,8 +154,18 @@ def _is_bare_dicom(data: bytes) -> bool:
             warnings.simplefilter("ignore")
             ds = dcmread(BytesIO(data), force=True, stop_before_pixels=False)
             return "SOPClassUID" in ds or "PixelData" in ds
-    except (InvalidDicomError, ValueError, EOFError, OSError, KeyError, IndexError, TypeError,
-            AttributeError, NotImplementedError, OverflowError):
+    except (
+        InvalidDicomError,
+        ValueError,
+        EOFError,
+        OSError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        NotImplementedError,
+        OverflowError,
+    ):
         return False  # not DICOM: the caller reports what it looks like instead
 
 
@@ -177,8 +188,12 @@ def read_paths_as_files(
             raise UnreadableImage(f"{path}: no such file or directory")
         if path.is_dir():
             found = sorted(
-                (p for p in path.rglob("*") if p.is_file()
-                 and not any(part.startswith(".") for part in p.relative_to(path).parts)),
+                (
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                ),
                 key=lambda p: natural_key(p.relative_to(path).as_posix()),
             )
             if not found:
@@ -294,13 +309,22 @@ def _check_member_size(archive: str, info: zipfile.ZipInfo, limits: Limits) -> N
         )
 
 
-def _read_member(archive: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> RawFile:
+def _read_member(
+    archive: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits
+) -> RawFile:
     name = f"{archive}/{info.filename}"
     cap = min(info.file_size, limits.max_file_bytes)
     try:
         with zf.open(info) as fh:
             data = fh.read(cap + 1)  # never trust the declared size: read at most one byte more
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as exc:
         raise BadArchive(f"{name}: cannot extract the entry ({exc})") from exc
     if len(data) > cap:
         raise ImageTooLarge(f"{name}: entry holds more data than its header declares")

@@ -101,7 +101,9 @@ class Study:
     left_out: tuple[str, ...] = ()  # "name: reason" for every file that was not used
     identity_override: bool = False  # files from different patients/studies accepted on request
     patient_id: str | None = None  # DICOM PatientID all files agree on; None if absent or mixed
-    study_uid: str | None = None  # DICOM StudyInstanceUID all files agree on; None if absent or mixed
+    study_uid: str | None = (
+        None  # DICOM StudyInstanceUID all files agree on; None if absent or mixed
+    )
 
     @property
     def image(self) -> np.ndarray:
@@ -121,7 +123,11 @@ class Study:
             ValueError: ``index`` is outside ``0 .. S-1``.
         """
         n = self.shape[1]
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < n:
+        if (
+            not isinstance(index, (int, np.integer))
+            or isinstance(index, bool)
+            or not 0 <= index < n
+        ):
             raise ValueError(f"slice index {index!r} is out of range: valid slices are 0..{n - 1}")
         return dataclasses.replace(self, slice_index=int(index))
 
@@ -152,8 +158,12 @@ class Study:
         seen: dict[float, str] = {}
         for label in labels:
             t = times_s[label]
-            if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(t) or t < 0:
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, (int, float, np.integer, np.floating))
+                or not np.isfinite(t)
+                or t < 0
+            ):
                 raise ValueError(f"phase {label!r} has time {t!r}: times must be seconds >= 0")
             if float(t) in seen:
                 raise ValueError(
@@ -192,7 +202,9 @@ class Study:
             "pixel_spacing_mm": list(self.pixel_spacing_mm) if self.pixel_spacing_mm else None,
             "slice_index": self.slice_index,
             "n_slices": self.shape[1],
-            "slice_positions_mm": list(self.slice_positions_mm) if self.slice_positions_mm else None,
+            "slice_positions_mm": list(self.slice_positions_mm)
+            if self.slice_positions_mm
+            else None,
             "window": list(self.window),
             "photometric": self.photometric,
             "sources": list(self.sources),
@@ -253,7 +265,9 @@ def read_study(
             study and frame of reference; ``allow_mixed_ids`` reads them anyway).
         ValueError: ``slice_index`` is out of range.
     """
-    gather = _Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    gather = _Gather(
+        limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable
+    )
     return _read_items([_Item(f, None) for f in files], modality, slice_index, gather)
 
 
@@ -279,7 +293,9 @@ def read_paths(
     for path in paths:
         container = str(path) if os.path.isdir(path) else None
         items.extend(_Item(raw, container) for raw in read_paths_as_files([path], limits))
-    gather = _Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    gather = _Gather(
+        limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable
+    )
     return _read_items(items, modality, slice_index, gather)
 
 
@@ -334,7 +350,8 @@ def _read_items(
         raw = item.raw
         if len(raw.data) > limits.max_file_bytes:
             raise ImageTooLarge(
-                f"{raw.name}: file is {len(raw.data)} bytes, more than the limit of {limits.max_file_bytes}"
+                f"{raw.name}: file is {len(raw.data)} bytes, more than the limit of "
+                f"{limits.max_file_bytes}"
             )
         if item.container is not None:
             containers.setdefault(item.container, None)
@@ -370,14 +387,17 @@ def _read_items(
         dicom_name = next(i.raw.name for i, k in typed if k == "dicom")
         raster_name = next(i.raw.name for i, k in typed if k != "dicom")
         raise MixedSeries(
-            f"{dicom_name} is DICOM but {raster_name} is a PNG/JPEG image; upload one kind at a time"
+            f"{dicom_name} is DICOM but {raster_name} is a PNG/JPEG image; upload one kind at "
+            "a time"
         )
     if kinds == {"dicom"}:
         return _dicom_study(typed, containers, modality, slice_index, gather)
     if kinds == {"raster"}:
         return _raster_study(typed, containers, modality, slice_index, gather)
     _raise_empty(containers, gather)
-    raise UnreadableImage("no readable image in the upload")  # pragma: no cover - _raise_empty raises
+    raise UnreadableImage(
+        "no readable image in the upload"
+    )  # pragma: no cover - _raise_empty raises
 
 
 def _raise_empty(containers: dict[str, None], gather: _Gather) -> None:
@@ -438,7 +458,8 @@ def _dicom_study(
         total += header.declared_pixels
         if total > limits.max_total_pixels:
             raise ImageTooLarge(
-                f"{header.name}: the upload declares more than {limits.max_total_pixels} pixels in total"
+                f"{header.name}: the upload declares more than {limits.max_total_pixels} "
+                "pixels in total"
             )
         headers.append(header)
         items.append(item)
@@ -454,8 +475,11 @@ def _dicom_study(
     if hint is not None and hint != modality:
         notes.append(f"the DICOM modality {modality} was used instead of the given modality {hint}")
 
-    has_window = any(f.window is not None for h in headers for f in h.frames) or first.samples > 1 \
+    has_window = (
+        any(f.window is not None for h in headers for f in h.frames)
+        or first.samples > 1
         or first.photometric == "PALETTE COLOR"
+    )
     want_voi = not has_window and all(h.has_voi_lut for h in headers)
     decoded: list[DecodedDicom] = []
     for header, item in zip(headers, items):
@@ -510,10 +534,14 @@ def _dicom_study(
         for k in range(n)
     )
     used_headers = [d.header for d in decoded]
-    orientation = next((f.orientation for h in used_headers for f in h.frames if f.orientation), None)
+    orientation = next(
+        (f.orientation for h in used_headers for f in h.frames if f.orientation), None
+    )
     return _finish(
         modality=modality,
-        kind=_kind(modality, {h.body_part for h in used_headers}, {h.sop_class for h in used_headers}),
+        kind=_kind(
+            modality, {h.body_part for h in used_headers}, {h.sop_class for h in used_headers}
+        ),
         phases=phases,
         slice_index=slice_index,
         positions=positions,
@@ -534,7 +562,11 @@ def _dicom_study(
 
 _IDENTITY = (
     ("patient_id", "Patient ID", "files from different patients cannot be predicted together"),
-    ("study_uid", "Study Instance UID", "files from different studies cannot be predicted together"),
+    (
+        "study_uid",
+        "Study Instance UID",
+        "files from different studies cannot be predicted together",
+    ),
     (
         "frame_of_reference",
         "Frame of Reference UID",
@@ -558,12 +590,19 @@ def _check_identity(headers: list[DicomHeader], allow: bool, notes: list[str]) -
         if ref is None:
             continue
         other = next(
-            (h for h in headers if getattr(h, attr) is not None and getattr(h, attr) != getattr(ref, attr)),
+            (
+                h
+                for h in headers
+                if getattr(h, attr) is not None and getattr(h, attr) != getattr(ref, attr)
+            ),
             None,
         )
         if other is None:
             continue
-        clash = f"{other.name} has {title} '{getattr(other, attr)}' but {ref.name} has '{getattr(ref, attr)}'"
+        clash = (
+            f"{other.name} has {title} '{getattr(other, attr)}' but {ref.name} has "
+            f"'{getattr(ref, attr)}'"
+        )
         if not allow:
             raise MixedIdentity(f"{clash}: {why}")
         notes.append(f"{clash}; the files were read together because mixed IDs were allowed")
@@ -580,15 +619,20 @@ def _shared(values: Iterable[str | None]) -> str | None:
 def _check_consistent(headers: list[DicomHeader]) -> None:
     """All files must share size, orientation, pixel spacing, modality and colour model."""
     first = headers[0]
-    ref_orientation = next((f.orientation for h in headers for f in h.frames if f.orientation), None)
+    ref_orientation = next(
+        (f.orientation for h in headers for f in h.frames if f.orientation), None
+    )
     for h in headers:
         if (h.rows, h.columns) != (first.rows, first.columns):
             raise MixedSeries(
-                f"{first.name} is {first.rows}x{first.columns} but {h.name} is {h.rows}x{h.columns} "
+                f"{first.name} is {first.rows}x{first.columns} but {h.name} is "
+                f"{h.rows}x{h.columns} "
                 "(Rows x Columns differ)"
             )
         if h.modality != first.modality:
-            raise MixedSeries(f"{first.name} is modality {first.modality} but {h.name} is {h.modality}")
+            raise MixedSeries(
+                f"{first.name} is modality {first.modality} but {h.name} is {h.modality}"
+            )
         if h.samples != first.samples or _mono_flavour(h) != _mono_flavour(first):
             raise MixedSeries(
                 f"{first.name} is {first.photometric} but {h.name} is {h.photometric}"
@@ -603,8 +647,10 @@ def _check_consistent(headers: list[DicomHeader]) -> None:
                 f"{h.pixel_spacing} mm"
             )
         for f in h.frames:
-            if ref_orientation is not None and f.orientation is not None and not np.allclose(
-                f.orientation, ref_orientation, atol=_ORIENTATION_TOL
+            if (
+                ref_orientation is not None
+                and f.orientation is not None
+                and not np.allclose(f.orientation, ref_orientation, atol=_ORIENTATION_TOL)
             ):
                 raise MixedSeries(
                     f"{h.name} has image orientation {_fmt(f.orientation)} but the series has "
@@ -647,7 +693,12 @@ _KEY_NAMES = {
 
 def _fallback_order(frame: _Frame) -> tuple[object, ...]:
     inst = frame.info.instance_number
-    return (inst is None, inst if inst is not None else 0, natural_key(frame.source), frame.info.index)
+    return (
+        inst is None,
+        inst if inst is not None else 0,
+        natural_key(frame.source),
+        frame.info.index,
+    )
 
 
 def _assemble(frames: list[_Frame]) -> tuple[list[list[_Frame]], tuple[float, ...] | None]:
@@ -750,7 +801,8 @@ def _raster_study(
             continue
         if total > limits.max_total_pixels:
             raise ImageTooLarge(
-                f"{item.raw.name}: the upload declares more than {limits.max_total_pixels} pixels in total"
+                f"{item.raw.name}: the upload declares more than {limits.max_total_pixels} "
+                "pixels in total"
             )
         sized.append(item)
     images: list[RasterImage] = []
@@ -779,7 +831,9 @@ def _raster_study(
         window = _percentile_window(stacks)
     volumes = _apply_window(stacks, window, invert=False)
     phases = tuple(
-        Phase(label=labels[k], index=k, time_s=times[k], volume=volumes[k], sources=(images[k].name,))
+        Phase(
+            label=labels[k], index=k, time_s=times[k], volume=volumes[k], sources=(images[k].name,)
+        )
         for k in range(len(images))
     )
     modality = _normalise_hint(hint) or "OT"
@@ -878,7 +932,9 @@ def _scheme_keys(hints: list[_PhaseHint]) -> dict[str, list[float]]:
     late), "times" (pre counts as 0 s) and "numbers"."""
     keys: dict[str, list[float]] = {}
     roles = [_ROLE_RANK[h.role] if h.role is not None else None for h in hints]
-    times = [h.time_s if h.time_s is not None else (0.0 if h.role == "pre" else None) for h in hints]
+    times = [
+        h.time_s if h.time_s is not None else (0.0 if h.role == "pre" else None) for h in hints
+    ]
     numbers = [h.number for h in hints]
     for scheme, values in (("roles", roles), ("times", times), ("numbers", numbers)):
         present = [float(v) for v in values if v is not None]
@@ -900,7 +956,13 @@ def _raster_phases(
         return [0], ["image"], [None], "single", None
     hints = [_phase_hint(img) for img in images]
     usable = _scheme_keys(hints)
-    unassigned = (list(range(n)), _distinct_labels([img.name for img in images]), [None] * n, "unassigned")
+    no_times: list[float | None] = [None] * n
+    unassigned = (
+        list(range(n)),
+        _distinct_labels([img.name for img in images]),
+        no_times,
+        "unassigned",
+    )
     if not usable:
         return (*unassigned, None)
     orders = {scheme: sorted(range(n), key=keys.__getitem__) for scheme, keys in usable.items()}
@@ -957,7 +1019,9 @@ def _percentile_window(stacks: list[np.ndarray]) -> tuple[float, float]:
     return (lo, hi)
 
 
-def _apply_window(stacks: list[np.ndarray], window: tuple[float, float], *, invert: bool) -> list[np.ndarray]:
+def _apply_window(
+    stacks: list[np.ndarray], window: tuple[float, float], *, invert: bool
+) -> list[np.ndarray]:
     lo, hi = window
     scale = np.float32(1.0 / (hi - lo)) if hi > lo else np.float32(1.0)
     out = []

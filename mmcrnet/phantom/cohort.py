@@ -13,8 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mmcrnet.features import (DYNAMIC_FEATURES, OUTCOMES, STATIC_FEATURES, SUBTYPES,
-                              TIME_POINTS, WEEKS)
+from mmcrnet.features import (
+    DYNAMIC_FEATURES,
+    OUTCOMES,
+    STATIC_FEATURES,
+    SUBTYPES,
+    TIME_POINTS,
+    WEEKS,
+)
 
 #: Version of shared/cohort-spec.md implemented here (recorded in model cards).
 SPEC_VERSION = "cohort-spec 1.0"
@@ -54,12 +60,25 @@ ETA_TERMS: tuple[tuple[str, float, str], ...] = (
 )
 ETA_INTERCEPT = -0.35
 #: Reference points of the centred terms in the spec (x - ref).
-_TERM_REF = {"ki67_percent": 30.0, "age": 50.0, "tumor_diameter_t0_true": 3.3,
-             "heterogeneity": 0.5, "rim": 0.3, "irregularity": 0.4, "washout": 0.45}
+_TERM_REF = {
+    "ki67_percent": 30.0,
+    "age": 50.0,
+    "tumor_diameter_t0_true": 3.3,
+    "heterogeneity": 0.5,
+    "rim": 0.3,
+    "irregularity": 0.4,
+    "washout": 0.45,
+}
 
 #: Features with no path to the outcome (spec section 3).
-NULL_FEATURES: tuple[str, ...] = ("bmi", "menopausal_status", "actb_expr", "gapdh_expr", "bpe",
-                                  "relative_dose_intensity")
+NULL_FEATURES: tuple[str, ...] = (
+    "bmi",
+    "menopausal_status",
+    "actb_expr",
+    "gapdh_expr",
+    "bpe",
+    "relative_dose_intensity",
+)
 
 
 @dataclass(frozen=True)
@@ -102,8 +121,14 @@ class PhantomCohort:
         tp = self.timepoints[self.timepoints["case_id"].isin(position)]
         tp = tp.iloc[np.argsort(tp["case_id"].map(position).to_numpy(), kind="stable")]
         tp = tp.reset_index(drop=True)
-        return PhantomCohort(self.seed, pick(self.cases), tp, pick(self.outcomes),
-                             pick(self.truth), pick(self.contributions))
+        return PhantomCohort(
+            self.seed,
+            pick(self.cases),
+            tp,
+            pick(self.outcomes),
+            pick(self.truth),
+            pick(self.contributions),
+        )
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -133,7 +158,7 @@ def case_ids_for(n: int) -> list[str]:
 
 def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One draw per row from row-wise categorical probabilities (N, K)."""
-    u = rng.random(probs.shape[0])
+    u = rng.random((probs.shape[0],))
     return (u[:, None] > np.cumsum(probs, axis=1)[:, :-1]).sum(axis=1)
 
 
@@ -249,8 +274,7 @@ def generate_cohort(n: int, seed: int) -> PhantomCohort:
     c0 = np.clip(np.exp(rng.normal(np.log(0.8), 1.0, n)) * d0 / 3.3, 0, 40)
     r = np.clip(0.25 + 0.15 * eta_full + rng.normal(0, 0.3, n), -0.1, 1.2)
     c_true = c0[:, None] * np.exp(-r[:, None] * weeks[None, :])  # (N, T)
-    c_meas = np.where(c_true < 0.05, 0.0,
-                      c_true * np.exp(rng.normal(0, 0.3, (n, len(weeks)))))
+    c_meas = np.where(c_true < 0.05, 0.0, c_true * np.exp(rng.normal(0, 0.3, (n, len(weeks)))))
     # A tumour fraction cannot exceed 100 % (the spec leaves this implicit; ~1 in 10 000 rows).
     c_meas = np.minimum(c_meas, 100.0)
     rdi = np.clip(rng.normal(95, 8, (n, len(weeks))), 50, 100)
@@ -258,54 +282,66 @@ def generate_cohort(n: int, seed: int) -> PhantomCohort:
 
     ids = case_ids_for(n)
     regimen_names = np.array(["AC-T", "TCHP", "AC-T+pembrolizumab"])
-    cases = pd.DataFrame({
-        "case_id": ids,
-        "age": np.round(age, 1),
-        "menopausal_status": np.where(post, "post", "pre"),
-        "bmi": np.round(bmi, 1),
-        "er_percent": np.round(er, 1),
-        "pr_percent": np.round(pr, 1),
-        "her2_status": np.where(her2p, "positive", "negative"),
-        "grade": grade,
-        "ki67_percent": np.round(ki67, 1),
-        "histology": np.where(lobular, "lobular", "ductal"),
-        "t_stage": t_stage,
-        "n_stage": n_stage,
-        "regimen": regimen_names[regimen],
-        "esr1_expr": np.round(esr1, 4),
-        "pgr_expr": np.round(pgr, 4),
-        "erbb2_expr": np.round(erbb2, 4),
-        "mki67_expr": np.round(mki67, 4),
-        "top2a_expr": np.round(top2a, 4),
-        "actb_expr": np.round(actb, 4),
-        "gapdh_expr": np.round(gapdh, 4),
-        "tp53_mutation": tp53.astype(int),
-        "pik3ca_mutation": pik3ca.astype(int),
-        "brca_germline": brca.astype(int),
-    })
+    cases = pd.DataFrame(
+        {
+            "case_id": ids,
+            "age": np.round(age, 1),
+            "menopausal_status": np.where(post, "post", "pre"),
+            "bmi": np.round(bmi, 1),
+            "er_percent": np.round(er, 1),
+            "pr_percent": np.round(pr, 1),
+            "her2_status": np.where(her2p, "positive", "negative"),
+            "grade": grade,
+            "ki67_percent": np.round(ki67, 1),
+            "histology": np.where(lobular, "lobular", "ductal"),
+            "t_stage": t_stage,
+            "n_stage": n_stage,
+            "regimen": regimen_names[regimen],
+            "esr1_expr": np.round(esr1, 4),
+            "pgr_expr": np.round(pgr, 4),
+            "erbb2_expr": np.round(erbb2, 4),
+            "mki67_expr": np.round(mki67, 4),
+            "top2a_expr": np.round(top2a, 4),
+            "actb_expr": np.round(actb, 4),
+            "gapdh_expr": np.round(gapdh, 4),
+            "tp53_mutation": tp53.astype(int),
+            "pik3ca_mutation": pik3ca.astype(int),
+            "brca_germline": brca.astype(int),
+        }
+    )
     assert list(cases.columns[1:]) == [f.name for f in STATIC_FEATURES]
     n_t = len(TIME_POINTS)
-    timepoints = pd.DataFrame({
-        "case_id": np.repeat(ids, n_t),
-        "time_point": np.tile(TIME_POINTS, n),
-        "week": np.tile(weeks, n),
-        "tumor_diameter_cm": np.round(d_meas.ravel(), 3),
-        "ctdna_percent": np.round(c_meas.ravel(), 4),
-        "relative_dose_intensity": np.round(rdi.ravel(), 1),
-    })
+    timepoints = pd.DataFrame(
+        {
+            "case_id": np.repeat(ids, n_t),
+            "time_point": np.tile(TIME_POINTS, n),
+            "week": np.tile(weeks, n),
+            "tumor_diameter_cm": np.round(d_meas.ravel(), 3),
+            "ctdna_percent": np.round(c_meas.ravel(), 4),
+            "relative_dose_intensity": np.round(rdi.ravel(), 1),
+        }
+    )
     assert list(timepoints.columns[3:]) == [f.name for f in DYNAMIC_FEATURES]
     outcomes = pd.DataFrame({"case_id": ids, "response": np.asarray(OUTCOMES)[outcome]})
-    truth = pd.DataFrame({
-        "case_id": ids,
-        "case_index": np.arange(n),  # seeds the case's images
-        "subtype": np.asarray(SUBTYPES)[subtype],
-        "tumor_diameter_t0_true": d0,
-        **{name: s[name] for name in IMAGE_LATENTS},
-        "eta": eta, "u": u, "eta_full": eta_full,
-        "p_pcr": oracle[:, 0], "p_partial": oracle[:, 1], "p_none": oracle[:, 2],
-        "shrinkage_rate": k, "ctdna_clearance_rate": r, "ctdna_t0_true": c0,
-    })
-    contributions = pd.DataFrame({"case_id": ids,
-                                  **{t: v - v.mean() for t, v in terms.items()},
-                                  "u": u})
+    truth = pd.DataFrame(
+        {
+            "case_id": ids,
+            "case_index": np.arange(n),  # seeds the case's images
+            "subtype": np.asarray(SUBTYPES)[subtype],
+            "tumor_diameter_t0_true": d0,
+            **{name: s[name] for name in IMAGE_LATENTS},
+            "eta": eta,
+            "u": u,
+            "eta_full": eta_full,
+            "p_pcr": oracle[:, 0],
+            "p_partial": oracle[:, 1],
+            "p_none": oracle[:, 2],
+            "shrinkage_rate": k,
+            "ctdna_clearance_rate": r,
+            "ctdna_t0_true": c0,
+        }
+    )
+    contributions = pd.DataFrame(
+        {"case_id": ids, **{t: v - v.mean() for t, v in terms.items()}, "u": u}
+    )
     return PhantomCohort(seed, cases, timepoints, outcomes, truth, contributions)

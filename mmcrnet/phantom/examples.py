@@ -25,8 +25,9 @@ def select_examples(cohort: PhantomCohort, count: int = EXAMPLES_COUNT) -> list[
     rows: list[int] = []
     for subtype in SUBTYPES:
         for outcome in OUTCOMES:
-            match = np.flatnonzero((truth["subtype"] == subtype).to_numpy()
-                                   & (response == outcome).to_numpy())
+            match = np.flatnonzero(
+                (truth["subtype"] == subtype).to_numpy() & (response == outcome).to_numpy()
+            )
             if match.size:
                 rows.append(int(match[0]))
     for latent in ("irregularity", "rim", "heterogeneity"):
@@ -49,13 +50,22 @@ def select_examples(cohort: PhantomCohort, count: int = EXAMPLES_COUNT) -> list[
     return rows
 
 
-def write_examples(out: Path, seed: int = EXAMPLES_SEED, pool: int = EXAMPLES_POOL,
-                   command: str = "") -> PhantomCohort:
+def write_examples(
+    out: Path, seed: int = EXAMPLES_SEED, pool: int = EXAMPLES_POOL, command: str = ""
+) -> PhantomCohort:
     """Write the example cohort to ``out`` and the first example as PNGs to ``out/png/<id>/``."""
     full = generate_cohort(pool, seed)
     chosen = full.subset(select_examples(full))
-    write_cohort(Path(out), chosen.n, seed, images=True, workers=1, command=command,
-                 cohort=chosen, extra={"selected_from": {"n": pool, "seed": seed}})
+    write_cohort(
+        Path(out),
+        chosen.n,
+        seed,
+        images=True,
+        workers=1,
+        command=command,
+        cohort=chosen,
+        extra={"selected_from": {"n": pool, "seed": seed}},
+    )
     first = case_renders(chosen)[0]
     write_case_pngs(first, Path(out) / "png" / first.case_id)
     return chosen

@@ -39,17 +39,23 @@ class TumourShape:
     def radius_at(self, theta: np.ndarray) -> np.ndarray:
         """R(theta) in mm: R0 (1 + irregularity x sum_k a_k cos(k theta + phi_k))."""
         k = np.arange(3, 9)
-        wave = np.tensordot(np.cos(theta[..., None] * k + self.harmonic_phases),
-                            self.harmonic_amplitudes, axes=([-1], [0]))
+        wave = np.tensordot(
+            np.cos(theta[..., None] * k + self.harmonic_phases),
+            self.harmonic_amplitudes,
+            axes=([-1], [0]),
+        )
         return self.radius_mm * np.maximum(1.0 + self.irregularity * wave, 0.3)
 
     def extent_mm(self) -> float:
         """A radius (mm) that contains the whole tumour, spicules included."""
-        outline = self.radius_mm * (1.0 + self.irregularity * float(np.sum(self.harmonic_amplitudes)))
+        outline = self.radius_mm * (
+            1.0 + self.irregularity * float(np.sum(self.harmonic_amplitudes))
+        )
         return outline + float(np.max(self.spicule_lengths_mm, initial=0.0))
 
-    def occupancy(self, size: int, centre: tuple[float, float], pixel_mm: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def occupancy(
+        self, size: int, centre: tuple[float, float], pixel_mm: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Fraction of each pixel of a (size, size) image inside the tumour, and r / R(theta)
         (for the rim), computed only in the box around the tumour.
 
@@ -120,16 +126,16 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float
     return field / (field.std() + 1e-12)
 
 
-def _fibroglandular(rng: np.random.Generator, breast: np.ndarray, sigma: float,
-                    density: float) -> np.ndarray:
+def _fibroglandular(
+    rng: np.random.Generator, breast: np.ndarray, sigma: float, density: float
+) -> np.ndarray:
     """Fibroglandular fraction (0..1) of each pixel: a thresholded smooth random field."""
     field = _smooth_field(rng, breast.shape, sigma)
     threshold = np.quantile(field[breast > 0.5], 1.0 - density)
     return np.clip((field - threshold) / 0.15 + 0.5, 0.0, 1.0) * breast
 
 
-def _tumour_shape(rng: np.random.Generator, diameter_cm: float, irregularity: float
-                  ) -> TumourShape:
+def _tumour_shape(rng: np.random.Generator, diameter_cm: float, irregularity: float) -> TumourShape:
     k = np.arange(3, 9)
     amplitudes = rng.uniform(0.5, 1.0, k.size) / k
     phases = rng.uniform(0, 2 * np.pi, k.size)
@@ -141,8 +147,9 @@ def _tumour_shape(rng: np.random.Generator, diameter_cm: float, irregularity: fl
     return TumourShape(radius_mm, irregularity, amplitudes, phases, angles, lengths)
 
 
-def _place(rng: np.random.Generator, inside: np.ndarray, margin_px: float,
-           fallback: tuple[float, float]) -> tuple[float, float]:
+def _place(
+    rng: np.random.Generator, inside: np.ndarray, margin_px: float, fallback: tuple[float, float]
+) -> tuple[float, float]:
     """A random (row, col) whose distance to the region's edge is at least ``margin_px``."""
     from scipy.ndimage import distance_transform_edt
 
@@ -160,8 +167,14 @@ def _rician(rng: np.random.Generator, signal: np.ndarray, sigma: float) -> np.nd
     return np.hypot(signal + rng.normal(0, sigma, signal.shape), rng.normal(0, sigma, signal.shape))
 
 
-def render_mri(rng: np.random.Generator, shape: TumourShape, heterogeneity: float, rim: float,
-               washout: float, bpe: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render_mri(
+    rng: np.random.Generator,
+    shape: TumourShape,
+    heterogeneity: float,
+    rim: float,
+    washout: float,
+    bpe: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The DCE-MRI slice: ``(phases (3, H, W) uint16, tumour mask (H, W) bool, fibroglandular
     fraction (H, W) float32)``."""
     n = MRI_SIZE
@@ -197,12 +210,12 @@ def render_mri(rng: np.random.Generator, shape: TumourShape, heterogeneity: floa
     phases = np.stack([background[p] * (1 - occ) + tumour[p] * occ for p in MRI_PHASE_LABELS])
     sigma = 0.02 * phases.max()
     noisy = _rician(rng, phases, sigma)
-    return (np.round(noisy).clip(0, 65535).astype(np.uint16), occ >= 0.5,
-            fg.astype(np.float32))
+    return (np.round(noisy).clip(0, 65535).astype(np.uint16), occ >= 0.5, fg.astype(np.float32))
 
 
-def render_mammogram(rng: np.random.Generator, shape: TumourShape
-                     ) -> tuple[np.ndarray, np.ndarray, str, str]:
+def render_mammogram(
+    rng: np.random.Generator, shape: TumourShape
+) -> tuple[np.ndarray, np.ndarray, str, str]:
     """The CC mammogram: ``(stored values (H, W) uint16, mask (H, W) bool, photometric,
     laterality)``. Dense tissue is bright in the displayed image; heterogeneity, rim and washout
     are not visible."""
@@ -236,12 +249,19 @@ def render_mammogram(rng: np.random.Generator, shape: TumourShape
     return stored.astype(np.uint16), np.ascontiguousarray(mask), photometric, laterality
 
 
-def render_case(seed: int, case_index: int, tumor_diameter_cm: float, heterogeneity: float,
-                rim: float, irregularity: float, washout: float, bpe: float) -> PhantomImages:
+def render_case(
+    seed: int,
+    case_index: int,
+    tumor_diameter_cm: float,
+    heterogeneity: float,
+    rim: float,
+    irregularity: float,
+    washout: float,
+    bpe: float,
+) -> PhantomImages:
     """Render one case's MRI and mammogram from its truth (a row of ``PhantomCohort.truth``)."""
     rng = np.random.default_rng([seed, IMAGE_STREAM, case_index])
     shape = _tumour_shape(rng, tumor_diameter_cm, irregularity)
     mri, mri_mask, fibroglandular = render_mri(rng, shape, heterogeneity, rim, washout, bpe)
     mammogram, mg_mask, photometric, laterality = render_mammogram(rng, shape)
-    return PhantomImages(mri, mri_mask, mammogram, mg_mask, photometric, laterality,
-                         fibroglandular)
+    return PhantomImages(mri, mri_mask, mammogram, mg_mask, photometric, laterality, fibroglandular)

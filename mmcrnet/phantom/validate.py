@@ -44,18 +44,24 @@ class ValidationReport:
         return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, object]:
-        return {"n": self.n, "seed": self.seed, "passed": self.passed,
-                "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "n": self.n,
+            "seed": self.seed,
+            "passed": self.passed,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 def macro_auc(y: np.ndarray, proba: np.ndarray) -> float:
     """Macro one-vs-rest AUC over the three outcome classes."""
-    return float(roc_auc_score(y, proba, multi_class="ovr", average="macro",
-                               labels=np.arange(len(OUTCOMES))))
+    return float(
+        roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=np.arange(len(OUTCOMES)))
+    )
 
 
-def reference_fit(x: np.ndarray, y: np.ndarray, seed: int, train_fraction: float = 0.7
-                  ) -> tuple[float, float]:
+def reference_fit(
+    x: np.ndarray, y: np.ndarray, seed: int, train_fraction: float = 0.7
+) -> tuple[float, float]:
     """Multinomial logistic regression on a random split: (accuracy, macro AUC) on the rest."""
     order = np.random.default_rng(seed).permutation(len(y))
     cut = int(round(train_fraction * len(y)))

@@ -28,12 +28,24 @@ import pandas as pd
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import dcmwrite
-from pydicom.uid import (DigitalMammographyXRayImageStorageForPresentation, ExplicitVRLittleEndian,
-                         MRImageStorage, generate_uid)
+from pydicom.uid import (
+    UID,
+    DigitalMammographyXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    generate_uid,
+)
 
 from mmcrnet.phantom.cohort import SPEC_VERSION, PhantomCohort, generate_cohort
-from mmcrnet.phantom.images import (MG_BITS, MG_PIXEL_MM, MRI_PHASE_LABELS, MRI_PHASE_TIMES_S,
-                                    MRI_PIXEL_MM, PhantomImages, render_case)
+from mmcrnet.phantom.images import (
+    MG_BITS,
+    MG_PIXEL_MM,
+    MRI_PHASE_LABELS,
+    MRI_PHASE_TIMES_S,
+    MRI_PIXEL_MM,
+    PhantomImages,
+    render_case,
+)
 
 STUDY_DATE = "20260101"
 STUDY_TIME = "090000"
@@ -57,19 +69,28 @@ class CaseRender:
     bpe: float
 
     def render(self) -> PhantomImages:
-        return render_case(self.seed, self.index, self.diameter_cm, self.heterogeneity, self.rim,
-                           self.irregularity, self.washout, self.bpe)
+        return render_case(
+            self.seed,
+            self.index,
+            self.diameter_cm,
+            self.heterogeneity,
+            self.rim,
+            self.irregularity,
+            self.washout,
+            self.bpe,
+        )
 
 
 def _uid(seed: int, *parts: object) -> str:
-    return generate_uid(prefix=UID_ROOT, entropy_srcs=[f"oncopredict-phantom:{seed}",
-                                                      *map(str, parts)])
+    return generate_uid(
+        prefix=UID_ROOT, entropy_srcs=[f"oncopredict-phantom:{seed}", *map(str, parts)]
+    )
 
 
 def _base_dataset(case: CaseRender, sop_class: str, sop_instance: str, modality: str) -> Dataset:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
@@ -175,9 +196,11 @@ def write_case_images(case: CaseRender, out: Path) -> tuple[str, str]:
     (folder / "mammogram.dcm").write_bytes(mammogram_dataset(case, images))
     masks = out / "truth" / "masks"
     masks.mkdir(parents=True, exist_ok=True)
-    (masks / f"{case.case_id}_mri.png").write_bytes(_png_bytes(images.mri_mask.astype(np.uint8) * 255))
+    mri_mask = _png_bytes(images.mri_mask.astype(np.uint8) * 255)
+    (masks / f"{case.case_id}_mri.png").write_bytes(mri_mask)
     (masks / f"{case.case_id}_mammogram.png").write_bytes(
-        _png_bytes(images.mammogram_mask.astype(np.uint8) * 255))
+        _png_bytes(images.mammogram_mask.astype(np.uint8) * 255)
+    )
     return images.photometric, images.laterality
 
 
@@ -202,15 +225,30 @@ def case_renders(cohort: PhantomCohort) -> list[CaseRender]:
     """Rendering inputs for every case; ``case_index`` (the case's row in the generated cohort)
     seeds its images, so a subset renders exactly as in the full cohort."""
     t = cohort.truth
-    return [CaseRender(cohort.seed, int(t.case_index.iloc[i]), str(t.case_id.iloc[i]),
-                       float(t.tumor_diameter_t0_true.iloc[i]), float(t.heterogeneity.iloc[i]),
-                       float(t.rim.iloc[i]), float(t.irregularity.iloc[i]),
-                       float(t.washout.iloc[i]), float(t.bpe.iloc[i])) for i in range(len(t))]
+    return [
+        CaseRender(
+            cohort.seed,
+            int(t.case_index.iloc[i]),
+            str(t.case_id.iloc[i]),
+            float(t.tumor_diameter_t0_true.iloc[i]),
+            float(t.heterogeneity.iloc[i]),
+            float(t.rim.iloc[i]),
+            float(t.irregularity.iloc[i]),
+            float(t.washout.iloc[i]),
+            float(t.bpe.iloc[i]),
+        )
+        for i in range(len(t))
+    ]
 
 
-def write_tables(cohort: PhantomCohort, out: Path, images: bool,
-                 image_meta: pd.DataFrame | None = None, command: str = "",
-                 extra: dict[str, object] | None = None) -> None:
+def write_tables(
+    cohort: PhantomCohort,
+    out: Path,
+    images: bool,
+    image_meta: pd.DataFrame | None = None,
+    command: str = "",
+    extra: dict[str, object] | None = None,
+) -> None:
     """The CSV tables, the truth tables and cohort.json."""
     out.mkdir(parents=True, exist_ok=True)
     cohort.cases.to_csv(out / "cases.csv", index=False)
@@ -237,10 +275,17 @@ def write_tables(cohort: PhantomCohort, out: Path, images: bool,
     (out / "cohort.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def write_cohort(out: Path, n: int, seed: int, images: bool = True, workers: int | None = None,
-                 progress: ProgressCallback | None = None, command: str = "",
-                 cohort: PhantomCohort | None = None,
-                 extra: dict[str, object] | None = None) -> PhantomCohort:
+def write_cohort(
+    out: Path,
+    n: int,
+    seed: int,
+    images: bool = True,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    command: str = "",
+    cohort: PhantomCohort | None = None,
+    extra: dict[str, object] | None = None,
+) -> PhantomCohort:
     """Generate (unless ``cohort`` is given) and write a phantom cohort to ``out``.
 
     Args:
@@ -260,18 +305,20 @@ def write_cohort(out: Path, n: int, seed: int, images: bool = True, workers: int
     image_meta = None
     if images:
         rows = _render_all(case_renders(cohort), out, workers, progress)
-        image_meta = pd.DataFrame(rows, columns=["case_id", "mammogram_photometric",
-                                                 "mammogram_laterality"])
+        image_meta = pd.DataFrame(
+            rows, columns=["case_id", "mammogram_photometric", "mammogram_laterality"]
+        )
     write_tables(cohort, out, images, image_meta, command, extra)
     return cohort
 
 
-def _render_all(renders: list[CaseRender], out: Path, workers: int | None,
-                progress: ProgressCallback | None) -> list[tuple[str, str, str]]:
+def _render_all(
+    renders: list[CaseRender], out: Path, workers: int | None, progress: ProgressCallback | None
+) -> list[tuple[str, str, str]]:
     total = len(renders)
     workers = max(1, min(workers or os.cpu_count() or 1, 8, total))
     chunk = max(1, min(50, total // (workers * 4) or 1))
-    chunks = [renders[i:i + chunk] for i in range(0, total, chunk)]
+    chunks = [renders[i : i + chunk] for i in range(0, total, chunk)]
     rows: list[tuple[str, str, str]] = []
     done = 0
     if workers == 1:

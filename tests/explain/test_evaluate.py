@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from mmcrnet.explain import Explainer
-from mmcrnet.explain.evaluate import (BASELINE_FEATURES, PROXY_GROUPS, _spearman,
-                                      baseline_attributions, evaluate_explanations,
-                                      group_proxies, image_supports_prediction,
-                                      randomisation_steps, true_contributions)
+from mmcrnet.explain.evaluate import (
+    BASELINE_FEATURES,
+    PROXY_GROUPS,
+    _spearman,
+    baseline_attributions,
+    evaluate_explanations,
+    group_proxies,
+    image_supports_prediction,
+    randomisation_steps,
+    true_contributions,
+)
 from mmcrnet.explain.sequence import ATTRIBUTED
 from mmcrnet.phantom.cohort import ETA_TERMS, expected_probabilities, generate_cohort
 from mmcrnet.predict import Predictor
@@ -21,8 +28,9 @@ def test_true_contributions_sum_the_baseline_terms() -> None:
     cohort = generate_cohort(300, 4)
     truth = true_contributions(cohort)
     baseline_terms = [t for t, _, owner in ETA_TERMS if owner in BASELINE_FEATURES]
-    np.testing.assert_allclose(truth.sum(axis=1),
-                               cohort.contributions[baseline_terms].sum(axis=1), atol=1e-9)
+    np.testing.assert_allclose(
+        truth.sum(axis=1), cohort.contributions[baseline_terms].sum(axis=1), atol=1e-9
+    )
     np.testing.assert_allclose(truth.mean(axis=0), 0.0, atol=1e-9)  # against the cohort mean
     regimen = truth[:, BASELINE_FEATURES.index("regimen")]
     np.testing.assert_allclose(regimen, cohort.contributions[["tchp", "pembrolizumab"]].sum(axis=1))
@@ -80,23 +88,34 @@ def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:  # n
     cohort = generate_cohort(300, 5).subset(np.arange(n))
     explainer = Explainer(Predictor(tiny_model_dir, device="cpu"), steps=16)
     seen = []
-    report = evaluate_explanations(explainer, cases, cohort, sanity_cases=4,
-                                   progress=lambda done, total: seen.append((done, total)))
+    report = evaluate_explanations(
+        explainer,
+        cases,
+        cohort,
+        sanity_cases=4,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[-1] == (n, n) and report.n == n
     maps = report.image_maps["mri/gradcam"]
     assert 0 <= maps["pointing_game"] <= 1 and 0 <= maps["energy_in_mask"] <= 1
     assert 0 < maps["mask_area_fraction"] < 0.5
-    assert set(report.image_maps) >= {"mri/hirescam", "mri/gradcam, pCR vs none",
-                                      "mammogram/gradcam"}
+    assert set(report.image_maps) >= {
+        "mri/hirescam",
+        "mri/gradcam, pCR vs none",
+        "mammogram/gradcam",
+    }
     supported = maps["pointing_where_image_supports_prediction"]
     against = maps["pointing_where_image_argues_against"]
     share = report.image_maps["image_supports_prediction_fraction"]
     assert 0 <= share <= 1
     if 0 < share < 1:  # the overall figure is the two groups' figures, weighted by their share
-        assert maps["pointing_game"] == pytest.approx(share * supported + (1 - share) * against,
-                                                      abs=1e-3)
-    assert "pointing_where_image_supports_prediction" not in (
-        report.image_maps["mri/gradcam, pCR vs none"])
+        assert maps["pointing_game"] == pytest.approx(
+            share * supported + (1 - share) * against, abs=1e-3
+        )
+    assert (
+        "pointing_where_image_supports_prediction"
+        not in (report.image_maps["mri/gradcam, pCR vs none"])
+    )
     assert 0 <= report.sequence["null_share"]["predicted"] <= 1
     assert report.sequence["ig_relative_delta_median"] < 0.05
     assert [row["randomised_through"] for row in report.sanity][-1] == "mri_encoder.blocks.0"

@@ -39,13 +39,15 @@ def test_explanation_of_an_mri_case(explainer: Explainer, examples_dir: Path) ->
     assert sequence.integrated_gradients.shape == (3, len(ATTRIBUTED))
     assert sequence.relative_delta < 0.01
     assert sum(sequence.totals().values()) == pytest.approx(
-        sequence.score - sequence.baseline_score, abs=0.01 * abs(sequence.score) + 1e-3)
+        sequence.score - sequence.baseline_score, abs=0.01 * abs(sequence.score) + 1e-3
+    )
     last = explanation.trajectory[-1]
     assert [r["time_point"] for r in explanation.trajectory] == ["T0", "T1", "T2"]
     for outcome, p in explanation.prediction.probabilities.items():
         assert last[outcome] == pytest.approx(p, abs=1e-5)
-        assert explanation.modalities.everything[list(explanation.prediction.probabilities)
-                                                 .index(outcome)] == pytest.approx(p, abs=1e-5)
+        assert explanation.modalities.everything[
+            list(explanation.prediction.probabilities).index(outcome)
+        ] == pytest.approx(p, abs=1e-5)
     data = json.loads(json.dumps(explanation.to_dict()))
     assert set(data) >= {"prediction", "image", "sequence", "modalities", "trajectory"}
     assert np.array(data["image"]["maps"]["gradcam"]).shape == study.image.shape[-2:]
@@ -69,8 +71,9 @@ def test_statements_read_like_a_clinician_would(explainer: Explainer) -> None:
     assert "Subtype HER2+ (from ER, PR and HER2)" in texts
 
 
-def test_bad_target_and_models_without_a_reference(explainer: Explainer, tiny_model_dir: Path,
-                                                   tmp_path: Path) -> None:
+def test_bad_target_and_models_without_a_reference(
+    explainer: Explainer, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     with pytest.raises(InvalidCase, match="target 'cure' is not one of pCR, partial, none"):
         explainer.explain(ClinicalCase(STATIC, TIMEPOINTS), target="cure")
     folder = tmp_path / "model"

@@ -7,12 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from mmcrnet.preprocess import MAMMOGRAM, MRI, NO_IMAGE, Geometry
-from mmcrnet.explain.gradcam import (CAM_METHODS, captured_output, class_activation_maps,
-                                     positive_part, target_layer, to_original)
-from mmcrnet.explain.sequence import class_score
 from mmcrnet.data import model_config
+from mmcrnet.explain.gradcam import (
+    CAM_METHODS,
+    captured_output,
+    class_activation_maps,
+    positive_part,
+    target_layer,
+    to_original,
+)
+from mmcrnet.explain.sequence import class_score
 from mmcrnet.model import MMCRNet
+from mmcrnet.preprocess import MAMMOGRAM, MRI, NO_IMAGE, Geometry
 
 SIZE = 32
 
@@ -30,7 +36,7 @@ def _quadrant_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
             if wanted:
                 r = qr * half + int(rng.integers(4, half - 4))
                 c = qc * half + int(rng.integers(4, half - 4))
-                images[i, :, r - 2:r + 3, c - 2:c + 3] += 1.0
+                images[i, :, r - 2 : r + 3, c - 2 : c + 3] += 1.0
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
@@ -39,7 +45,7 @@ class QuadrantModel(MMCRNet):
 
     def image_branch(self, image: torch.Tensor, image_kind: torch.Tensor) -> torch.Tensor:
         mask = torch.zeros_like(image)
-        mask[..., :SIZE // 2, :SIZE // 2] = 1.0
+        mask[..., : SIZE // 2, : SIZE // 2] = 1.0
         return super().image_branch(image * mask, image_kind)
 
 
@@ -47,23 +53,26 @@ class QuadrantModel(MMCRNet):
 def quadrant_model() -> MMCRNet:
     """Trained on the quadrant task until it is right (a few seconds)."""
     torch.manual_seed(0)
-    model = QuadrantModel(model_config("cnn-only", image_size=SIZE, cnn_channels=(4, 8),
-                                      dropout=0.0))
+    model = QuadrantModel(
+        model_config("cnn-only", image_size=SIZE, cnn_channels=(4, 8), dropout=0.0)
+    )
     images, labels = _quadrant_data(256, 0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     kinds, empty, ones = torch.full((64,), MRI), torch.zeros(64, 1, 73), torch.ones(64).long()
     for step in range(80):
         rows = torch.from_numpy(np.random.default_rng(step).choice(256, 64, replace=False))
-        loss = torch.nn.functional.cross_entropy(model(images[rows], kinds, empty, ones),
-                                                 labels[rows])
+        loss = torch.nn.functional.cross_entropy(
+            model(images[rows], kinds, empty, ones), labels[rows]
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     model.eval()
     test_images, test_labels = _quadrant_data(200, 1)
     with torch.no_grad():
-        predicted = model(test_images, torch.full((200,), MRI), torch.zeros(200, 1, 73),
-                          torch.ones(200).long()).argmax(1)
+        predicted = model(
+            test_images, torch.full((200,), MRI), torch.zeros(200, 1, 73), torch.ones(200).long()
+        ).argmax(1)
     assert (predicted == test_labels).float().mean() > 0.9, "the quadrant model did not learn"
     return model
 
@@ -71,12 +80,13 @@ def quadrant_model() -> MMCRNet:
 def _pcr_log_odds(model: MMCRNet):  # noqa: ANN202
     """image (B, 3, S, S) -> log-odds of pCR (B, 1), written out independently of
     class_score, for Captum to attribute."""
+
     def forward(image: torch.Tensor) -> torch.Tensor:
         kinds = torch.full((image.shape[0],), MRI)
-        logits = model.head(model.image_branch(image, kinds), kinds,
-                            torch.zeros(image.shape[0], 0))
+        logits = model.head(model.image_branch(image, kinds), kinds, torch.zeros(image.shape[0], 0))
         log_p = torch.log_softmax(logits, dim=1)
         return log_p[:, :1] - torch.logsumexp(log_p[:, 1:], dim=1, keepdim=True)
+
     return forward
 
 
@@ -103,12 +113,18 @@ def test_maps_light_up_the_quadrant_the_model_reads(quadrant_model: MMCRNet, met
 def test_maps_ignore_what_the_model_cannot_see(quadrant_model: MMCRNet, method: str) -> None:
     images, _ = _quadrant_data(8, 5)
     changed = images.clone()
-    changed[..., SIZE // 2:, :] = torch.rand_like(changed[..., SIZE // 2:, :])  # bottom half
-    np.testing.assert_allclose(_cams(quadrant_model, images, 0).maps[method],
-                               _cams(quadrant_model, changed, 0).maps[method], atol=1e-6)
+    changed[..., SIZE // 2 :, :] = torch.rand_like(changed[..., SIZE // 2 :, :])  # bottom half
+    np.testing.assert_allclose(
+        _cams(quadrant_model, images, 0).maps[method],
+        _cams(quadrant_model, changed, 0).maps[method],
+        atol=1e-6,
+    )
     changed[..., :4, :4] += 3.0  # inside the quadrant: the map moves
-    assert not np.allclose(_cams(quadrant_model, images, 0).maps[method],
-                           _cams(quadrant_model, changed, 0).maps[method], atol=1e-3)
+    assert not np.allclose(
+        _cams(quadrant_model, images, 0).maps[method],
+        _cams(quadrant_model, changed, 0).maps[method],
+        atol=1e-3,
+    )
 
 
 def test_gradcam_equals_captum_layergradcam(quadrant_model: MMCRNet) -> None:
@@ -117,8 +133,12 @@ def test_gradcam_equals_captum_layergradcam(quadrant_model: MMCRNet) -> None:
     images, _ = _quadrant_data(6, 3)
     ours = _cams(quadrant_model, images, target=0).maps["gradcam"]
     forward = _pcr_log_odds(quadrant_model)
-    theirs = LayerGradCam(forward, target_layer(quadrant_model, MRI)).attribute(
-        images, target=None, relu_attributions=False)[:, 0].detach().numpy()
+    theirs = (
+        LayerGradCam(forward, target_layer(quadrant_model, MRI))
+        .attribute(images, target=None, relu_attributions=False)[:, 0]
+        .detach()
+        .numpy()
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
@@ -128,8 +148,13 @@ def test_hirescam_equals_gradient_times_activation(quadrant_model: MMCRNet) -> N
     images, _ = _quadrant_data(4, 6)
     ours = _cams(quadrant_model, images, target=0).maps["hirescam"]
     forward = _pcr_log_odds(quadrant_model)
-    theirs = LayerGradientXActivation(forward, target_layer(quadrant_model, MRI)).attribute(
-        images, target=None).sum(dim=1).detach().numpy()
+    theirs = (
+        LayerGradientXActivation(forward, target_layer(quadrant_model, MRI))
+        .attribute(images, target=None)
+        .sum(dim=1)
+        .detach()
+        .numpy()
+    )
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 

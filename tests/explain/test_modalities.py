@@ -23,15 +23,20 @@ def test_subsets_are_all_eight() -> None:
     assert len(set(subsets())) == 8 and subsets()[0] == frozenset()
 
 
-@pytest.mark.parametrize("value, expected", [
-    # additive: each modality gets exactly its own effect
-    (lambda s: 1.0 * ("image" in s) + 2.0 * ("clinical" in s) - 0.5 * ("genomic" in s),
-     [1.0, 2.0, -0.5]),
-    # pure interaction of all three: shared equally
-    (lambda s: float(len(s) == 3), [1 / 3, 1 / 3, 1 / 3]),
-    # image only matters with clinical data: they split it, genomic gets nothing
-    (lambda s: float({"image", "clinical"} <= s), [0.5, 0.5, 0.0]),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        # additive: each modality gets exactly its own effect
+        (
+            lambda s: 1.0 * ("image" in s) + 2.0 * ("clinical" in s) - 0.5 * ("genomic" in s),
+            [1.0, 2.0, -0.5],
+        ),
+        # pure interaction of all three: shared equally
+        (lambda s: float(len(s) == 3), [1 / 3, 1 / 3, 1 / 3]),
+        # image only matters with clinical data: they split it, genomic gets nothing
+        (lambda s: float({"image", "clinical"} <= s), [0.5, 0.5, 0.0]),
+    ],
+)
 def test_known_shapley_values(value, expected: list[float]) -> None:  # noqa: ANN001
     values = {s: np.array([value(s)]) for s in subsets()}
     shapley = shapley_from_values(values)[:, 0]
@@ -48,23 +53,26 @@ def _inputs(model: MMCRNet, kind: int):  # noqa: ANN202
     kinds = torch.tensor([kind])
     with torch.no_grad():
         embedding = model.image_branch(image, kinds)
-    return (embedding, kinds, torch.from_numpy(encoded.values),
-            torch.from_numpy(encoded.lengths))
+    return (embedding, kinds, torch.from_numpy(encoded.values), torch.from_numpy(encoded.lengths))
 
 
-@pytest.mark.parametrize("variant, kind, zero", [
-    ("mmcrnet", NO_IMAGE, "image"),  # a case without an image
-    ("no-genomic", MRI, "genomic"),  # a model that never reads genomic data
-    ("no-imaging", MRI, "image"),  # a model that never reads images
-])
+@pytest.mark.parametrize(
+    "variant, kind, zero",
+    [
+        ("mmcrnet", NO_IMAGE, "image"),  # a case without an image
+        ("no-genomic", MRI, "genomic"),  # a model that never reads genomic data
+        ("no-imaging", MRI, "image"),  # a model that never reads images
+    ],
+)
 def test_a_modality_that_cannot_matter_gets_zero(variant: str, kind: int, zero: str) -> None:
     torch.manual_seed(1)
     model = MMCRNet(model_config(variant, cnn_channels=(4, 8))).eval()
     result = modality_shapley(model, *_inputs(model, kind), temperature=1.3)
     assert result.shapley.shape == (3, 3)
     np.testing.assert_allclose(result.shapley[MODALITIES.index(zero)], 0.0, atol=1e-7)
-    np.testing.assert_allclose(result.shapley.sum(axis=0), result.everything - result.nothing,
-                               atol=1e-9)  # efficiency, per outcome
+    np.testing.assert_allclose(
+        result.shapley.sum(axis=0), result.everything - result.nothing, atol=1e-9
+    )  # efficiency, per outcome
     np.testing.assert_allclose(result.shapley.sum(axis=1), 0.0, atol=1e-9)  # probabilities
     assert result.available[zero] is False
 

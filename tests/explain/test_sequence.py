@@ -24,16 +24,45 @@ from mmcrnet.model import MMCRNet
 from mmcrnet.predict import ClinicalCase
 from mmcrnet.reference import mean_encoding, reference_patient
 
-STATIC = {"age": 61, "menopausal_status": "post", "bmi": 31, "er_percent": 5, "pr_percent": 0,
-          "her2_status": "positive", "grade": 3, "ki67_percent": 70, "histology": "ductal",
-          "t_stage": 2, "n_stage": 1, "regimen": "TCHP", "esr1_expr": -1.0, "top2a_expr": 1.5,
-          "tp53_mutation": 1, "pik3ca_mutation": 0, "brca_germline": 0}  # some genes missing
-TIMEPOINTS = [{"time_point": "T0", "tumor_diameter_cm": 3.0, "ctdna_percent": 2.0,
-               "relative_dose_intensity": 100},
-              {"time_point": "T1", "tumor_diameter_cm": 2.1, "ctdna_percent": 0.3,
-               "relative_dose_intensity": 90},
-              {"time_point": "T2", "tumor_diameter_cm": 1.2, "ctdna_percent": None,
-               "relative_dose_intensity": 95}]
+STATIC = {
+    "age": 61,
+    "menopausal_status": "post",
+    "bmi": 31,
+    "er_percent": 5,
+    "pr_percent": 0,
+    "her2_status": "positive",
+    "grade": 3,
+    "ki67_percent": 70,
+    "histology": "ductal",
+    "t_stage": 2,
+    "n_stage": 1,
+    "regimen": "TCHP",
+    "esr1_expr": -1.0,
+    "top2a_expr": 1.5,
+    "tp53_mutation": 1,
+    "pik3ca_mutation": 0,
+    "brca_germline": 0,
+}  # some genes missing
+TIMEPOINTS = [
+    {
+        "time_point": "T0",
+        "tumor_diameter_cm": 3.0,
+        "ctdna_percent": 2.0,
+        "relative_dose_intensity": 100,
+    },
+    {
+        "time_point": "T1",
+        "tumor_diameter_cm": 2.1,
+        "ctdna_percent": 0.3,
+        "relative_dose_intensity": 90,
+    },
+    {
+        "time_point": "T2",
+        "tumor_diameter_cm": 1.2,
+        "ctdna_percent": None,
+        "relative_dose_intensity": 95,
+    },
+]
 
 
 def _encoded(static: dict = STATIC, timepoints: list = TIMEPOINTS) -> tuple[np.ndarray, int]:
@@ -60,8 +89,13 @@ def one_feature_model(feature: str) -> MMCRNet:
 
 def _explain(model: MMCRNet, sequence: np.ndarray, length: int, base: np.ndarray):  # noqa: ANN202
     x = torch.from_numpy(sequence)[None]
-    forward = sequence_function(model, torch.zeros(1, 0), torch.zeros(1, dtype=torch.long),
-                                torch.tensor([length]), class_score(0))
+    forward = sequence_function(
+        model,
+        torch.zeros(1, 0),
+        torch.zeros(1, dtype=torch.long),
+        torch.tensor([length]),
+        class_score(0),
+    )
     ig = integrated_gradients(forward, x, torch.from_numpy(base)[None], length)
     return ig, occlusion(forward, x, torch.from_numpy(base)[None], length)
 
@@ -123,12 +157,12 @@ def test_reference_patient_is_the_mean_input() -> None:
     np.testing.assert_allclose(mean[:, :-1], encoded.mean(axis=0)[:, :-1], atol=1e-5)
     assert not mean[:, -1].any()
     typical = reference["typical"]
-    assert typical["static"]["age"] == pytest.approx(float(np.median(cohort.cases["age"])),
-                                                     abs=1e-3)
+    assert typical["static"]["age"] == pytest.approx(
+        float(np.median(cohort.cases["age"])), abs=1e-3
+    )
     assert typical["static"]["her2_status"] == cohort.cases["her2_status"].mode()[0]
     assert [row["time_point"] for row in typical["timepoints"]] == ["T0", "T1", "T2", "T3"]
-    no_genomic = encode_reference(reference_patient(cohort.cases, cohort.timepoints,
-                                                    ("clinical",)))
+    no_genomic = encode_reference(reference_patient(cohort.cases, cohort.timepoints, ("clinical",)))
     assert not no_genomic[:, LAYOUT.columns_of("esr1_expr")].any()
     with pytest.raises(ValueError, match="another feature layout"):
         encode_reference({**reference, "columns": reference["columns"][:-1]})
@@ -139,18 +173,22 @@ def test_reference_patient_is_the_mean_input() -> None:
 def test_scores_are_log_odds_and_the_response_axis() -> None:
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 0.0, 0.0]])
     p = torch.softmax(logits, dim=1)
-    np.testing.assert_allclose(class_score(1)(logits), torch.log(p[:, 1] / (1 - p[:, 1])),
-                               rtol=1e-5)
-    np.testing.assert_allclose(response_score(2.0)(logits), (logits[:, 0] - logits[:, 2]) / 2.0,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        class_score(1)(logits), torch.log(p[:, 1] / (1 - p[:, 1])), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        response_score(2.0)(logits), (logits[:, 0] - logits[:, 2]) / 2.0, rtol=1e-5
+    )
 
 
 def test_reference_patient_tolerates_missing_columns() -> None:
     cases = pd.DataFrame([{"case_id": "a", "age": 50}, {"case_id": "b", "age": 60}])
     timepoints = pd.DataFrame([{"case_id": c, "time_point": "T0", "week": 0} for c in "ab"])
     reference = reference_patient(cases, timepoints)
-    assert reference["typical"]["static"]["age"] == 55 and \
-        reference["typical"]["static"]["bmi"] is None
+    assert (
+        reference["typical"]["static"]["age"] == 55
+        and reference["typical"]["static"]["bmi"] is None
+    )
 
 
 def test_mean_encoding_averages_over_cases_that_have_the_value() -> None:
@@ -169,11 +207,14 @@ def test_mean_encoding_averages_over_cases_that_have_the_value() -> None:
 
 def test_reference_is_kept_per_time_point_when_one_is_skipped() -> None:
     cases = pd.DataFrame([{"case_id": c, "age": age} for c, age in (("a", 40), ("b", 60))])
-    timepoints = pd.DataFrame([
-        {"case_id": "a", "time_point": "T0", "week": 0, "tumor_diameter_cm": 4.0},
-        {"case_id": "a", "time_point": "T1", "week": 3, "tumor_diameter_cm": 3.0},
-        {"case_id": "b", "time_point": "T0", "week": 0, "tumor_diameter_cm": 2.0},
-        {"case_id": "b", "time_point": "T2", "week": 6, "tumor_diameter_cm": 1.0}])
+    timepoints = pd.DataFrame(
+        [
+            {"case_id": "a", "time_point": "T0", "week": 0, "tumor_diameter_cm": 4.0},
+            {"case_id": "a", "time_point": "T1", "week": 3, "tumor_diameter_cm": 3.0},
+            {"case_id": "b", "time_point": "T0", "week": 0, "tumor_diameter_cm": 2.0},
+            {"case_id": "b", "time_point": "T2", "week": 6, "tumor_diameter_cm": 1.0},
+        ]
+    )
     reference = encode_reference(reference_patient(cases, timepoints))
     column = LAYOUT.columns_of("tumor_diameter_cm")[0]
     encoded = encode_sequences(cases, timepoints).values

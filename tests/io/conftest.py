@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from io import BytesIO
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,11 @@ from mmcrnet.io import RawFile
 
 ROW_DIR = np.array([np.cos(np.radians(30)), np.sin(np.radians(30)), 0.0])
 COL_DIR = np.array(
-    [-np.sin(np.radians(30)) * np.cos(np.radians(20)), np.cos(np.radians(30)) * np.cos(np.radians(20)), np.sin(np.radians(20))]
+    [
+        -np.sin(np.radians(30)) * np.cos(np.radians(20)),
+        np.cos(np.radians(30)) * np.cos(np.radians(20)),
+        np.sin(np.radians(20)),
+    ]
 )
 NORMAL = np.cross(ROW_DIR, COL_DIR)
 ORIGIN = np.array([-50.0, 20.0, 7.5])
@@ -48,7 +53,8 @@ def dataset_bytes(ds: Dataset) -> bytes:
 
 
 def base_dataset(pixels: np.ndarray, **attrs: Any) -> Dataset:
-    """An MR-like dataset holding ``pixels`` ``(H, W)`` or ``(F, H, W)`` uint16; ``attrs`` override."""
+    """An MR-like dataset holding ``pixels`` ``(H, W)`` or ``(F, H, W)`` uint16; ``attrs``
+    override."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -143,7 +149,9 @@ def dce_files() -> Callable[..., list[RawFile]]:
             for k in range(n_slices):
                 position = ORIGIN + k * SLICE_GAP_MM * NORMAL
                 attrs: dict[str, Any] = {
-                    "ImageOrientationPatient": [float(v) for v in np.round(np.r_[ROW_DIR, COL_DIR], 6)],
+                    "ImageOrientationPatient": [
+                        float(v) for v in np.round(np.r_[ROW_DIR, COL_DIR], 6)
+                    ],
                     "ImagePositionPatient": [float(v) for v in np.round(position, 4)],
                     "SeriesInstanceUID": series[p],
                     # instance numbers deliberately run against the geometric order
@@ -157,9 +165,14 @@ def dce_files() -> Callable[..., list[RawFile]]:
                     attrs["TriggerTime"] = 60000.0 * p
                 if acquisition:
                     seconds = 75 * p + 0.5 * k
-                    attrs["AcquisitionTime"] = "12" + f"{int(seconds // 60):02d}" + f"{seconds % 60:09.6f}"
+                    attrs["AcquisitionTime"] = (
+                        "12" + f"{int(seconds // 60):02d}" + f"{seconds % 60:09.6f}"
+                    )
                 files.append(
-                    RawFile(name=f"p{p}_s{k}.dcm", data=dataset_bytes(base_dataset(dce_pixels(p, k), **attrs)))
+                    RawFile(
+                        name=f"p{p}_s{k}.dcm",
+                        data=dataset_bytes(base_dataset(dce_pixels(p, k), **attrs)),
+                    )
                 )
         random.Random(seed).shuffle(files)
         return files
@@ -182,7 +195,8 @@ def one_line() -> Callable[[pytest.ExceptionInfo[UnreadableImage], str], None]:
 
 @pytest.fixture
 def build_dataset() -> Callable[..., Dataset]:
-    """``build_dataset(pixels, **attrs)`` -> an MR-like :class:`Dataset` (see :func:`base_dataset`)."""
+    """``build_dataset(pixels, **attrs)`` -> an MR-like :class:`Dataset` (see
+    :func:`base_dataset`)."""
     return base_dataset
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,9 @@ MR_VARIANTS = [
 
 
 @pytest.mark.parametrize("name", MR_VARIANTS)
-def test_mr_small_variants_decode_identically(testdata: Callable[[str], RawFile], name: str) -> None:
+def test_mr_small_variants_decode_identically(
+    testdata: Callable[[str], RawFile], name: str
+) -> None:
     reference = read_study([testdata("MR_small.dcm")])
     study = read_study([testdata(name)])
     assert study.shape == (1, 1, 64, 64)
@@ -43,11 +46,17 @@ def test_mr_small_variants_decode_identically(testdata: Callable[[str], RawFile]
     [
         ("CT_small.dcm", (1, 1, 128, 128), "Explicit VR Little Endian"),
         ("693_J2KI.dcm", (1, 1, 512, 512), "JPEG 2000 Image Compression"),
-        ("J2K_pixelrep_mismatch.dcm", (1, 1, 512, 512), "JPEG 2000 Image Compression (Lossless Only)"),
+        (
+            "J2K_pixelrep_mismatch.dcm",
+            (1, 1, 512, 512),
+            "JPEG 2000 Image Compression (Lossless Only)",
+        ),
         ("examples_overlay.dcm", (1, 1, 300, 484), "Explicit VR Little Endian"),
     ],
 )
-def test_other_files_decode(testdata: Callable[[str], RawFile], name: str, shape: tuple[int, ...], syntax: str) -> None:
+def test_other_files_decode(
+    testdata: Callable[[str], RawFile], name: str, shape: tuple[int, ...], syntax: str
+) -> None:
     study = read_study([testdata(name)])
     assert study.shape == shape
     assert study.transfer_syntaxes == (syntax,)
@@ -75,7 +84,10 @@ def test_decoder_plugins_agree(testdata: Callable[[str], RawFile], name: str, pl
     tsyntax = UID(header.dataset.file_meta.TransferSyntaxUID)
     available = get_decoder(tsyntax).available_plugins
     if plugin not in available:
-        pytest.skip(f"pydicom reports no '{plugin}' plugin for {tsyntax.name} (available: {', '.join(available)})")
+        pytest.skip(
+            f"pydicom reports no '{plugin}' plugin for {tsyntax.name} "
+            f"(available: {', '.join(available)})"
+        )
     expected = decode(read_header(testdata("MR_small.dcm"), DEFAULT_LIMITS)).values
     got = decode(header, decoding_plugin=plugin).values
     np.testing.assert_array_equal(got, expected)
@@ -84,12 +96,23 @@ def test_decoder_plugins_agree(testdata: Callable[[str], RawFile], name: str, pl
 def test_window_rescale_and_monochrome1(make_dicom: Callable[..., RawFile]) -> None:
     pixels = np.array([[0, 50], [100, 100]], dtype=np.uint16)
     # slope 2, intercept -50: stored 0/50/100 -> -50/50/150; window [-50, 150]
-    f = make_dicom("rescaled.dcm", pixels, RescaleSlope=2, RescaleIntercept=-50, WindowCenter=50, WindowWidth=200)
+    f = make_dicom(
+        "rescaled.dcm",
+        pixels,
+        RescaleSlope=2,
+        RescaleIntercept=-50,
+        WindowCenter=50,
+        WindowWidth=200,
+    )
     study = read_study([f])
     assert study.window == (-50.0, 150.0)
     np.testing.assert_allclose(study.image[0], [[0.0, 0.5], [1.0, 1.0]], atol=1e-6)
 
-    mono1 = make_dicom("mono1.dcm", np.arange(64, dtype=np.uint16).reshape(8, 8) * 10, PhotometricInterpretation="MONOCHROME1")
+    mono1 = make_dicom(
+        "mono1.dcm",
+        np.arange(64, dtype=np.uint16).reshape(8, 8) * 10,
+        PhotometricInterpretation="MONOCHROME1",
+    )
     study = read_study([mono1])
     assert study.photometric == "MONOCHROME1"
     assert study.image[0, 0, 0] == 1.0  # lowest stored value shows bright
@@ -118,14 +141,18 @@ def test_voi_lut_sequence_used_without_window(build_dataset: Any, to_bytes: Any)
     np.testing.assert_allclose(study.image[0], np.array([[0, 255], [128, 64]]) / 255.0, atol=1e-6)
 
 
-def test_multiframe_with_functional_groups_sorted_by_position(build_dataset: Any, to_bytes: Any) -> None:
+def test_multiframe_with_functional_groups_sorted_by_position(
+    build_dataset: Any, to_bytes: Any
+) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
     from pydicom.uid import EnhancedMRImageStorage
 
     n = 4
     frames = np.stack([np.full((8, 8), 100 * (k + 1), dtype=np.uint16) for k in range(n)])
-    ds = build_dataset(frames, SOPClassUID=EnhancedMRImageStorage, WindowCenter=250, WindowWidth=500)
+    ds = build_dataset(
+        frames, SOPClassUID=EnhancedMRImageStorage, WindowCenter=250, WindowWidth=500
+    )
     shared = Dataset()
     orient = Dataset()
     orient.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -142,7 +169,9 @@ def test_multiframe_with_functional_groups_sorted_by_position(build_dataset: Any
     assert study.shape == (1, n, 8, 8)
     assert study.slice_positions_mm == (10.0, 20.0, 30.0, 40.0)
     # sorted by position: the last stored frame (400) comes first
-    assert [float(v) * 500 for v in study.phases[0].volume[:, 0, 0]] == pytest.approx([400, 300, 200, 100])
+    assert [float(v) * 500 for v in study.phases[0].volume[:, 0, 0]] == pytest.approx(
+        [400, 300, 200, 100]
+    )
 
 
 def test_multiframe_with_temporal_index_gives_phases(build_dataset: Any, to_bytes: Any) -> None:
@@ -190,7 +219,9 @@ def test_truncated_pixel_data(testdata: Callable[[str], RawFile], one_line: Any)
 
 
 @pytest.mark.parametrize("fraction", [0.5, 0.05])
-def test_mr_small_cut_short(testdata: Callable[[str], RawFile], one_line: Any, fraction: float) -> None:
+def test_mr_small_cut_short(
+    testdata: Callable[[str], RawFile], one_line: Any, fraction: float
+) -> None:
     data = testdata("MR_small.dcm").data
     cut = RawFile("cut.dcm", data[: int(len(data) * fraction)])
     with pytest.raises(CorruptDicom) as exc:
@@ -209,7 +240,9 @@ def test_garbage_after_preamble(one_line: Any) -> None:
     ("name", "sop"),
     [("test-SR.dcm", "SR"), ("reportsi.dcm", "Basic Text SR"), ("rtplan.dcm", "RT Plan Storage")],
 )
-def test_no_pixel_data(testdata: Callable[[str], RawFile], one_line: Any, name: str, sop: str) -> None:
+def test_no_pixel_data(
+    testdata: Callable[[str], RawFile], one_line: Any, name: str, sop: str
+) -> None:
     with pytest.raises(NoPixelData) as exc:
         read_study([testdata(name)])
     one_line(exc, name)
@@ -219,7 +252,9 @@ def test_no_pixel_data(testdata: Callable[[str], RawFile], one_line: Any, name: 
 def test_header_bomb_rejected_before_decoding(
     make_dicom: Callable[..., RawFile], monkeypatch: pytest.MonkeyPatch, one_line: Any
 ) -> None:
-    f = make_dicom("bomb.dcm", np.zeros((2, 2), dtype=np.uint16), Rows=60000, Columns=60000, NumberOfFrames=100)
+    f = make_dicom(
+        "bomb.dcm", np.zeros((2, 2), dtype=np.uint16), Rows=60000, Columns=60000, NumberOfFrames=100
+    )
 
     def no_decoding(*args: object, **kwargs: object) -> None:
         raise AssertionError("pixel data must not be decoded")
@@ -230,7 +265,9 @@ def test_header_bomb_rejected_before_decoding(
     one_line(exc, "bomb.dcm")
 
 
-def test_unknown_transfer_syntax_is_unsupported(build_dataset: Any, to_bytes: Any, one_line: Any) -> None:
+def test_unknown_transfer_syntax_is_unsupported(
+    build_dataset: Any, to_bytes: Any, one_line: Any
+) -> None:
     ds = build_dataset(np.zeros((4, 4), dtype=np.uint16))
     from io import BytesIO
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +41,9 @@ def test_png_16bit(png_bytes: Encoder) -> None:
 def test_rgb_jpeg_to_luminance(png_bytes: Encoder) -> None:
     rgb = np.zeros((16, 16, 3), dtype=np.uint8)
     rgb[..., 0] = 255  # pure red
-    study = read_study([RawFile("photo.jpg", png_bytes(rgb, fmt="JPEG", quality=95))], modality="MR")
+    study = read_study(
+        [RawFile("photo.jpg", png_bytes(rgb, fmt="JPEG", quality=95))], modality="MR"
+    )
     assert study.shape == (1, 1, 16, 16)
     assert study.kind == "mri"
     assert study.transfer_syntaxes == ("JPEG",)
@@ -109,8 +112,11 @@ def test_truncated_png(png_bytes: Encoder, one_line: Any) -> None:
 # --- phases of PNG/JPEG images: from names or metadata, never from upload order -----------------
 
 
-def _pngs(png_bytes: Encoder, names: list[str], texts: list[dict[str, str]] | None = None) -> list[RawFile]:
-    """One 4x4 PNG per name; pixel [0, 0] = 10 * (position in ``names``) + 10; optional tEXt chunks."""
+def _pngs(
+    png_bytes: Encoder, names: list[str], texts: list[dict[str, str]] | None = None
+) -> list[RawFile]:
+    """One 4x4 PNG per name; pixel [0, 0] = 10 * (position in ``names``) + 10; optional tEXt
+    chunks."""
     from PIL.PngImagePlugin import PngInfo
 
     files = []
@@ -118,7 +124,9 @@ def _pngs(png_bytes: Encoder, names: list[str], texts: list[dict[str, str]] | No
         info = PngInfo()
         for key, value in (texts[k] if texts else {}).items():
             info.add_text(key, value)
-        files.append(RawFile(name, png_bytes(np.full((4, 4), 10 * k + 10, dtype=np.uint8), pnginfo=info)))
+        files.append(
+            RawFile(name, png_bytes(np.full((4, 4), 10 * k + 10, dtype=np.uint8), pnginfo=info))
+        )
     return files
 
 
@@ -127,10 +135,26 @@ def _pngs(png_bytes: Encoder, names: list[str], texts: list[dict[str, str]] | No
     [
         (["case_pre.png", "case_early.png", "case_late.png"], ["pre", "early", "late"], None),
         (["Baseline.png", "post1.png", "DELAYED.png"], ["pre", "early", "late"], None),
-        (["pre-contrast.png", "t90s.png", "scan_360sec.png"], ["pre", "90 s", "360 s"], [0.0, 90.0, 360.0]),
-        (["img_90_s.png", "img_0s.png", "img_360s.png"], ["pre", "90 s", "360 s"], [0.0, 90.0, 360.0]),
-        (["pre_0s.png", "early_90s.png", "late_360s.png"], ["pre", "early", "late"], [0.0, 90.0, 360.0]),
-        (["PH00001_phase_1.png", "PH00001_ph2.png", "PH00001_p3.png"], ["phase 1", "phase 2", "phase 3"], None),
+        (
+            ["pre-contrast.png", "t90s.png", "scan_360sec.png"],
+            ["pre", "90 s", "360 s"],
+            [0.0, 90.0, 360.0],
+        ),
+        (
+            ["img_90_s.png", "img_0s.png", "img_360s.png"],
+            ["pre", "90 s", "360 s"],
+            [0.0, 90.0, 360.0],
+        ),
+        (
+            ["pre_0s.png", "early_90s.png", "late_360s.png"],
+            ["pre", "early", "late"],
+            [0.0, 90.0, 360.0],
+        ),
+        (
+            ["PH00001_phase_1.png", "PH00001_ph2.png", "PH00001_p3.png"],
+            ["phase 1", "phase 2", "phase 3"],
+            None,
+        ),
     ],
 )
 def test_raster_phases_from_names_ignore_upload_order(

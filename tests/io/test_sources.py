@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,7 +70,9 @@ def test_zip_reads_like_loose_files(dce_files: SeriesBuilder) -> None:
     assert zipped.warnings == ()
 
 
-def test_zip_with_clutter_warns(dce_files: SeriesBuilder, testdata: Callable[[str], RawFile]) -> None:
+def test_zip_with_clutter_warns(
+    dce_files: SeriesBuilder, testdata: Callable[[str], RawFile]
+) -> None:
     files = dce_files()
     entries: list[tuple[str | zipfile.ZipInfo, bytes]] = [(f"s/{f.name}", f.data) for f in files]
     entries += [
@@ -108,7 +111,7 @@ def test_unsafe_member_names(member: str, one_line: Any) -> None:
 
 def test_symlink_member(one_line: Any) -> None:
     info = zipfile.ZipInfo("link.dcm")
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     with pytest.raises(UnsafeArchive) as exc:
         read_study([RawFile("links.zip", make_zip([(info, b"/etc/passwd")]))])
     one_line(exc, "links.zip")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +32,10 @@ def assert_planted_order(study: Study) -> None:
     ],
 )
 def test_dce_phase_and_slice_order(
-    dce_files: SeriesBuilder, dce_layout: dict[str, float], flags: dict[str, bool], times: tuple[float, ...]
+    dce_files: SeriesBuilder,
+    dce_layout: dict[str, float],
+    flags: dict[str, bool],
+    times: tuple[float, ...],
 ) -> None:
     study = read_study(dce_files(**flags))
     assert study.shape == (3, 4, 32, 32)
@@ -48,7 +52,9 @@ def test_dce_phase_and_slice_order(
     assert len(study.sources) == 12
 
 
-def test_temporal_position_identifier_wins_over_trigger_time(dce_files: SeriesBuilder, to_bytes: Any) -> None:
+def test_temporal_position_identifier_wins_over_trigger_time(
+    dce_files: SeriesBuilder, to_bytes: Any
+) -> None:
     from io import BytesIO
 
     from pydicom import dcmread
@@ -62,7 +68,9 @@ def test_temporal_position_identifier_wins_over_trigger_time(dce_files: SeriesBu
     assert_planted_order(study)
 
 
-def test_default_slice_is_strongest_enhancement(dce_files: SeriesBuilder, dce_layout: dict[str, float]) -> None:
+def test_default_slice_is_strongest_enhancement(
+    dce_files: SeriesBuilder, dce_layout: dict[str, float]
+) -> None:
     study = read_study(dce_files())
     assert study.slice_index == dce_layout["hot_slice"]
     image = study.image
@@ -97,9 +105,25 @@ def test_summary_is_json_serialisable(dce_files: SeriesBuilder) -> None:
     assert summary["n_slices"] == 4
     assert [p["label"] for p in summary["phases"]] == ["phase 1", "phase 2", "phase 3"]  # type: ignore[union-attr]
     assert set(summary) >= {
-        "modality", "kind", "phases", "shape", "pixel_spacing_mm", "slice_index", "n_slices",
-        "slice_positions_mm", "window", "photometric", "sources", "transfer_syntaxes", "warnings",
-        "body_part", "orientation", "phase_source", "left_out", "identity_override", "patient_id",
+        "modality",
+        "kind",
+        "phases",
+        "shape",
+        "pixel_spacing_mm",
+        "slice_index",
+        "n_slices",
+        "slice_positions_mm",
+        "window",
+        "photometric",
+        "sources",
+        "transfer_syntaxes",
+        "warnings",
+        "body_part",
+        "orientation",
+        "phase_source",
+        "left_out",
+        "identity_override",
+        "patient_id",
         "study_uid",
     }
 
@@ -140,8 +164,15 @@ def test_different_rows(make_dicom: Callable[..., RawFile], one_line: Any) -> No
 
 def test_different_orientation(make_dicom: Callable[..., RawFile], one_line: Any) -> None:
     px = np.zeros((8, 8), dtype=np.uint16)
-    a = make_dicom("axial.dcm", px, ImageOrientationPatient=[1, 0, 0, 0, 1, 0], ImagePositionPatient=[0, 0, 0])
-    b = make_dicom("sagittal.dcm", px, ImageOrientationPatient=[0, 1, 0, 0, 0, -1], ImagePositionPatient=[0, 0, 5])
+    a = make_dicom(
+        "axial.dcm", px, ImageOrientationPatient=[1, 0, 0, 0, 1, 0], ImagePositionPatient=[0, 0, 0]
+    )
+    b = make_dicom(
+        "sagittal.dcm",
+        px,
+        ImageOrientationPatient=[0, 1, 0, 0, 0, -1],
+        ImagePositionPatient=[0, 0, 5],
+    )
     with pytest.raises(MixedSeries) as exc:
         read_study([a, b])
     one_line(exc, "sagittal.dcm")
@@ -165,7 +196,9 @@ def test_different_pixel_spacing(make_dicom: Callable[..., RawFile], one_line: A
     one_line(exc, "b.dcm")
 
 
-def test_dicom_and_png_mixed(make_dicom: Callable[..., RawFile], png_bytes: Callable[..., bytes], one_line: Any) -> None:
+def test_dicom_and_png_mixed(
+    make_dicom: Callable[..., RawFile], png_bytes: Callable[..., bytes], one_line: Any
+) -> None:
     dcm = make_dicom("a.dcm", np.zeros((8, 8), dtype=np.uint16))
     png = RawFile("b.png", png_bytes(np.zeros((8, 8), dtype=np.uint8)))
     with pytest.raises(MixedSeries) as exc:
@@ -175,7 +208,9 @@ def test_dicom_and_png_mixed(make_dicom: Callable[..., RawFile], png_bytes: Call
 
 def test_mammogram_kind(make_dicom: Callable[..., RawFile]) -> None:
     px = np.arange(64, dtype=np.uint16).reshape(8, 8)
-    mg = read_study([make_dicom("mg.dcm", px, Modality="MG", PixelSpacing=None, ImagerPixelSpacing=[0.1, 0.1])])
+    mg = read_study(
+        [make_dicom("mg.dcm", px, Modality="MG", PixelSpacing=None, ImagerPixelSpacing=[0.1, 0.1])]
+    )
     assert mg.kind == "mammogram" and mg.pixel_spacing_mm == (0.1, 0.1)
     dx = read_study([make_dicom("dx.dcm", px, Modality="DX", BodyPartExamined="BREAST")])
     assert dx.kind == "mammogram"
@@ -186,12 +221,22 @@ def test_mammogram_kind(make_dicom: Callable[..., RawFile]) -> None:
 # --- one study, one patient ---------------------------------------------------------------------
 
 
-def _pair(make_dicom: Callable[..., RawFile], a: dict[str, Any], b: dict[str, Any]) -> list[RawFile]:
+def _pair(
+    make_dicom: Callable[..., RawFile], a: dict[str, Any], b: dict[str, Any]
+) -> list[RawFile]:
     """Two single-slice phases of one series that differ only in ``a`` / ``b`` attributes."""
     geometry = {"ImageOrientationPatient": [1, 0, 0, 0, 1, 0], "ImagePositionPatient": [0, 0, 0]}
     return [
-        make_dicom("a.dcm", np.zeros((8, 8), dtype=np.uint16), TemporalPositionIdentifier=1, **geometry, **a),
-        make_dicom("b.dcm", np.ones((8, 8), dtype=np.uint16), TemporalPositionIdentifier=2, **geometry, **b),
+        make_dicom(
+            "a.dcm",
+            np.zeros((8, 8), dtype=np.uint16),
+            TemporalPositionIdentifier=1,
+            **geometry,
+            **a,
+        ),
+        make_dicom(
+            "b.dcm", np.ones((8, 8), dtype=np.uint16), TemporalPositionIdentifier=2, **geometry, **b
+        ),
     ]
 
 
@@ -272,7 +317,11 @@ def test_skip_unreadable_lists_left_out_files(
 
     study = read_study(files + bad, skip_unreadable=True)
     np.testing.assert_array_equal(study.image, clean.image)
-    assert [line.split(":")[0] for line in study.left_out] == ["notes.pdf", "cut.dcm", "reportsi.dcm"]
+    assert [line.split(":")[0] for line in study.left_out] == [
+        "notes.pdf",
+        "cut.dcm",
+        "reportsi.dcm",
+    ]
     assert all("\n" not in line and len(line.split(": ", 1)[1]) > 0 for line in study.left_out)
     assert len(study.sources) == 4
 
@@ -288,7 +337,9 @@ def test_skip_unreadable_still_raises_for_limits_and_mixed(
     from mmcrnet.io import Limits
 
     with pytest.raises(ImageTooLarge):
-        read_study([testdata("MR_small.dcm")], limits=Limits(max_file_bytes=1000), skip_unreadable=True)
+        read_study(
+            [testdata("MR_small.dcm")], limits=Limits(max_file_bytes=1000), skip_unreadable=True
+        )
     with pytest.raises(MixedSeries):
         read_study(_pair(make_dicom, {"PatientID": "X"}, {"PatientID": "Y"}), skip_unreadable=True)
 

@@ -5,9 +5,14 @@ import pandas as pd
 import pytest
 
 from mmcrnet.features import DYNAMIC_FEATURES, OUTCOMES, STATIC_FEATURES, column_codes
-from mmcrnet.phantom.cohort import (ETA_INTERCEPT, ETA_TERMS, NULL_FEATURES,
-                                    expected_probabilities, generate_cohort,
-                                    oracle_probabilities)
+from mmcrnet.phantom.cohort import (
+    ETA_INTERCEPT,
+    ETA_TERMS,
+    NULL_FEATURES,
+    expected_probabilities,
+    generate_cohort,
+    oracle_probabilities,
+)
 from mmcrnet.phantom.validate import validate_cohort
 
 
@@ -49,8 +54,9 @@ def test_spec_clips_and_conditional_rules() -> None:
     for latent in ("heterogeneity", "rim", "irregularity", "washout", "bpe"):
         assert truth[latent].between(0, 1).all()
     # The T stage follows the true diameter.
-    expected = np.where(truth.tumor_diameter_t0_true <= 2, 1,
-                        np.where(truth.tumor_diameter_t0_true <= 5, 2, 3))
+    expected = np.where(
+        truth.tumor_diameter_t0_true <= 2, 1, np.where(truth.tumor_diameter_t0_true <= 5, 2, 3)
+    )
     np.testing.assert_array_equal(cases.t_stage, expected)
 
 
@@ -60,8 +66,7 @@ def test_contributions_add_up_to_eta() -> None:
     eta = cohort.truth.eta.to_numpy()
     np.testing.assert_allclose(terms.sum(axis=1), eta - eta.mean(), atol=1e-9)
     np.testing.assert_allclose(terms.mean(axis=0), 0.0, atol=1e-9)
-    np.testing.assert_allclose(cohort.truth.eta_full - cohort.truth.eta, cohort.truth.u,
-                               atol=1e-12)
+    np.testing.assert_allclose(cohort.truth.eta_full - cohort.truth.eta, cohort.truth.u, atol=1e-12)
     assert ETA_INTERCEPT == -0.35
     features_with_terms = {f for _, _, f in ETA_TERMS}
     assert not features_with_terms & set(NULL_FEATURES)
@@ -77,8 +82,9 @@ def test_oracle_probabilities_are_a_distribution() -> None:
 
 def test_responders_shrink_faster() -> None:
     cohort = generate_cohort(4000, 6)
-    wide = cohort.timepoints.pivot(index="case_id", columns="time_point",
-                                   values="tumor_diameter_cm").loc[cohort.case_ids]
+    wide = cohort.timepoints.pivot(
+        index="case_id", columns="time_point", values="tumor_diameter_cm"
+    ).loc[cohort.case_ids]
     shrink = (wide["T3"] / wide["T0"]).to_numpy()
     response = cohort.outcomes.response.to_numpy()
     assert np.median(shrink[response == "pCR"]) < np.median(shrink[response == "none"]) - 0.2

@@ -7,8 +7,9 @@ import pytest
 
 from mmcrnet.phantom.images import MG_BITS, MRI_PIXEL_MM, render_case
 
-BASE = dict(tumor_diameter_cm=3.0, heterogeneity=0.0, rim=0.0, irregularity=0.0, washout=0.45,
-            bpe=0.2)
+BASE = dict(
+    tumor_diameter_cm=3.0, heterogeneity=0.0, rim=0.0, irregularity=0.0, washout=0.45, bpe=0.2
+)
 
 
 def render(**changes: float):
@@ -59,7 +60,7 @@ def test_rim_cuts_the_core_enhancement_by_80_percent() -> None:
         images = render(rim=rim, tumor_diameter_cm=5.0)
         rows, cols = np.nonzero(images.mri_mask)
         r, c = int(rows.mean()), int(cols.mean())
-        patch = images.mri[:, r - 3:r + 4, c - 3:c + 4].astype(float)
+        patch = images.mri[:, r - 3 : r + 4, c - 3 : c + 4].astype(float)
         return float(patch[1].mean() - patch[0].mean())
 
     assert core_enhancement(1.0) == pytest.approx(0.2 * core_enhancement(0.0), rel=0.25)
@@ -68,6 +69,7 @@ def test_rim_cuts_the_core_enhancement_by_80_percent() -> None:
 def test_heterogeneity_adds_texture() -> None:
     def spread(images) -> float:
         from scipy.ndimage import binary_erosion
+
         core = binary_erosion(images.mri_mask, iterations=3)
         values = images.mri[1, core].astype(float)
         return values.std() / values.mean()
@@ -105,6 +107,7 @@ def test_mammogram_mass_is_dense_in_either_photometric() -> None:
         if images.photometric == "MONOCHROME1":
             shown = (2**MG_BITS - 1) - shown
         from scipy.ndimage import binary_dilation
+
         mask = images.mammogram_mask
         ring = binary_dilation(mask, iterations=6) & ~binary_dilation(mask, iterations=2)
         assert shown[mask].mean() > shown[ring].mean() + 200

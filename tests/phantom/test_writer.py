@@ -11,8 +11,11 @@ from mmcrnet.phantom.writer import write_cohort
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_byte_for_byte_deterministic_across_worker_counts(tmp_path: Path) -> None:
@@ -25,11 +28,18 @@ def test_byte_for_byte_deterministic_across_worker_counts(tmp_path: Path) -> Non
 
 def test_layout_and_dicom_tags(small_cohort_dir: Path) -> None:
     root = small_cohort_dir
-    for name in ("cohort.json", "cases.csv", "timepoints.csv", "outcomes.csv",
-                 "truth/truth.csv", "truth/contributions.csv"):
+    for name in (
+        "cohort.json",
+        "cases.csv",
+        "timepoints.csv",
+        "outcomes.csv",
+        "truth/truth.csv",
+        "truth/contributions.csv",
+    ):
         assert (root / name).is_file(), name
-    phases = [pydicom.dcmread(root / "images" / "PH00000" / "mri" / f"phase{i}.dcm")
-              for i in (1, 2, 3)]
+    phases = [
+        pydicom.dcmread(root / "images" / "PH00000" / "mri" / f"phase{i}.dcm") for i in (1, 2, 3)
+    ]
     assert [int(ds.TemporalPositionIdentifier) for ds in phases] == [1, 2, 3]
     assert [float(ds.TriggerTime) for ds in phases] == [0.0, 90000.0, 360000.0]
     assert len({ds.SeriesInstanceUID for ds in phases}) == 1
@@ -67,7 +77,8 @@ def test_examples_read_back_through_the_image_reader(examples_dir: Path) -> None
         mg = read_paths([case / "mammogram.dcm"])
         photometrics.add(mg.photometric)
         assert mg.kind == "mammogram" and mg.pixel_spacing_mm == (0.9, 0.9)
-        mask = np.asarray(Image.open(examples_dir / "truth" / "masks" / f"{case.name}_mammogram.png")) > 0
+        masks = examples_dir / "truth" / "masks"
+        mask = np.asarray(Image.open(masks / f"{case.name}_mammogram.png")) > 0
         ring = binary_dilation(mask, iterations=6) & ~binary_dilation(mask, iterations=2)
         assert mg.image[0][mask].mean() > mg.image[0][ring].mean() + 0.03
     assert photometrics == {"MONOCHROME1", "MONOCHROME2"}

@@ -17,7 +17,8 @@ from ..explain.test_sequence import STATIC, TIMEPOINTS
 def explanation(tiny_model_dir: Path, examples_dir: Path):  # noqa: ANN201
     study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
     return Explainer(Predictor(tiny_model_dir, device="cpu"), steps=16).explain(
-        ClinicalCase(STATIC, TIMEPOINTS), study)
+        ClinicalCase(STATIC, TIMEPOINTS), study
+    )
 
 
 def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # noqa: ANN001
@@ -36,10 +37,12 @@ def test_overlay_tints_red_towards_blue_away_and_nothing_where_there_is_no_evide
     assert picture.shape == (8, 8, 3) and picture.dtype == np.uint8
     gray = round(0.5 * 255)
     assert (picture[0, 0] == gray).all()  # no evidence, no tint
-    np.testing.assert_array_equal(picture[2, 3],
-                                  np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[255] * 0.4))
-    np.testing.assert_array_equal(picture[5, 5],
-                                  np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[0] * 0.4))
+    np.testing.assert_array_equal(
+        picture[2, 3], np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[255] * 0.4)
+    )
+    np.testing.assert_array_equal(
+        picture[5, 5], np.round(0.5 * 255 * 0.6 + figures.EVIDENCE_LUT[0] * 0.4)
+    )
     red, blue = picture[2, 3].astype(int), picture[5, 5].astype(int)
     assert red[0] > red[2] and blue[2] > blue[0]
     assert not np.array_equal(figures.overlay(image, cam, 1.0)[2, 3], picture[2, 3])
@@ -68,8 +71,9 @@ def test_modality_noise_is_drawn_as_zero_on_a_readable_scale(explanation) -> Non
     import dataclasses
 
     tiny = np.full_like(explanation.modalities.shapley, 1e-4)  # numerical noise
-    noisy = dataclasses.replace(explanation, modalities=dataclasses.replace(
-        explanation.modalities, shapley=tiny))
+    noisy = dataclasses.replace(
+        explanation, modalities=dataclasses.replace(explanation.modalities, shapley=tiny)
+    )
     figure = figures.modalities(noisy)
     assert all(not np.any(bar.y) for bar in figure.data)
     low, high = figure.layout.yaxis.range

@@ -7,8 +7,17 @@ import pytest
 from ui.result import headline, percent
 
 
-@pytest.mark.parametrize("p, text", [(0.0004, "< 1 %"), (0.0099, "< 1 %"), (0.01, "1 %"),
-                                     (0.456, "46 %"), (0.995, "> 99 %"), (0.99, "99 %")])
+@pytest.mark.parametrize(
+    "p, text",
+    [
+        (0.0004, "< 1 %"),
+        (0.0099, "< 1 %"),
+        (0.01, "1 %"),
+        (0.456, "46 %"),
+        (0.995, "> 99 %"),
+        (0.99, "99 %"),
+    ],
+)
 def test_percent(p: float, text: str) -> None:
     assert percent(p) == text
 
