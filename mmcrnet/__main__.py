@@ -27,8 +27,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmcrnet.errors import CohortProblem, InvalidCohort, OncoPredictError
+
+if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
+    from mmcrnet.datasets import CaseSet
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -160,7 +164,7 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _training_cases(args: argparse.Namespace):  # noqa: ANN202 - CaseSet, imported lazily
+def _training_cases(args: argparse.Namespace) -> CaseSet:
     """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load."""
     from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
@@ -254,14 +258,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_source(source: dict, workers: int | None):  # noqa: ANN202 - CaseSet
+def _load_source(source: dict, workers: int | None) -> CaseSet | None:
+    """The model's training cohort as its card records it; None when the card records none.
+
+    Raises:
+        InvalidCohort: the recorded cohort folder is gone (named), not "no cohort given".
+    """
     from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
     if source.get("kind") == "phantom":
         n, seed = int(source["n"]), int(source["seed"])
         return phantom_case_set(n, seed, cache=default_cache(n, seed), workers=workers)
-    if source.get("kind") == "cohort" and Path(str(source.get("path"))).is_dir():
-        return cohort_case_set(Path(str(source["path"])))
+    if source.get("kind") == "cohort":
+        path = Path(str(source.get("path")))
+        if not path.is_dir():
+            raise InvalidCohort(
+                [
+                    CohortProblem(
+                        str(path),
+                        None,
+                        None,
+                        "the model's training cohort folder, recorded in its card, is gone",
+                    )
+                ]
+            )
+        return cohort_case_set(path)
     return None
 
 
@@ -1147,10 +1168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv
     try:
         return int(args.func(args))
-    except OncoPredictError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:  # e.g. a slice index out of range
+    except OncoPredictError as exc:  # the user's input, in one line; our bugs stay tracebacks
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -29,7 +29,7 @@ from mmcrnet.data import (
     encode_sequences,
     image_input,
 )
-from mmcrnet.errors import UnsupportedImage
+from mmcrnet.errors import InvalidArgument, UnsupportedImage
 from mmcrnet.features import OUTCOMES, column_codes, feature, subtype_of
 from mmcrnet.io import RawFile, read_paths, read_study
 from mmcrnet.phantom.cohort import PhantomCohort, generate_cohort
@@ -74,7 +74,7 @@ class CaseSet:
             ValueError: the cases have no outcomes (a cohort without outcomes.csv).
         """
         if self.labels is None:
-            raise ValueError(f"{self.description}: the cases have no outcomes")
+            raise InvalidArgument(f"{self.description}: the cases have no outcomes")
         return self.labels
 
     @property
@@ -85,7 +85,7 @@ class CaseSet:
             ValueError: not a phantom cohort (no truth).
         """
         if self.truth is None:
-            raise ValueError(f"{self.description}: no truth (not a phantom cohort)")
+            raise InvalidArgument(f"{self.description}: no truth (not a phantom cohort)")
         return self.truth
 
     @property

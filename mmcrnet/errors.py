@@ -58,6 +58,12 @@ class UnsafeArchive(BadArchive):
     """A zip upload holds absolute or parent-directory ('..') paths, or links."""
 
 
+# --- arguments ------------------------------------------------------------------------------
+class InvalidArgument(OncoPredictError, ValueError):
+    """A value the user chose (a device, a slice, a phase time, a count, a seed) that cannot be
+    used. Also a ValueError, for callers that treat it as one."""
+
+
 # --- tabular data ---------------------------------------------------------------------------
 class InvalidCase(OncoPredictError):
     """A clinical or genomic value is missing, out of range or of the wrong kind."""

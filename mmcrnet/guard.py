@@ -73,7 +73,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from mmcrnet.checkpoint import InvalidModel, load_model, read_card, sha256_of
-from mmcrnet.errors import OncoPredictError, UnreadableImage
+from mmcrnet.errors import InvalidArgument, OncoPredictError, UnreadableImage
 from mmcrnet.features import DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature, column_codes
 from mmcrnet.io import Phase, RawFile, Study, read_paths, read_study
 from mmcrnet.model import MMCRNet
@@ -674,7 +674,7 @@ def fit_guard(
 
     say = progress or (lambda message: None)
     if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile {quantile} must be between 0 and 1")
+        raise InvalidArgument(f"quantile {quantile} must be between 0 and 1")
     started = time.perf_counter()
     n, cohort_seed, split_seed = _phantom_source(read_card(Path(model_dir)))
     if seed in (cohort_seed, 99):

@@ -13,6 +13,7 @@ import torch
 from mmcrnet.case import ClinicalCase, FieldProblem  # noqa: F401 - predict's input, re-exported
 from mmcrnet.checkpoint import load_model
 from mmcrnet.data import encode_sequences
+from mmcrnet.errors import InvalidArgument
 from mmcrnet.features import OUTCOMES
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
@@ -48,11 +49,13 @@ def compute_device(name: str | torch.device | None = None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"device '{name}' is not a device name (cpu, cuda, cuda:0, ...)") from None
+        raise InvalidArgument(
+            f"device '{name}' is not a device name (cpu, cuda, cuda:0, ...)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device '{name}': CUDA is not available on this machine")
+        raise InvalidArgument(f"device '{name}': CUDA is not available on this machine")
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device '{name}': only cpu and cuda are supported")
+        raise InvalidArgument(f"device '{name}': only cpu and cuda are supported")
     return device
 
 

@@ -36,6 +36,7 @@ from mmcrnet.data import (
     truncate,
 )
 from mmcrnet.datasets import CaseSet, split_rows, subset
+from mmcrnet.errors import InvalidArgument
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig
 from mmcrnet.phantom.cohort import SPEC_VERSION
@@ -138,7 +139,7 @@ def train_model(
         the model card written.
     """
     if cases.labels is None:
-        raise ValueError("training needs outcomes (outcomes.csv)")
+        raise InvalidArgument("training needs outcomes (outcomes.csv)")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if train.threads:
         torch.set_num_threads(train.threads)

@@ -25,6 +25,7 @@ from torch import nn
 
 from mmcrnet.data import batch_images
 from mmcrnet.datasets import CaseSet
+from mmcrnet.errors import InvalidArgument
 from mmcrnet.explain.explanation import Explainer
 from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, positive_part, to_original
 from mmcrnet.explain.sequence import (
@@ -281,7 +282,7 @@ def evaluate_explanations(
     device = explainer.predictor.device
     model = explainer.predictor.model.eval()
     if not (model.config.uses_image and model.config.uses_sequence):
-        raise ValueError(
+        raise InvalidArgument(
             f"evaluate-explanations needs a model that reads images and sequences, "
             f"not the {model.config.variant} variant"
         )

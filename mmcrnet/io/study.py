@@ -43,6 +43,7 @@ from mmcrnet.errors import (
     BadArchive,
     EmptyArchive,
     ImageTooLarge,
+    InvalidArgument,
     MixedIdentity,
     MixedSeries,
     NoPixelData,
@@ -128,7 +129,9 @@ class Study:
             or isinstance(index, bool)
             or not 0 <= index < n
         ):
-            raise ValueError(f"slice index {index!r} is out of range: valid slices are 0..{n - 1}")
+            raise InvalidArgument(
+                f"slice index {index!r} is out of range: valid slices are 0..{n - 1}"
+            )
         return dataclasses.replace(self, slice_index=int(index))
 
     def assign_phases(self, times_s: Mapping[str, float]) -> Study:
@@ -151,10 +154,12 @@ class Study:
         labels = [p.label for p in self.phases]
         for key in times_s:
             if key not in labels:
-                raise ValueError(f"phase {key!r} is not in this study: the phases are {labels}")
+                raise InvalidArgument(
+                    f"phase {key!r} is not in this study: the phases are {labels}"
+                )
         for label in labels:
             if label not in times_s:
-                raise ValueError(f"phase {label!r} has no time: every phase needs one")
+                raise InvalidArgument(f"phase {label!r} has no time: every phase needs one")
         seen: dict[float, str] = {}
         for label in labels:
             t = times_s[label]
@@ -164,9 +169,9 @@ class Study:
                 or not np.isfinite(t)
                 or t < 0
             ):
-                raise ValueError(f"phase {label!r} has time {t!r}: times must be seconds >= 0")
+                raise InvalidArgument(f"phase {label!r} has time {t!r}: times must be seconds >= 0")
             if float(t) in seen:
-                raise ValueError(
+                raise InvalidArgument(
                     f"phase {label!r} has time {float(t):g} s, the same as phase {seen[float(t)]!r}"
                 )
             seen[float(t)] = label

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mmcrnet.errors import InvalidArgument
 from mmcrnet.features import (
     DYNAMIC_FEATURES,
     OUTCOMES,
@@ -197,7 +198,7 @@ def generate_cohort(n: int, seed: int) -> PhantomCohort:
         ValueError: ``n`` < 1.
     """
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise InvalidArgument(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     s: dict[str, np.ndarray] = {}
 
