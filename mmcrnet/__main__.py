@@ -190,6 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from mmcrnet.model import ModelConfig
+    from mmcrnet.predict import compute_device
     from mmcrnet.train import TrainConfig, train_model
 
     cases = _training_cases(args)
@@ -238,7 +239,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         epochs.refresh()
 
-    card = train_model(cases, Path(args.out), config, on_epoch=on_epoch, on_batch=on_batch)
+    device = compute_device(args.device)  # a bad name is one line, before any work
+    card = train_model(
+        cases, Path(args.out), config, on_epoch=on_epoch, on_batch=on_batch, device=device
+    )
     batches.close()
     epochs.close()
     print(
@@ -392,64 +396,17 @@ def format_report(result: dict) -> str:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    import numpy as np
+    import dataclasses
+
     import torch
 
-    from mmcrnet.cohort import load_cohort
-    from mmcrnet.io import read_paths
-    from mmcrnet.predict import ClinicalCase, Predictor
+    from mmcrnet.benchmark import benchmark
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    started = time.perf_counter()
-    predictor = Predictor(args.model, device=args.device)
-    load_seconds = time.perf_counter() - started
-    examples = load_cohort(args.examples)
-    case_id = examples.case_ids[0]
-    clinical = ClinicalCase.from_tables(examples.cases, examples.timepoints, case_id)
-    folder = examples.image_folder(case_id)
-    if folder is None:
-        raise InvalidCohort(
-            [CohortProblem(str(examples.root), None, None, f"case {case_id} has no images/ folder")]
-        )
-    study = read_paths([folder / "mri"])
-    prepared = predictor.prepare(clinical, study)
-
-    def timed(step, repeats: int) -> list[float]:
-        for _ in range(3):
-            step()
-        out = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            step()
-            if predictor.device.type == "cuda":
-                torch.cuda.synchronize()
-            out.append((time.perf_counter() - t) * 1000)
-        return out
-
-    forward = timed(lambda: predictor.logits(prepared), args.repeats)
-    whole = timed(lambda: predictor.predict(clinical, study), args.repeats)
-    reading = timed(lambda: read_paths([folder / "mri"]), max(5, args.repeats // 5))
-    explanation = _explanation_timings(predictor, clinical, study, prepared, timed, args.repeats)
-    result = {
-        "device": str(predictor.device),
-        "threads": torch.get_num_threads(),
-        "model_load_ms": round(load_seconds * 1000, 1),
-        "forward_ms": {
-            "median": round(float(np.median(forward)), 2),
-            "p95": round(float(np.percentile(forward, 95)), 2),
-        },
-        "predict_case_ms": {
-            "median": round(float(np.median(whole)), 2),
-            "p95": round(float(np.percentile(whole, 95)), 2),
-            "what": "validate + encode + resize image + forward + calibrate",
-        },
-        "read_dicom_series_ms": {"median": round(float(np.median(reading)), 2)},
-        **explanation,
-        "repeats": args.repeats,
-        "command": shlex.join(["python", "-m", "mmcrnet", *args.argv]),
-    }
-    print(json.dumps(result, indent=2))
+    result = benchmark(args.model, args.examples, args.repeats, args.device)
+    result["command"] = shlex.join(["python", "-m", "mmcrnet", *args.argv])
+    print(json.dumps(result, indent=2, default=dataclasses.asdict))
     return EXIT_OK
 
 
@@ -646,78 +603,6 @@ def format_explanation_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _explanation_timings(
-    predictor,
-    clinical,
-    study,
-    prepared,
-    timed,
-    repeats: int,  # noqa: ANN001
-) -> dict[str, dict[str, float | str]]:
-    """Median / p95 ms of Grad-CAM (both maps), IG (64 steps) and a whole explanation."""
-    import numpy as np
-    import torch
-
-    from mmcrnet.checkpoint import InvalidModel
-    from mmcrnet.explain import Explainer
-    from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, to_original
-    from mmcrnet.explain.sequence import (
-        baseline_for,
-        class_score,
-        integrated_gradients,
-        sequence_function,
-    )
-
-    try:
-        explainer = Explainer(predictor)
-    except InvalidModel as exc:
-        return {"explanation": {"skipped": str(exc)}}
-    model, kind = predictor.model, int(prepared.kind[0])  # kind 0 when the model reads no image
-    with torch.no_grad():
-        image_embedding = model.image_branch(prepared.image, prepared.kind)
-        sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
-    score = class_score(0, predictor.temperature)
-    geometry = prepared.image_input.geometry
-
-    def cams() -> None:
-        result = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
-        for method in CAM_METHODS:
-            to_original(result.maps[method][0], geometry)
-
-    length = int(prepared.length[0])
-    baseline = torch.from_numpy(
-        baseline_for(prepared.sequence[0].cpu().numpy(), length, explainer.reference)
-    )[None].to(predictor.device)
-    forward = sequence_function(model, image_embedding, prepared.kind, prepared.length, score)
-
-    def summary(values: list[float], what: str) -> dict[str, float | str]:
-        return {
-            "median": round(float(np.median(values)), 2),
-            "p95": round(float(np.percentile(values, 95)), 2),
-            "what": what,
-        }
-
-    out: dict[str, dict[str, float | str]] = {}
-    if kind != 0:  # the model reads the image
-        out["gradcam_ms"] = summary(
-            timed(cams, repeats),
-            "Grad-CAM + HiResCAM (one backward pass through the image branch), upsampled",
-        )
-    if model.config.uses_sequence:
-        out["integrated_gradients_ms"] = summary(
-            timed(
-                lambda: integrated_gradients(forward, prepared.sequence, baseline, length, 64),
-                repeats,
-            ),
-            "IG over the sequence, 64 steps, image embedding held fixed",
-        )
-    out["explain_case_ms"] = summary(
-        timed(lambda: explainer.explain(clinical, study), repeats),
-        "prediction + maps + IG + occlusion + modality Shapley + trajectory",
-    )
-    return out
-
-
 def cmd_guard_fit(args: argparse.Namespace) -> int:
     from mmcrnet.guard import fit_guard
 
@@ -789,6 +674,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Research use only, not for clinical decisions.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<subcommand>")
+    # Flags several subcommands share, declared once.
+    model_flag = argparse.ArgumentParser(add_help=False)
+    model_flag.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    device_flags = argparse.ArgumentParser(add_help=False)
+    device_flags.add_argument(
+        "--device", default=None, help="cpu or cuda (default: cuda if present)"
+    )
+    device_flags.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch CPU threads"
+    )
+    workers_flag = argparse.ArgumentParser(add_help=False)
+    workers_flag.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON")
 
     phantom = commands.add_parser(
         "phantom",
@@ -821,12 +724,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = phantom_commands.add_parser(
         "validate",
+        parents=[json_flag],
         help="check the validation targets of cohort-spec section 6",
         description="Generate a cohort and measure every validation target; exit 1 if any fails.",
     )
     validate.add_argument("--n", type=_positive_int, default=20000, help="cases (default 20000)")
     validate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    validate.add_argument("--json", action="store_true", help="print JSON")
     validate.set_defaults(func=cmd_phantom_validate)
 
     examples = phantom_commands.add_parser(
@@ -888,6 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
+        parents=[device_flags],
         help="train MM-CRNet or a baseline/ablation variant",
         description="Train on a phantom cohort (--phantom N) or a cohort folder (--cohort DIR) "
         "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
@@ -929,7 +833,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop training after this many minutes (then calibrate and save)",
     )
-    train.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     train.add_argument(
         "--workers",
         type=_positive_int,
@@ -946,13 +849,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
+        parents=[model_flag, json_flag, workers_flag],
         help="Tables 2 and 4, references, calibration and breakdowns",
         description="Score the model in MODEL (and its variants in MODEL/variants/) on a "
         "held-out test set; fit the Random Forest and the latent reference on the "
         "model's own training split. Prints and writes MODEL/evaluation.json.",
-    )
-    evaluate.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
     )
     test_source = evaluate.add_mutually_exclusive_group(required=True)
     test_source.add_argument(
@@ -970,27 +871,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=99,
         help="phantom test seed, never the training seed (default 99)",
     )
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.add_argument(
         "--out",
         type=Path,
         default=None,
         help="where to write the JSON (default MODEL/evaluation.json)",
     )
-    evaluate.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
-    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     benchmark = commands.add_parser(
         "benchmark",
+        parents=[model_flag, device_flags],
         help="time one-case inference",
         description="Time the model's forward pass, a whole one-case prediction and its "
         "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
         "example (median and 95th percentile, in ms).",
-    )
-    benchmark.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
     )
     benchmark.add_argument(
         "--examples",
@@ -999,12 +894,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="example cohort (default assets/examples)",
     )
     benchmark.add_argument("--repeats", type=_positive_int, default=100)
-    benchmark.add_argument("--threads", type=_positive_int, default=None)
-    benchmark.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     benchmark.set_defaults(func=cmd_benchmark)
 
     explain = commands.add_parser(
         "explain",
+        parents=[model_flag, json_flag, device_flags],
         help="one case's prediction with its reasons",
         description="Predict one case of a cohort folder and explain it: Grad-CAM and HiResCAM "
         "maps over the image, Integrated Gradients (and occlusion) for every "
@@ -1031,28 +925,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", default=None, help="outcome to explain (default: the predicted one)"
     )
     explain.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
-    )
-    explain.add_argument(
         "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
     )
     explain.add_argument("--top", type=_positive_int, default=8, help="reasons to print")
-    explain.add_argument("--json", action="store_true", help="print the whole result as JSON")
     explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
-    explain.add_argument("--threads", type=_positive_int, default=None)
-    explain.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     explain.set_defaults(func=cmd_explain)
 
     check_explanations = commands.add_parser(
         "evaluate-explanations",
+        parents=[model_flag, json_flag, workers_flag, device_flags],
         help="check the explanations against the phantom's truth",
         description="On held-out phantom cases: Grad-CAM pointing game and energy in the "
         "tumour mask, null features' share, agreement with the true contributions, "
         "cascading-randomisation sanity check, IG completeness. Writes "
         "MODEL/explanations.json; exit 1 if a target is missed.",
-    )
-    check_explanations.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
     )
     check_explanations.add_argument(
         "--phantom-test", type=_positive_int, required=True, metavar="N", help="N new phantom cases"
@@ -1072,19 +958,11 @@ def build_parser() -> argparse.ArgumentParser:
     check_explanations.add_argument(
         "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
     )
-    check_explanations.add_argument("--json", action="store_true", help="print JSON")
     check_explanations.add_argument(
         "--out",
         type=Path,
         default=None,
         help="where to write the JSON (default MODEL/explanations.json)",
-    )
-    check_explanations.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
-    )
-    check_explanations.add_argument("--threads", type=_positive_int, default=None)
-    check_explanations.add_argument(
-        "--device", default=None, help="cpu or cuda (default: cuda if present)"
     )
     check_explanations.set_defaults(func=cmd_evaluate_explanations)
 
@@ -1097,13 +975,11 @@ def build_parser() -> argparse.ArgumentParser:
     guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="<action>")
     guard_fit = guard_commands.add_parser(
         "fit",
+        parents=[model_flag, workers_flag],
         help="fit the guard on the model's training split",
         description="Rebuild the model's phantom training split (from model.json), fit the "
         "image-embedding Gaussians and the feature ranges on it, set thresholds on "
         "held-out phantom cases. Writes MODEL/guard.safetensors and MODEL/guard.json.",
-    )
-    guard_fit.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
     )
     guard_fit.add_argument(
         "--held-out",
@@ -1124,18 +1000,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.99,
         help="threshold quantile of the held-out distances (default 0.99)",
     )
-    guard_fit.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
-    )
     guard_fit.set_defaults(func=cmd_guard_fit)
     guard_evaluate = guard_commands.add_parser(
         "evaluate",
+        parents=[model_flag, json_flag, workers_flag],
         help="measure what the guard flags",
         description="Share flagged of phantom test cases, of pydicom's bundled non-breast test "
         "images and of transformed phantom images; exit 1 if a target is missed.",
-    )
-    guard_evaluate.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
     )
     guard_evaluate.add_argument(
         "--phantom-test",
@@ -1153,10 +1024,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         metavar="N",
         help="test cases per transform (default 100)",
-    )
-    guard_evaluate.add_argument("--json", action="store_true", help="print JSON")
-    guard_evaluate.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
     )
     guard_evaluate.set_defaults(func=cmd_guard_evaluate)
     return parser
