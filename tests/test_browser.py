@@ -87,6 +87,7 @@ def _source(page, name: str) -> None:  # noqa: ANN001
 def _image_uploader(page):  # noqa: ANN001, ANN202 - the images' file input
     _source(page, "Upload")
     page.get_by_text("DICOM files of one series").wait_for()
+    _wait_idle(page)
     return page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
 
 
@@ -144,11 +145,19 @@ def _files(page, files: list[tuple[str, bytes]], mime: str) -> None:  # noqa: AN
     _image_uploader(page).set_input_files(
         [{"name": name, "mimeType": mime, "buffer": data} for name, data in files]
     )
+    _wait_idle(page)
 
 
 def _wait_idle(page) -> None:  # noqa: ANN001
+    """Wait until the app has finished the run the last action started (the status widget
+    shows while a run is going; under load it can take a moment to appear)."""
+    status = page.locator('[data-testid="stStatusWidget"]')
+    try:
+        status.wait_for(state="attached", timeout=1_500)
+    except sync_api.TimeoutError:
+        pass  # the run was over before the widget showed
+    status.wait_for(state="detached", timeout=120_000)
     page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
 
 
 # --- the clinician's path ------------------------------------------------------------------------
@@ -284,6 +293,7 @@ def test_choosing_an_example_loads_it_and_it_survives_another_page(page) -> None
     page.get_by_text("bundled phantom example", exact=False).first.wait_for()
     page.get_by_role("link", name="Predict").click()
     page.get_by_text("What the model will read").wait_for()
+    _wait_idle(page)
     assert box.input_value() == "PH00004"  # the box names the case that is shown
     assert page.get_by_label("Age (years)", exact=True).input_value() == age
     assert box.count() == 1

@@ -14,14 +14,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mmcrnet"
 #: The layers, bottom first: upload -> decode -> preprocess -> model -> explain -> render.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("mmcrnet.errors", "mmcrnet.model", "mmcrnet.phantom", "mmcrnet.phantom.images"),
-    ("mmcrnet.features", "mmcrnet.io.sources", "mmcrnet.report"),
+    ("mmcrnet.features", "mmcrnet.io.sources", "mmcrnet.io.phase", "mmcrnet.report"),
     (
         "mmcrnet.io.dicom",
         "mmcrnet.io.raster",
+        "mmcrnet.io.gather",
+        "mmcrnet.io.modality",
+        "mmcrnet.io.window",
+        "mmcrnet.io.slices",
         "mmcrnet.metrics",
         "mmcrnet.cohort",
         "mmcrnet.phantom.cohort",
     ),
+    ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
     ("mmcrnet.io", "mmcrnet.phantom.examples", "mmcrnet.casefile", "mmcrnet.checkpoint"),
     ("mmcrnet.preprocess",),
@@ -37,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("mmcrnet.explain.explanation",),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
+    ("mmcrnet.benchmark",),
     ("mmcrnet",),  # the public names, most of them imported on first use
     ("mmcrnet.__main__",),
 )

@@ -91,3 +91,22 @@ def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
         else torch.nn.functional.max_pool2d(maps, 2).mean(dim=(2, 3))
     )
     torch.testing.assert_close(embedding, expected)
+
+
+def test_another_input_size_needs_only_the_constant(examples_dir) -> None:  # noqa: ANN001
+    """IMAGE_SIZE 128 -> 160: preprocessing and the model follow the one value."""
+    from mmcrnet.io import read_paths
+    from mmcrnet.preprocess import model_image
+
+    study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
+    image = model_image(study, size=160)
+    assert image.pixels.shape == (3, 160, 160)
+    model = MMCRNet(model_config(image_size=160, cnn_channels=(4, 8))).eval()
+    with torch.no_grad():
+        logits = model(
+            torch.from_numpy(image.pixels)[None],
+            torch.tensor([MRI]),
+            torch.zeros(1, 4, LAYOUT.width),
+            torch.tensor([1]),
+        )
+    assert logits.shape == (1, 3)

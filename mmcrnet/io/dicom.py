@@ -1,8 +1,8 @@
 """One DICOM file: parse the header (with safety checks), extract per-frame geometry and timing,
 decode the pixels and apply the modality LUT (and a VOI LUT when asked).
 
-Windowing to [0, 1] is done for the whole study in :mod:`mmcrnet.io.study`, because all phases of a
-DCE series must share one window.
+Windowing to [0, 1] is done for the whole series in :mod:`mmcrnet.io.series` (with
+:mod:`mmcrnet.io.window`), because all phases of a DCE series must share one window.
 """
 
 from __future__ import annotations

@@ -82,6 +82,11 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
 
 
+def distinct(values: Sequence[str]) -> tuple[str, ...]:
+    """``values`` without repeats, in first-seen order (file names, notes, transfer syntaxes)."""
+    return tuple(dict.fromkeys(values))
+
+
 def describe_content(data: bytes) -> str:
     """Say in a few words what ``data`` looks like (for WrongFileType messages)."""
     if not data:
