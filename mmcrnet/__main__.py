@@ -315,24 +315,16 @@ def _write_report(
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
-    from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
+    from mmcrnet.datasets import cohort_case_set, phantom_test_set
     from mmcrnet.evaluate import evaluate
 
     card = read_card(args.model)
     if args.phantom_test:
-        seed = card.get("training_source", {}).get("seed")
-        if seed == args.seed:
-            raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
         print(
             f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
             file=sys.stderr,
         )
-        test = phantom_case_set(
-            args.phantom_test,
-            args.seed,
-            cache=default_cache(args.phantom_test, args.seed),
-            workers=args.workers,
-        )
+        test = phantom_test_set(card, args.phantom_test, args.seed, args.workers)
     else:
         test = cohort_case_set(args.cohort_test)
     print(
@@ -520,7 +512,7 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
     import torch
 
     from mmcrnet.checkpoint import read_card
-    from mmcrnet.datasets import default_cache, phantom_case_set
+    from mmcrnet.datasets import phantom_test_set
     from mmcrnet.explain import Explainer
     from mmcrnet.explain.evaluate import evaluate_explanations
     from mmcrnet.phantom.cohort import generate_cohort
@@ -528,19 +520,11 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    card = read_card(args.model)
-    if card.get("training_source", {}).get("seed") == args.seed:
-        raise OncoPredictError(f"--seed {args.seed} is the training seed; use another")
     print(
         f"building the test set: {args.phantom_test} phantom cases, seed {args.seed}",
         file=sys.stderr,
     )
-    cases = phantom_case_set(
-        args.phantom_test,
-        args.seed,
-        cache=default_cache(args.phantom_test, args.seed),
-        workers=args.workers,
-    )
+    cases = phantom_test_set(read_card(args.model), args.phantom_test, args.seed, args.workers)
     explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
     bar = _progress_bar(args.phantom_test, "explaining")
     started = time.perf_counter()

@@ -191,6 +191,18 @@ def default_cache(n: int, seed: int) -> Path:
     return Path(".cache") / f"phantom-{n}-{seed}"
 
 
+def phantom_test_set(card: dict, n: int, seed: int, workers: int | None = None) -> CaseSet:
+    """``n`` new phantom cases for testing the model whose ``card`` is given (images cached).
+
+    Raises:
+        InvalidArgument: ``seed`` is the model's training seed (the test set would be its
+            training data).
+    """
+    if card.get("training_source", {}).get("seed") == seed:
+        raise InvalidArgument(f"--seed {seed} is the training seed; use another")
+    return phantom_case_set(n, seed, cache=default_cache(n, seed), workers=workers)
+
+
 def phantom_case_set(
     n: int,
     seed: int,
