@@ -316,7 +316,7 @@ def _write_report(
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
     from mmcrnet.datasets import cohort_case_set, phantom_test_set
-    from mmcrnet.evaluate import evaluate
+    from mmcrnet.evaluate import evaluate, format_report
 
     card = read_card(args.model)
     if args.phantom_test:
@@ -338,53 +338,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     _write_report(args, report.to_dict(), started, "evaluation.json", format_report)
     return EXIT_OK
-
-
-def format_report(result: dict) -> str:
-    """The evaluation as plain-text tables."""
-    lines = [
-        f"test set: {result['test']['description']} (n={result['test']['n']}); "
-        f"{result['condition']}"
-    ]
-
-    def table(title: str, rows: list[dict]) -> None:
-        lines.append(f"\n{title}")
-        lines.append(
-            f"  {'model':<18}{'acc':>7}{'prec':>7}{'rec':>7}{'F1':>7}{'AUC':>7}"
-            f"{'ECE':>7}   paper acc/AUC"
-        )
-        for row in rows:
-            m = row["metrics"]
-            paper = row.get("paper")
-            paper_text = f"{paper['accuracy']:.1f} / {paper['auc']:.1f}" if paper else ""
-            if m is None:
-                lines.append(f"  {row['name']:<18}  {row['note']}")
-                continue
-            lines.append(
-                f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
-                f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
-                f"{paper_text}"
-            )
-
-    table("Table 2: MM-CRNet vs baselines", result["table2"])
-    table("Table 4: ablations (retrained without one modality)", result["table4"])
-    table("References", result["references"])
-    cal = result["calibration"]
-    lines.append(
-        f"\ncalibration (temperature {cal['temperature']:.3f}): "
-        f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
-        f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
-        f"slope {cal['before']['calibration_slope']:.2f} -> "
-        f"{cal['after']['calibration_slope']:.2f}"
-    )
-    for title, key in (
-        ("time points", "by_time_points"),
-        ("subtype", "by_subtype"),
-        ("image input", "by_image"),
-    ):
-        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}" for k, v in result[key].items()]
-        lines.append(f"by {title}: " + "; ".join(parts))
-    return "\n".join(lines)
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -514,7 +467,7 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
     from mmcrnet.datasets import phantom_test_set
     from mmcrnet.explain import Explainer
-    from mmcrnet.explain.evaluate import evaluate_explanations
+    from mmcrnet.explain.evaluate import evaluate_explanations, format_explanation_report
     from mmcrnet.phantom.cohort import generate_cohort
     from mmcrnet.predict import Predictor
 
@@ -538,53 +491,6 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
     bar.close()
     _write_report(args, report.to_dict(), started, "explanations.json", format_explanation_report)
     return EXIT_OK if report.passed else EXIT_FAILED
-
-
-def format_explanation_report(result: dict) -> str:
-    """The explanation check as plain text."""
-    maps = result["image_maps"]
-    lines = [
-        f"test set: {result['test']} (n={result['n']})",
-        "image maps (classic, positive "
-        f"part; tumour mask dilated by {maps['dilation_px']} px); by the truth the image "
-        f"supports the predicted outcome in {maps['image_supports_prediction_fraction']:.3f} "
-        "of the cases:",
-    ]
-    for key, row in maps.items():
-        if isinstance(row, dict):
-            lines.append(
-                f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
-                f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
-                f"  empty {row['empty_maps']}"
-            )
-            if row.get("pointing_where_image_supports_prediction") is not None:
-                against = row["pointing_where_image_argues_against"] or 0.0
-                lines.append(
-                    f"  {'':<32} pointing where the image supports the prediction "
-                    f"{row['pointing_where_image_supports_prediction']:.3f}, where it "
-                    f"argues against {against:.3f}"
-                )
-    seq = result["sequence"]
-    lines.append(
-        f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
-        f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
-        f"{seq['ig_relative_delta_median']:.2e}; IG vs occlusion Spearman "
-        f"{seq['ig_vs_occlusion_spearman_median']:.3f}"
-    )
-    for key, row in result["truth_agreement"].items():
-        if key.startswith("baseline="):
-            lines.append(
-                f"truth agreement ({key}): per-patient Spearman median "
-                f"{row['spearman_median']:.3f} (proxies summed "
-                f"{row['spearman_median_grouped']:.3f}); global ranking "
-                f"{row['global_ranking_spearman']:.3f}"
-            )
-    lines.append(
-        "sanity (cascading randomisation, median Spearman with the original map): "
-        + "; ".join(f"{r['randomised_through']} {r['gradcam']:+.2f}" for r in result["sanity"])
-    )
-    lines += [f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()]
-    return "\n".join(lines)
 
 
 def cmd_guard_fit(args: argparse.Namespace) -> int:

@@ -304,3 +304,50 @@ def evaluate(
             },
         },
     )
+
+
+def format_report(result: dict) -> str:
+    """The evaluation as plain-text tables."""
+    lines = [
+        f"test set: {result['test']['description']} (n={result['test']['n']}); "
+        f"{result['condition']}"
+    ]
+
+    def table(title: str, rows: list[dict]) -> None:
+        lines.append(f"\n{title}")
+        lines.append(
+            f"  {'model':<18}{'acc':>7}{'prec':>7}{'rec':>7}{'F1':>7}{'AUC':>7}"
+            f"{'ECE':>7}   paper acc/AUC"
+        )
+        for row in rows:
+            m = row["metrics"]
+            paper = row.get("paper")
+            paper_text = f"{paper['accuracy']:.1f} / {paper['auc']:.1f}" if paper else ""
+            if m is None:
+                lines.append(f"  {row['name']:<18}  {row['note']}")
+                continue
+            lines.append(
+                f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
+                f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
+                f"{paper_text}"
+            )
+
+    table("Table 2: MM-CRNet vs baselines", result["table2"])
+    table("Table 4: ablations (retrained without one modality)", result["table4"])
+    table("References", result["references"])
+    cal = result["calibration"]
+    lines.append(
+        f"\ncalibration (temperature {cal['temperature']:.3f}): "
+        f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
+        f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
+        f"slope {cal['before']['calibration_slope']:.2f} -> "
+        f"{cal['after']['calibration_slope']:.2f}"
+    )
+    for title, key in (
+        ("time points", "by_time_points"),
+        ("subtype", "by_subtype"),
+        ("image input", "by_image"),
+    ):
+        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}" for k, v in result[key].items()]
+        lines.append(f"by {title}: " + "; ".join(parts))
+    return "\n".join(lines)

@@ -445,3 +445,50 @@ def _agreement(attributions: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
         "top_features_model": [BASELINE_FEATURES[j] for j in np.argsort(-importance)[:10]],
         "top_features_truth": [BASELINE_FEATURES[j] for j in np.argsort(-true_importance)[:10]],
     }
+
+
+def format_explanation_report(result: dict) -> str:
+    """The explanation check as plain text."""
+    maps = result["image_maps"]
+    lines = [
+        f"test set: {result['test']} (n={result['n']})",
+        "image maps (classic, positive "
+        f"part; tumour mask dilated by {maps['dilation_px']} px); by the truth the image "
+        f"supports the predicted outcome in {maps['image_supports_prediction_fraction']:.3f} "
+        "of the cases:",
+    ]
+    for key, row in maps.items():
+        if isinstance(row, dict):
+            lines.append(
+                f"  {key:<32} pointing {row['pointing_game']:.3f}  energy "
+                f"{row['energy_in_mask']:.3f} (mask area {row['mask_area_fraction']:.3f})"
+                f"  empty {row['empty_maps']}"
+            )
+            if row.get("pointing_where_image_supports_prediction") is not None:
+                against = row["pointing_where_image_argues_against"] or 0.0
+                lines.append(
+                    f"  {'':<32} pointing where the image supports the prediction "
+                    f"{row['pointing_where_image_supports_prediction']:.3f}, where it "
+                    f"argues against {against:.3f}"
+                )
+    seq = result["sequence"]
+    lines.append(
+        f"null features' share of |IG|: {seq['null_share']['predicted']:.3f} "
+        f"(response axis {seq['null_share']['response']:.3f}); IG relative delta median "
+        f"{seq['ig_relative_delta_median']:.2e}; IG vs occlusion Spearman "
+        f"{seq['ig_vs_occlusion_spearman_median']:.3f}"
+    )
+    for key, row in result["truth_agreement"].items():
+        if key.startswith("baseline="):
+            lines.append(
+                f"truth agreement ({key}): per-patient Spearman median "
+                f"{row['spearman_median']:.3f} (proxies summed "
+                f"{row['spearman_median_grouped']:.3f}); global ranking "
+                f"{row['global_ranking_spearman']:.3f}"
+            )
+    lines.append(
+        "sanity (cascading randomisation, median Spearman with the original map): "
+        + "; ".join(f"{r['randomised_through']} {r['gradcam']:+.2f}" for r in result["sanity"])
+    )
+    lines += [f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()]
+    return "\n".join(lines)
