@@ -375,6 +375,8 @@ class TabularCheck:
     values_present: int
     values_possible: int
     heavy_missing: bool
+    static_present: int
+    static_possible: int
 
 
 def tabular_check(
@@ -434,6 +436,8 @@ def tabular_check(
         static_present + dynamic_present,
         len(static_specs) + len(dynamic_specs) * len(timepoints),
         heavy,
+        static_present,
+        len(static_specs),
     )
 
 
@@ -451,6 +455,7 @@ class GuardReport:
         tabular_reasons: values far outside the training range, heavy missingness.
         values_present, values_possible: values given vs the number the model could have had.
         heavy_missing: fewer than half of the static values given.
+        static_present, static_possible: the same for the baseline (static) values alone.
     """
 
     image_reasons: tuple[str, ...]
@@ -460,6 +465,8 @@ class GuardReport:
     values_present: int
     values_possible: int
     heavy_missing: bool
+    static_present: int
+    static_possible: int
 
     @property
     def image_ok(self) -> bool:
@@ -629,6 +636,8 @@ class Guard:
             tabular.values_present,
             tabular.values_possible,
             tabular.heavy_missing,
+            tabular.static_present,
+            tabular.static_possible,
         )
 
 

@@ -12,7 +12,6 @@ import streamlit as st
 from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
 from mmcrnet.case import CaseValues
 from mmcrnet.explain import Explanation
-from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from mmcrnet.guard import GuardReport
 from mmcrnet.report import CaseReport, case_report
 from ui import figures, state
@@ -70,24 +69,22 @@ def headline(probabilities: dict[str, float]) -> str:
     return f"Predicted response: **{first}**"
 
 
-def form_share(case: CaseValues) -> str:
-    """ "6 of 22 baseline values and 3 of 6 values at 2 time points": what the model had."""
-    static = sum(v is not None for v in case["static"].values())
-    rows = case["timepoints"]
-    dynamic = sum(r.get(s.name) is not None for r in rows for s in DYNAMIC_FEATURES)
+def form_share(report: GuardReport, time_points: int) -> str:
+    """ "6 of 22 baseline values and 3 of 6 values at 2 time points": what the model had, as the
+    guard counted it."""
     return (
-        f"{static} of {len(STATIC_FEATURES)} baseline values and {dynamic} of "
-        f"{len(DYNAMIC_FEATURES) * len(rows)} values at {len(rows)} time "
-        f"point{'s' if len(rows) != 1 else ''}"
+        f"{report.static_present} of {report.static_possible} baseline values and "
+        f"{report.values_present - report.static_present} of "
+        f"{report.values_possible - report.static_possible} values at {time_points} time "
+        f"point{'s' if time_points != 1 else ''}"
     )
 
 
 def guard_ui(report: GuardReport, case: CaseValues) -> bool:
     """Say how far the model can judge this case; returns True when the result may be shown."""
     share = report.values_present / report.values_possible if report.values_possible else 0.0
-    st.markdown(
-        f"The model had **{form_share(case)}** of the form ({round(share * 100)} % of its values)."
-    )
+    had = form_share(report, len(case["timepoints"]))
+    st.markdown(f"The model had **{had}** of the form ({round(share * 100)} % of its values).")
     if report.tabular_reasons:  # heavy missingness is one of them
         st.warning(
             "The form is outside what the model was trained on: "
