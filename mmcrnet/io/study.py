@@ -246,25 +246,14 @@ def _read_items(
 def _finish(parts: StudyParts, slice_index: int | None, gather: Gather) -> Study:
     """The :class:`Study` of ``parts`` with the default slice (or ``slice_index``), the notes
     and the files left out."""
+    values = {f.name: getattr(parts, f.name) for f in dataclasses.fields(parts)}
     spacing, window = parts.pixel_spacing_mm, parts.window
+    values["pixel_spacing_mm"] = (float(spacing[0]), float(spacing[1])) if spacing else None
+    values["window"] = (float(window[0]), float(window[1]))
     study = Study(
-        modality=parts.modality,
-        kind=parts.kind,
-        phases=parts.phases,
+        **values,
         slice_index=default_slice(parts.phases),
-        slice_positions_mm=parts.slice_positions_mm,
-        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
-        window=(float(window[0]), float(window[1])),
-        photometric=parts.photometric,
-        sources=parts.sources,
-        transfer_syntaxes=parts.transfer_syntaxes,
         warnings=distinct(gather.notes),
-        body_part=parts.body_part,
-        orientation=parts.orientation,
-        phase_source=parts.phase_source,
         left_out=tuple(gather.left_out),
-        identity_override=parts.identity_override,
-        patient_id=parts.patient_id,
-        study_uid=parts.study_uid,
     )
     return study if slice_index is None else study.with_slice(slice_index)
