@@ -6,6 +6,7 @@ import streamlit as st
 
 from mmcrnet import DISCLAIMER, OncoPredictError, __version__
 from ui import state
+from ui.errors import bug_box
 
 # The sidebar starts closed (it only repeats the model's name and the disclaimer, which every
 # page shows) and the pages are in the top bar, so the page has the width from 800 px up.
@@ -35,4 +36,5 @@ with st.sidebar:
         st.caption(f"No model loaded: {exc}")
     st.warning(DISCLAIMER, icon=":material/warning:")
 
-navigation.run()
+with bug_box():  # a bug of ours: an error id on the page, the traceback in the server log
+    navigation.run()

@@ -28,7 +28,10 @@ from mmcrnet.errors import (
     WrongFileType,
 )
 from mmcrnet.features import FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEK_BOUNDS, WEEKS, Feature
-from mmcrnet.report import DISCLAIMER  # shown on every page with a prediction, in every report
+from mmcrnet.report import (
+    APP_VERSION,
+    DISCLAIMER,
+)  # shown on every page with a prediction, in every report
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers
     from mmcrnet.case import ClinicalCase
@@ -41,7 +44,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers
     from mmcrnet.preprocess import ModelImage, dce_phase_indices, model_image
     from mmcrnet.report import CaseReport, case_report
 
-__version__ = "0.1.0"
+__version__ = APP_VERSION
 
 #: Names that load torch: imported on first access (PEP 562), so ``import mmcrnet`` stays light.
 _LAZY = {

@@ -26,15 +26,29 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmcrnet.errors import CohortProblem, InvalidCohort, OncoPredictError
+from mmcrnet.errors import InvalidCohort, OncoPredictError
 
 if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
+    from tqdm import tqdm
+
     from mmcrnet.datasets import CaseSet
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+Subcommands = argparse._SubParsersAction  # what add_subparsers returns
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Parent parsers of the flags several subcommands share."""
+
+    model: argparse.ArgumentParser  # --model
+    device: argparse.ArgumentParser  # --device, --threads
+    workers: argparse.ArgumentParser  # --workers
+    json: argparse.ArgumentParser  # --json
 
 
 def _positive_int(text: str) -> int:
@@ -47,7 +61,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _progress_bar(total: int, description: str):  # noqa: ANN202 - tqdm's type is private
+def _command(args: argparse.Namespace) -> str:
+    """The command line that produced a report, to print and record beside its figures."""
+    return shlex.join(["python", "-m", "mmcrnet", *args.argv])
+
+
+def _progress_bar(total: int, description: str) -> tqdm:
     from tqdm import tqdm
 
     return tqdm(
@@ -77,7 +96,7 @@ def cmd_phantom_write(args: argparse.Namespace) -> int:
         images=not args.no_images,
         workers=args.workers,
         progress=progress,
-        command=shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+        command=_command(args),
     )
     if bar is not None:
         bar.close()
@@ -121,9 +140,7 @@ def cmd_phantom_validate(args: argparse.Namespace) -> int:
 def cmd_phantom_examples(args: argparse.Namespace) -> int:
     from mmcrnet.phantom.examples import write_examples
 
-    chosen = write_examples(
-        Path(args.out), seed=args.seed, command=shlex.join(["python", "-m", "mmcrnet", *args.argv])
-    )
+    chosen = write_examples(Path(args.out), seed=args.seed, command=_command(args))
     print(json.dumps({"out": str(args.out), "cases": chosen.case_ids}))
     return EXIT_OK
 
@@ -262,34 +279,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_source(source: dict, workers: int | None) -> CaseSet | None:
-    """The model's training cohort as its card records it; None when the card records none.
-
-    Raises:
-        InvalidCohort: the recorded cohort folder is gone (named), not "no cohort given".
-    """
-    from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
-
-    if source.get("kind") == "phantom":
-        n, seed = int(source["n"]), int(source["seed"])
-        return phantom_case_set(n, seed, cache=default_cache(n, seed), workers=workers)
-    if source.get("kind") == "cohort":
-        path = Path(str(source.get("path")))
-        if not path.is_dir():
-            raise InvalidCohort(
-                [
-                    CohortProblem(
-                        str(path),
-                        None,
-                        None,
-                        "the model's training cohort folder, recorded in its card, is gone",
-                    )
-                ]
-            )
-        return cohort_case_set(path)
-    return None
-
-
 def _write_report(
     args: argparse.Namespace,
     report: dict,
@@ -302,7 +291,7 @@ def _write_report(
     result = {
         **report,
         "seconds": round(time.perf_counter() - started, 1),
-        "command": shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+        "command": _command(args),
     }
     out = args.out or Path(args.model) / name
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -315,7 +304,7 @@ def _write_report(
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.checkpoint import read_card
-    from mmcrnet.datasets import cohort_case_set, phantom_test_set
+    from mmcrnet.datasets import cohort_case_set, phantom_test_set, training_case_set
     from mmcrnet.evaluate import evaluate, format_report
 
     card = read_card(args.model)
@@ -331,7 +320,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "rebuilding the training cohort for the Random Forest and the latent reference",
         file=sys.stderr,
     )
-    train_cases = _load_source(card.get("training_source", {}), args.workers)
+    train_cases = training_case_set(card, args.workers)
     started = time.perf_counter()
     report = evaluate(
         args.model, test, train_cases, progress=lambda message: print(message, file=sys.stderr)
@@ -350,114 +339,37 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     result = benchmark(args.model, args.examples, args.repeats, args.device)
-    result["command"] = shlex.join(["python", "-m", "mmcrnet", *args.argv])
+    result["command"] = _command(args)
     print(json.dumps(result, indent=2, default=dataclasses.asdict))
     return EXIT_OK
-
-
-def _case_inputs(args: argparse.Namespace):  # noqa: ANN202 - (ClinicalCase, Study | None)
-    """The clinical values and the image study of ``args.case`` in ``args.cohort``."""
-    from mmcrnet.cohort import load_cohort
-    from mmcrnet.io import read_paths
-    from mmcrnet.predict import ClinicalCase
-
-    cohort = load_cohort(args.cohort, require_outcomes=False)
-    clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, args.case)
-    if args.time_points is not None:
-        clinical = ClinicalCase(clinical.static, list(clinical.timepoints)[: args.time_points])
-    if args.image == "none":
-        return clinical, None
-    paths = cohort.image_paths(args.case, args.image)
-    if not paths:
-        raise OncoPredictError(f"case '{args.case}' has no {args.image} image in {args.cohort}")
-    return clinical, read_paths(paths)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     import torch
 
-    from mmcrnet.explain import MODALITIES, Explainer
-    from mmcrnet.predict import Predictor
+    from mmcrnet.answer import answer_case
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mmcrnet.checkpoint import InvalidModel
-    from mmcrnet.guard import Guard
-
-    clinical, study = _case_inputs(args)
-    explainer = Explainer(Predictor(args.model, device=args.device), steps=args.steps)
-    prepared = explainer.predictor.prepare(clinical, study)
-    explanation = explainer.explain(clinical, study, target=args.target, prepared=prepared)
-    try:  # what the model cannot judge is said, never printed as an ordinary answer
-        guard = Guard.load(args.model).check(study, prepared, clinical, explainer.predictor.model)
-    except InvalidModel as exc:
-        guard, unguarded = None, str(exc)
+    answer = answer_case(
+        args.model,
+        args.cohort,
+        args.case,
+        image=args.image,
+        time_points=args.time_points,
+        target=args.target,
+        steps=args.steps,
+        device=args.device,
+    )
     if args.json:  # the same result document as the app's download
-        from mmcrnet import __version__
-        from mmcrnet.report import case_report
-
-        report = case_report(
-            explanation,
-            clinical.static,
-            clinical.timepoints,
-            study,
-            guard,
-            () if guard is not None else (f"no guard: {unguarded}",),
-            case_label=args.case,
-            include_maps=not args.no_maps,
-            app_version=__version__,
-        )
         # With maps (H x W numbers each), one line per number would run to megabytes.
-        print(report.to_json(indent=None if not args.no_maps else 1))
-        return EXIT_OK
-    p = explanation.prediction
-    lines = [
-        f"case {args.case}: {p.label} "
-        + " / ".join(f"{c} {v:.2f}" for c, v in p.probabilities.items())
-        + f" ({p.image_kind} image, {p.time_points} time points; {p.model}, trained on "
-        f"{p.training_data}). Research use only, not for clinical decisions.",
-        f"reasons, towards or away from {explanation.target}:",
-    ]
-    lines += [f"  {s.value:+.3f}  {s.text}" for s in explanation.statements(args.top)]
-    shapley = explanation.modalities.shapley
-    lines.append(
-        f"modalities (change in P({explanation.target})): "
-        + ", ".join(
-            f"{m} {shapley[i, list(p.probabilities).index(explanation.target)]:+.3f}"
-            for i, m in enumerate(MODALITIES)
-        )
-    )
-    lines.append(
-        "with each time point: "
-        + " -> ".join(
-            f"{row['time_point']} " + "/".join(f"{float(row[c]):.2f}" for c in p.probabilities)
-            for row in explanation.trajectory
-        )
-    )
-    if explanation.image is not None:
-        import numpy as np
-
-        cam = explanation.image.maps["gradcam"]
-        row, col = np.unravel_index(int(np.argmax(cam)), cam.shape)
-        lines.append(
-            f"Grad-CAM ({explanation.image.layer}): "
-            + (
-                f"strongest evidence towards {explanation.target} at row {row}, column {col} of "
-                f"{cam.shape}"
-                if cam.max() > 0
-                else f"no region of the image pushes towards {explanation.target}"
+        print(
+            answer.report(include_maps=not args.no_maps).to_json(
+                indent=None if not args.no_maps else 1
             )
         )
-    lines.append(f"time: {explanation.timings_ms['total']:.0f} ms")
-    if guard is None:
-        lines.insert(0, f"WARNING: no out-of-distribution guard ({unguarded})")
-    elif not guard.ok:
-        lines.insert(
-            0,
-            "WARNING: outside what the model was trained on, not a reliable answer: "
-            + "; ".join((*guard.image_reasons, *guard.tabular_reasons)),
-        )
-    print("\n".join(lines))
+    else:
+        print(answer.text(args.top))
     return EXIT_OK
 
 
@@ -503,7 +415,7 @@ def cmd_guard_fit(args: argparse.Namespace) -> int:
         quantile=args.quantile,
         workers=args.workers,
         progress=lambda message: print(message, file=sys.stderr),
-        command=shlex.join(["python", "-m", "mmcrnet", *args.argv]),
+        command=_command(args),
     )
     card = guard.card
     print(
@@ -526,63 +438,29 @@ def cmd_guard_evaluate(args: argparse.Namespace) -> int:
     from mmcrnet.guard import evaluate_guard, format_evaluation
 
     started = time.perf_counter()
-    result = evaluate_guard(
+    evaluation = evaluate_guard(
         args.model,
         test_n=args.phantom_test,
         seed=args.seed,
         transform_cases=args.transform_cases,
         workers=args.workers,
         progress=lambda message: print(message, file=sys.stderr),
-    ).to_dict()
-    result["targets"] = {
-        "held-out phantom flagged <= 3 %": all(
-            result["phantom_test"][k]["flagged"] <= 0.03 for k in ("mri", "mammogram")
-        ),
-        "every pydicom image read is flagged": result["pydicom"]["flagged"]
-        == result["pydicom"]["read"],
-        "transformed phantoms flagged >= 80 %": result["transforms_overall"]["any"] >= 0.80,
+    )
+    result = {
+        **evaluation.to_dict(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "command": _command(args),
     }
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    result["command"] = shlex.join(["python", "-m", "mmcrnet", *args.argv])
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_evaluation(result))
-        print(
-            "\n".join(
-                f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result["targets"].items()
-            )
-        )
         print(f"({result['seconds']} s) {result['command']}")
-    return EXIT_OK if all(result["targets"].values()) else EXIT_FAILED
+    return EXIT_OK if evaluation.passed else EXIT_FAILED
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m mmcrnet",
-        description="OncoPredict engine: phantom cohorts, image reading, MM-CRNet. "
-        "Research use only, not for clinical decisions.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="<subcommand>")
-    # Flags several subcommands share, declared once.
-    model_flag = argparse.ArgumentParser(add_help=False)
-    model_flag.add_argument(
-        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
-    )
-    device_flags = argparse.ArgumentParser(add_help=False)
-    device_flags.add_argument(
-        "--device", default=None, help="cpu or cuda (default: cuda if present)"
-    )
-    device_flags.add_argument(
-        "--threads", type=_positive_int, default=None, help="torch CPU threads"
-    )
-    workers_flag = argparse.ArgumentParser(add_help=False)
-    workers_flag.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
-    )
-    json_flag = argparse.ArgumentParser(add_help=False)
-    json_flag.add_argument("--json", action="store_true", help="print JSON")
-
+def _add_phantom(commands: Subcommands, flags: Flags) -> None:
+    """``phantom write / validate / examples``."""
     phantom = commands.add_parser(
         "phantom",
         help="the synthetic phantom cohort",
@@ -614,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = phantom_commands.add_parser(
         "validate",
-        parents=[json_flag],
+        parents=[flags.json],
         help="check the validation targets of cohort-spec section 6",
         description="Generate a cohort and measure every validation target; exit 1 if any fails.",
     )
@@ -637,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     examples.set_defaults(func=cmd_phantom_examples)
 
+
+def _add_inspect(commands: Subcommands, flags: Flags) -> None:
+    """``inspect``."""
     inspect = commands.add_parser(
         "inspect",
         help="read images and print what was read (JSON)",
@@ -656,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.set_defaults(func=cmd_inspect)
 
+
+def _add_cohort(commands: Subcommands, flags: Flags) -> None:
+    """``cohort check``."""
     cohort = commands.add_parser(
         "cohort",
         help="cohort folders",
@@ -677,11 +561,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_cohort_check)
 
+
+def _add_train(commands: Subcommands, flags: Flags) -> None:
+    """``train``."""
     from mmcrnet.model import IMAGE_POOLING, VARIANTS
 
     train = commands.add_parser(
         "train",
-        parents=[device_flags],
+        parents=[flags.device],
         help="train MM-CRNet or a baseline/ablation variant",
         description="Train on a phantom cohort (--phantom N) or a cohort folder (--cohort DIR) "
         "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
@@ -737,9 +624,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train)
 
+
+def _add_evaluate(commands: Subcommands, flags: Flags) -> None:
+    """``evaluate``."""
     evaluate = commands.add_parser(
         "evaluate",
-        parents=[model_flag, json_flag, workers_flag],
+        parents=[flags.model, flags.json, flags.workers],
         help="Tables 2 and 4, references, calibration and breakdowns",
         description="Score the model in MODEL (and its variants in MODEL/variants/) on a "
         "held-out test set; fit the Random Forest and the latent reference on the "
@@ -769,9 +659,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=cmd_evaluate)
 
+
+def _add_benchmark(commands: Subcommands, flags: Flags) -> None:
+    """``benchmark``."""
     benchmark = commands.add_parser(
         "benchmark",
-        parents=[model_flag, device_flags],
+        parents=[flags.model, flags.device],
         help="time one-case inference",
         description="Time the model's forward pass, a whole one-case prediction and its "
         "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
@@ -786,9 +679,12 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--repeats", type=_positive_int, default=100)
     benchmark.set_defaults(func=cmd_benchmark)
 
+
+def _add_explain(commands: Subcommands, flags: Flags) -> None:
+    """``explain``."""
     explain = commands.add_parser(
         "explain",
-        parents=[model_flag, json_flag, device_flags],
+        parents=[flags.model, flags.json, flags.device],
         help="one case's prediction with its reasons",
         description="Predict one case of a cohort folder and explain it: Grad-CAM and HiResCAM "
         "maps over the image, Integrated Gradients (and occlusion) for every "
@@ -821,9 +717,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
     explain.set_defaults(func=cmd_explain)
 
+
+def _add_evaluate_explanations(commands: Subcommands, flags: Flags) -> None:
+    """``evaluate-explanations``."""
     check_explanations = commands.add_parser(
         "evaluate-explanations",
-        parents=[model_flag, json_flag, workers_flag, device_flags],
+        parents=[flags.model, flags.json, flags.workers, flags.device],
         help="check the explanations against the phantom's truth",
         description="On held-out phantom cases: Grad-CAM pointing game and energy in the "
         "tumour mask, null features' share, agreement with the true contributions, "
@@ -856,6 +755,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check_explanations.set_defaults(func=cmd_evaluate_explanations)
 
+
+def _add_guard(commands: Subcommands, flags: Flags) -> None:
+    """``guard fit / evaluate``."""
     guard = commands.add_parser(
         "guard",
         help="the out-of-distribution guard",
@@ -865,7 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
     guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="<action>")
     guard_fit = guard_commands.add_parser(
         "fit",
-        parents=[model_flag, workers_flag],
+        parents=[flags.model, flags.workers],
         help="fit the guard on the model's training split",
         description="Rebuild the model's phantom training split (from model.json), fit the "
         "image-embedding Gaussians and the feature ranges on it, set thresholds on "
@@ -893,7 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
     guard_fit.set_defaults(func=cmd_guard_fit)
     guard_evaluate = guard_commands.add_parser(
         "evaluate",
-        parents=[model_flag, json_flag, workers_flag],
+        parents=[flags.model, flags.json, flags.workers],
         help="measure what the guard flags",
         description="Share flagged of phantom test cases, of pydicom's bundled non-breast test "
         "images and of transformed phantom images; exit 1 if a target is missed.",
@@ -916,7 +818,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="test cases per transform (default 100)",
     )
     guard_evaluate.set_defaults(func=cmd_guard_evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mmcrnet",
+        description="OncoPredict engine: phantom cohorts, image reading, MM-CRNet. "
+        "Research use only, not for clinical decisions.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<subcommand>")
+    flags = _shared_flags()
+    for add in (
+        _add_phantom,
+        _add_inspect,
+        _add_cohort,
+        _add_train,
+        _add_evaluate,
+        _add_benchmark,
+        _add_explain,
+        _add_evaluate_explanations,
+        _add_guard,
+    ):
+        add(commands, flags)
     return parser
+
+
+def _shared_flags() -> Flags:
+    """Flags several subcommands share, declared once (argparse parents)."""
+    model_flag = argparse.ArgumentParser(add_help=False)
+    model_flag.add_argument(
+        "--model", type=Path, default=Path("models"), help="model folder (default models/)"
+    )
+    device_flags = argparse.ArgumentParser(add_help=False)
+    device_flags.add_argument(
+        "--device", default=None, help="cpu or cuda (default: cuda if present)"
+    )
+    device_flags.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch CPU threads"
+    )
+    workers_flag = argparse.ArgumentParser(add_help=False)
+    workers_flag.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes for rendering phantom images"
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON")
+    return Flags(model_flag, device_flags, workers_flag, json_flag)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

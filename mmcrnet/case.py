@@ -21,6 +21,7 @@ from mmcrnet.features import (
     WEEK_BOUNDS,
     WEEKS,
     Feature,
+    to_float,
 )
 
 
@@ -127,7 +128,7 @@ class ClinicalCase:
                 continue
             raw = given[tp]
             try:
-                week = nominal if raw is None or raw == "" or pd.isna(raw) else float(raw)  # type: ignore[arg-type]
+                week = nominal if raw is None or raw == "" or pd.isna(raw) else to_float(raw)
             except (TypeError, ValueError, OverflowError):
                 out.append(FieldProblem("week", tp, f"week '{raw}' at {tp} is not a number"))
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -113,7 +114,7 @@ class EncodedSequences:
 
 
 def _encode_block(
-    specs: Sequence[Feature], codes: dict[str, np.ndarray], groups: tuple[Group, ...]
+    specs: Sequence[Feature], codes: dict[str, np.ndarray], groups: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Per feature: (N, K + 1) encoded values plus present-flag; dropped groups are missing."""
     out = {}
@@ -129,7 +130,7 @@ def _encode_block(
 def encode_sequences(
     cases: pd.DataFrame,
     timepoints: pd.DataFrame,
-    groups: tuple[Group, ...] = ("clinical", "genomic"),
+    groups: Sequence[str] = ("clinical", "genomic"),
 ) -> EncodedSequences:
     """Encode every case's sequence.
 
@@ -142,7 +143,11 @@ def encode_sequences(
     Raises:
         InvalidCase: a value outside the schema (message names feature and value), or a case
             without a T0 row.
+        ValueError: a group that is not a feature group (a bug of the caller's).
     """
+    unknown = set(groups) - set(get_args(Group))
+    if unknown:
+        raise ValueError(f"unknown feature groups {sorted(unknown)}; known: {get_args(Group)}")
     n = len(cases)
     ids = cases["case_id"].astype(str).tolist()
     static_codes = {
@@ -207,7 +212,7 @@ def model_config(variant: str = "mmcrnet", **overrides: object) -> ModelConfig:
         "max_time_points": MAX_TIME_POINTS,
         "n_classes": len(OUTCOMES),
     }
-    return variant_config(variant, **{**sizes, **overrides})  # type: ignore[arg-type]
+    return variant_config(variant, **{**sizes, **overrides})
 
 
 def truncate(

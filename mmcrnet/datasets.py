@@ -29,7 +29,7 @@ from mmcrnet.data import (
     encode_sequences,
     image_input,
 )
-from mmcrnet.errors import InvalidArgument, UnsupportedImage
+from mmcrnet.errors import CohortProblem, InvalidArgument, InvalidCohort, UnsupportedImage
 from mmcrnet.features import OUTCOMES, column_codes, feature, subtype_of
 from mmcrnet.io import RawFile, read_paths, read_study
 from mmcrnet.phantom.cohort import PhantomCohort, generate_cohort
@@ -226,6 +226,26 @@ def phantom_case_set(
         f"synthetic phantom cohort (cohort-spec, n={n}, seed={seed})",
         {"kind": "phantom", "n": n, "seed": seed},
     )
+
+
+def training_case_set(card: dict, workers: int | None = None) -> CaseSet | None:
+    """The model's training cohort as its card records it (``training_source``); None when the
+    card records none.
+
+    Raises:
+        InvalidCohort: the recorded cohort folder is gone (named), not "no cohort given".
+    """
+    source = card.get("training_source", {})
+    if source.get("kind") == "phantom":
+        n, seed = int(source["n"]), int(source["seed"])
+        return phantom_case_set(n, seed, cache=default_cache(n, seed), workers=workers)
+    if source.get("kind") == "cohort":
+        path = Path(str(source.get("path")))
+        if not path.is_dir():
+            problem = "the model's training cohort folder, recorded in its card, is gone"
+            raise InvalidCohort([CohortProblem(str(path), None, None, problem)])
+        return cohort_case_set(path)
+    return None
 
 
 def _case_image(cohort: Cohort, case_id: str, name: str) -> np.ndarray | None:

@@ -185,7 +185,7 @@ def model_probabilities(
     """Probabilities (N, 3) of a model on ``cases``: full sequences and the model's main image
     input unless ``kinds`` / ``lengths`` say otherwise."""
     config = loaded.model.config
-    sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)  # type: ignore[arg-type]
+    sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)
     values, seq_lengths = sequences.values, sequences.lengths
     if lengths is not None:
         values, seq_lengths = truncate(values, seq_lengths, lengths)

@@ -38,6 +38,14 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "positive", "pos", "mutated"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "negative", "neg", "wildtype", "wild-type"})
 
 
+def to_float(value: object) -> float:
+    """``float(value)`` for what a table cell or a form field may hold (numbers, numeric text);
+    TypeError for anything else, ValueError or OverflowError as ``float`` raises them."""
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return float(value)
+    raise TypeError(f"{value!r} is not a number")
+
+
 @dataclass(frozen=True)
 class Feature:
     """One clinical or genomic input.

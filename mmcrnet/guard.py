@@ -72,11 +72,13 @@ import pandas as pd
 import torch
 from safetensors.numpy import load_file, save_file
 
+from mmcrnet.case import ClinicalCase
 from mmcrnet.checkpoint import InvalidModel, load_model, read_card, sha256_of
 from mmcrnet.errors import InvalidArgument, OncoPredictError, UnreadableImage
 from mmcrnet.features import DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature, column_codes
 from mmcrnet.io import Phase, RawFile, Study, read_paths, read_study
 from mmcrnet.model import MMCRNet
+from mmcrnet.predict import PreparedInput
 from mmcrnet.preprocess import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, image_input
 
 GUARD_VERSION = 1
@@ -594,13 +596,17 @@ class Guard:
         return float(distances[0]), density.threshold, list(density.layers)[int(largest[0])]
 
     def tabular_check(
-        self, clinical: Any, groups: Sequence[str] = ("clinical", "genomic")
+        self, clinical: ClinicalCase, groups: Sequence[str] = ("clinical", "genomic")
     ) -> TabularCheck:
         """:func:`tabular_check` of a :class:`mmcrnet.predict.ClinicalCase` with these ranges."""
         return tabular_check(clinical.static, clinical.timepoints, self.ranges, groups)
 
     def check(
-        self, study: Study | None, prepared: Any, clinical: Any, model: MMCRNet
+        self,
+        study: Study | None,
+        prepared: PreparedInput,
+        clinical: ClinicalCase,
+        model: MMCRNet,
     ) -> GuardReport:
         """The verdict on one prepared case (:meth:`mmcrnet.predict.Predictor.prepare`).
 
@@ -972,6 +978,21 @@ class GuardEvaluation:
     transforms: dict[str, dict[str, Any]]  # transform -> per kind: header, learned, any
     thresholds: dict[str, float]
 
+    def targets(self) -> dict[str, bool]:
+        """The guard's targets (issue 11), each met or not."""
+        read = [v for v in self.pydicom if v.kind != "refused by the reader"]
+        return {
+            "held-out phantom flagged <= 3 %": all(
+                self.phantom_test[k]["flagged"] <= 0.03 for k in LEARNED_KINDS
+            ),
+            "every pydicom image read is flagged": all(v.flagged for v in read),
+            "transformed phantoms flagged >= 80 %": _overall(self.transforms)["any"] >= 0.80,
+        }
+
+    @property
+    def passed(self) -> bool:
+        return all(self.targets().values())
+
     def to_dict(self) -> dict[str, Any]:
         files = [v.to_dict() for v in self.pydicom]
         read = [v for v in self.pydicom if v.kind != "refused by the reader"]
@@ -986,6 +1007,7 @@ class GuardEvaluation:
             },
             "transforms": self.transforms,
             "transforms_overall": _overall(self.transforms),
+            "targets": self.targets(),
         }
 
 
@@ -1118,6 +1140,9 @@ def format_evaluation(result: Mapping[str, Any]) -> str:
         f"  {'overall':<32} learned {overall['learned']:.1%}, header or learned "
         f"{overall['any']:.1%}"
     )
+    lines += [
+        f"  [{'pass' if ok else 'FAIL'}] {name}" for name, ok in result.get("targets", {}).items()
+    ]
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ so "no image" is an input the model is trained on, not a hole.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -83,37 +84,22 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(sorted(unknown))}")
-        values = dict(data)
+        values: dict[str, Any] = dict(data)  # JSON: the dataclass checks the values below
         for key in ("cnn_channels", "groups"):
             if key in values:
-                values[key] = tuple(values[key])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
+                values[key] = tuple(values[key])
+        return cls(**values)
 
 
 def variant_config(
     variant: str,
-    *,
-    image_size: int,
-    feature_dim: int,
-    max_time_points: int,
-    n_classes: int,
-    **overrides: object,
+    **values: object,
 ) -> ModelConfig:
     """The config of a named variant: which branches and which feature groups it uses."""
     groups = {"no-clinical": ("genomic",), "no-genomic": ("clinical",)}.get(
         variant, ("clinical", "genomic")
     )
-    return ModelConfig.from_dict(
-        {
-            "image_size": image_size,
-            "feature_dim": feature_dim,
-            "max_time_points": max_time_points,
-            "n_classes": n_classes,
-            "variant": variant,
-            "groups": groups,
-            **overrides,
-        }
-    )
+    return ModelConfig.from_dict({"variant": variant, "groups": groups, **values})
 
 
 class ImageEncoder(nn.Module):

@@ -98,7 +98,7 @@ class Predictor:
         """
         clinical.validate()
         cases, timepoints = clinical.tables()
-        encoded = encode_sequences(cases, timepoints, self.model.config.groups)  # type: ignore[arg-type]
+        encoded = encode_sequences(cases, timepoints, self.model.config.groups)
         image = np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
         kind, read = NO_IMAGE, None
         if study is not None and self.model.config.uses_image:

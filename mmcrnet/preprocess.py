@@ -200,7 +200,8 @@ def dce_phase_indices(times_s: Sequence[float | None]) -> tuple[int, int, int]:
         return 0, 1, 1
     if any(t is None for t in times_s):
         return 0, 1, count - 1
-    times = np.asarray(times_s, dtype=float) - float(times_s[0])  # type: ignore[arg-type]
+    known = [t for t in times_s if t is not None]  # all of them, checked above
+    times = np.asarray(known, dtype=float) - known[0]
     later = np.arange(1, count)
     early = int(later[np.argmin(np.abs(times[1:] - MRI_TARGET_TIMES_S[1]))])
     late_candidates = later[later != early]

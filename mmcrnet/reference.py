@@ -8,6 +8,8 @@ the explanations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,6 @@ from mmcrnet.features import (
     STATIC_FEATURES,
     TIME_POINTS,
     WEEKS,
-    Group,
     column_codes,
 )
 
@@ -29,7 +30,7 @@ PRESENT_COLUMN = {owner: LAYOUT.names.index(f"{owner}:present") for owner in FEA
 def reference_patient(
     cases: pd.DataFrame,
     timepoints: pd.DataFrame,
-    groups: tuple[Group, ...] = ("clinical", "genomic"),
+    groups: Sequence[str] = ("clinical", "genomic"),
 ) -> dict[str, object]:
     """The reference patient of a (training) cohort, for the model card.
 

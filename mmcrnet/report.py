@@ -13,10 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 
 from mmcrnet.errors import OncoPredictError
 
+#: The app's version, recorded in every result document (pyproject.toml says the same).
+APP_VERSION = "0.1.0"
 SCHEMA = "oncopredict.case-result"
 SCHEMA_VERSION = 1
 DISCLAIMER = "Research use only — not for clinical decisions."
@@ -28,11 +30,47 @@ class InvalidReport(OncoPredictError):
     """A result document that is not one this version can read."""
 
 
-def image_summary(study: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a Study or None
+# What the document needs of the engine's results. This module sits below them (the pages,
+# the CLI and later the PDF and DICOM export all read it), so it names their shape, not them.
+class StudyLike(Protocol):
+    """An :class:`mmcrnet.io.Study`."""
+
+    def summary(self) -> dict[str, object]: ...
+
+
+class PredictionLike(Protocol):
+    """An :class:`mmcrnet.predict.Prediction`."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def weights_sha256(self) -> str: ...
+
+    @property
+    def training_data(self) -> str: ...
+
+
+class ExplanationLike(Protocol):
+    """An :class:`mmcrnet.explain.Explanation`."""
+
+    @property
+    def prediction(self) -> PredictionLike: ...
+
+    def to_dict(self, include_maps: bool = True) -> dict[str, Any]: ...
+
+
+class GuardReportLike(Protocol):
+    """An :class:`mmcrnet.guard.GuardReport`."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def image_summary(study: StudyLike | None) -> dict[str, Any] | None:
     """A study's summary without identifiers and with file names only (no folders)."""
     if study is None:
         return None
-    summary = {k: v for k, v in study.summary().items() if k not in _IDENTIFYING}
+    summary: dict[str, Any] = {k: v for k, v in study.summary().items() if k not in _IDENTIFYING}
     summary["sources"] = [PurePath(str(s)).name for s in summary.get("sources", [])]
     for phase in summary.get("phases", []):
         if "sources" in phase:
@@ -112,15 +150,15 @@ class CaseReport:
 
 
 def case_report(
-    explanation: Any,
-    static: Mapping[str, object],  # noqa: ANN401 - Explanation
+    explanation: ExplanationLike,
+    static: Mapping[str, object],
     timepoints: Sequence[Mapping[str, object]],
-    study: Any = None,  # noqa: ANN401
-    guard: Any = None,
-    left_out: Sequence[str] = (),  # noqa: ANN401 - GuardReport
+    study: StudyLike | None = None,
+    guard: GuardReportLike | None = None,
+    left_out: Sequence[str] = (),
     case_label: str | None = None,
     include_maps: bool = False,
-    app_version: str = "",
+    app_version: str = APP_VERSION,
     now: dt.datetime | None = None,
 ) -> CaseReport:
     """The document for one explained case."""

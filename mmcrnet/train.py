@@ -115,7 +115,7 @@ def _training_reference(cases: CaseSet, rows: np.ndarray, config: ModelConfig) -
     return reference_patient(
         cases.cases.iloc[rows],
         cases.timepoints[cases.timepoints["case_id"].isin(ids)],
-        config.groups,  # type: ignore[arg-type]
+        config.groups,
     )
 
 
@@ -147,7 +147,7 @@ def train_model(
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     config = model_config(train.variant, **train.model_overrides)
-    sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)  # type: ignore[arg-type]
+    sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)
     train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
     model = MMCRNet(config).to(device)
     optimizer = torch.optim.Adam(

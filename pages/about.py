@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from mmcrnet import DISCLAIMER, InvalidCohort, load_cohort
+from ui.errors import bug_box
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
@@ -36,18 +37,24 @@ def example_table() -> tuple[list[dict[str, str]], str | None]:
     return rows, None
 
 
-st.title("OncoPredict")
-st.error(DISCLAIMER, icon=":material/warning:")
-st.markdown(
-    "OncoPredict predicts the response of a breast cancer to neoadjuvant chemotherapy "
-    "(**pCR / partial / none**) from DCE-MRI or mammogram images plus clinical and genomic data "
-    "at baseline and after each chemotherapy cycle, and explains each prediction.\n\n"
-    "Its model, MM-CRNet, is trained on a **synthetic phantom cohort** whose ground truth is "
-    "known, not on patients. It has not been validated on real patients."
-)
-st.subheader("Bundled phantom example cases")
-rows, problem = example_table()
-if problem:
-    st.error(problem)
-else:
-    st.dataframe(rows, hide_index=True, width="stretch")
+def page() -> None:
+    """What OncoPredict is and the bundled example cases."""
+    st.title("OncoPredict")
+    st.error(DISCLAIMER, icon=":material/warning:")
+    st.markdown(
+        "OncoPredict predicts the response of a breast cancer to neoadjuvant chemotherapy "
+        "(**pCR / partial / none**) from DCE-MRI or mammogram images plus clinical and genomic "
+        "data at baseline and after each chemotherapy cycle, and explains each prediction.\n\n"
+        "Its model, MM-CRNet, is trained on a **synthetic phantom cohort** whose ground truth is "
+        "known, not on patients. It has not been validated on real patients."
+    )
+    st.subheader("Bundled phantom example cases")
+    rows, problem = example_table()
+    if problem:
+        st.error(problem)
+    else:
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
+with bug_box():  # a bug of ours: an error id here, the traceback in the server log
+    page()

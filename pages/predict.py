@@ -17,6 +17,7 @@ import streamlit as st
 from mmcrnet import DISCLAIMER, OncoPredictError, Study
 from ui import state
 from ui.case_form import FormResult, form_ui, use_case
+from ui.errors import bug_box
 from ui.images import ImageChoice, images_ui
 from ui.result import RESULT, TARGET, PageResult, result_ui
 
@@ -86,34 +87,40 @@ def predict(images: ImageChoice, form: FormResult) -> None:
     st.session_state[RESULT] = PageResult(explanation, form.case, study, report, tuple(left_out))
 
 
-st.title("Predict the response to neoadjuvant chemotherapy")
-try:
-    model = state.explainer()
-    state.guard()
-except OncoPredictError as exc:
-    st.error(DISCLAIMER, icon=":material/warning:")
-    st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
-    st.stop()
-st.error(
-    f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
-    f"{model.predictor.card.get('training_data')}.",
-    icon=":material/warning:",
-)
-chosen = images_ui(use_case)
-if chosen.problem is not None:
-    st.checkbox(
-        "Predict without the image",
-        key=WITHOUT_IMAGE,
-        help="The model then reads only the form; the result says the image was left out.",
+def page() -> None:
+    """The user's path: images, the form, Predict, the result."""
+    st.title("Predict the response to neoadjuvant chemotherapy")
+    try:
+        model = state.explainer()
+        state.guard()
+    except OncoPredictError as exc:
+        st.error(DISCLAIMER, icon=":material/warning:")
+        st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
+        st.stop()
+    st.error(
+        f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
+        f"{model.predictor.card.get('training_data')}.",
+        icon=":material/warning:",
     )
-form = form_ui()
-if form.submitted:
-    predict(chosen, form)
-elif RESULT in st.session_state and not shows_the_same_images(st.session_state[RESULT], chosen):
-    del st.session_state[RESULT]
-    st.info(
-        "The images changed since the last prediction: press Predict for this case.",
-        icon=":material/info:",
-    )
-if RESULT in st.session_state:
-    result_ui(model)
+    chosen = images_ui(use_case)
+    if chosen.problem is not None:
+        st.checkbox(
+            "Predict without the image",
+            key=WITHOUT_IMAGE,
+            help="The model then reads only the form; the result says the image was left out.",
+        )
+    form = form_ui()
+    if form.submitted:
+        predict(chosen, form)
+    elif RESULT in st.session_state and not shows_the_same_images(st.session_state[RESULT], chosen):
+        del st.session_state[RESULT]
+        st.info(
+            "The images changed since the last prediction: press Predict for this case.",
+            icon=":material/info:",
+        )
+    if RESULT in st.session_state:
+        result_ui(model)
+
+
+with bug_box():  # a bug of ours: an error id here, the traceback in the server log
+    page()

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from ui.server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from ui.server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 
 def main() -> None:

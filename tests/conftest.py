@@ -53,7 +53,7 @@ def tiny_model_dir(phantom_cases, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201, ARG001
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """Mark a test whose body failed (``item.failed``), so fixtures can keep evidence (the
     browser tests keep a screenshot)."""
     report = yield

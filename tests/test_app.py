@@ -189,3 +189,36 @@ def test_an_image_with_an_empty_form_says_there_are_no_reasons_in_it(app: AppTes
     )
     text = " ".join(m.value for m in app.markdown)
     assert "not calibrated for a case like this one" in text
+
+
+def test_a_bug_of_ours_shows_an_error_id_and_logs_the_traceback(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from mmcrnet.explain import Explainer
+    from ui.errors import LOG
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the explainer")
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    LOG.addHandler(handler)
+    monkeypatch.setattr(Explainer, "explain", broken)
+    try:
+        app.selectbox(key="predict.example").set_value("PH00019").run()
+        age = app.number_input(key="predict.field.age").value
+        _predict(app)
+    finally:
+        LOG.removeHandler(handler)
+    shown = [e.value for e in app.error if "error id" in e.value]
+    assert len(shown) == 1 and "not in your input" in shown[0]
+    assert not any("bad input" in e.value.lower() for e in app.error)
+    error_id = shown[0].split("error id **")[1].split("**")[0]
+    assert any(
+        error_id in r.getMessage() and r.exc_info and "a bug in the explainer" in str(r.exc_info[1])
+        for r in records
+    )
+    assert app.number_input(key="predict.field.age").value == age  # the form is kept

@@ -36,7 +36,7 @@ def app() -> Iterator[RunningApp]:
         yield running
 
 
-def _open(app: RunningApp, width: int):  # noqa: ANN202 - (playwright, browser, page)
+def _open(app: RunningApp, width: int):
     playwright = sync_api.sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": width, "height": 1000})
@@ -47,7 +47,7 @@ def _open(app: RunningApp, width: int):  # noqa: ANN202 - (playwright, browser, 
 
 
 @pytest.fixture()
-def page(app: RunningApp, request: pytest.FixtureRequest):  # noqa: ANN201 - a playwright Page
+def page(app: RunningApp, request: pytest.FixtureRequest):
     SHOTS.mkdir(parents=True, exist_ok=True)
     playwright, browser, page = _open(app, 1400)
     yield page
@@ -58,7 +58,7 @@ def page(app: RunningApp, request: pytest.FixtureRequest):  # noqa: ANN201 - a p
 
 
 @pytest.fixture()
-def narrow_page(app: RunningApp):  # noqa: ANN201 - a playwright Page 800 px wide
+def narrow_page(app: RunningApp):
     SHOTS.mkdir(parents=True, exist_ok=True)
     playwright, browser, page = _open(app, 800)
     yield page
@@ -66,7 +66,7 @@ def narrow_page(app: RunningApp):  # noqa: ANN201 - a playwright Page 800 px wid
     playwright.stop()
 
 
-def _shot(page, name: str) -> None:  # noqa: ANN001
+def _shot(page, name: str) -> None:
     """A screenshot of the whole page (the viewport grown to the page's height for it)."""
     size = page.viewport_size
     height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
@@ -76,28 +76,28 @@ def _shot(page, name: str) -> None:  # noqa: ANN001
     page.set_viewport_size(size)
 
 
-def _main_text(page) -> str:  # noqa: ANN001
+def _main_text(page) -> str:
     return page.locator('[data-testid="stMain"]').inner_text()
 
 
-def _source(page, name: str) -> None:  # noqa: ANN001
+def _source(page, name: str) -> None:
     page.get_by_test_id("stRadioGroup").first.get_by_text(name, exact=True).click()
 
 
-def _image_uploader(page):  # noqa: ANN001, ANN202 - the images' file input
+def _image_uploader(page):
     _source(page, "Upload")
     page.get_by_text("DICOM files of one series").wait_for()
     _wait_idle(page)
     return page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
 
 
-def _fill(page, label: str, value: str) -> None:  # noqa: ANN001
+def _fill(page, label: str, value: str) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(value)
     field.press("Tab")
 
 
-def _choose(page, label: str, option: str) -> None:  # noqa: ANN001
+def _choose(page, label: str, option: str) -> None:
     """Pick an option; a rerun that redraws the page can close the list, so try again."""
     box = page.get_by_role("combobox", name=label, exact=True)
     for _ in range(3):
@@ -110,22 +110,22 @@ def _choose(page, label: str, option: str) -> None:  # noqa: ANN001
     raise AssertionError(f"could not choose {option!r} in {label!r}")
 
 
-def _predict(page) -> None:  # noqa: ANN001
+def _predict(page) -> None:
     page.get_by_role("button", name="Predict", exact=True).click()
     _wait_idle(page)
 
 
-def _wait_result(page) -> str:  # noqa: ANN001
+def _wait_result(page) -> str:
     page.get_by_text("3. Result").wait_for()
     page.get_by_text("of the form (").wait_for()
     return _main_text(page)
 
 
-def _probabilities(page) -> list[str]:  # noqa: ANN001
+def _probabilities(page) -> list[str]:
     return [page.get_by_test_id("stMetric").nth(i).inner_text() for i in range(3)]
 
 
-def _example(page, case_id: str = "PH00019") -> None:  # noqa: ANN001
+def _example(page, case_id: str = "PH00019") -> None:
     page.get_by_role("combobox", name="Example case (phantom, truth known)").click()
     page.keyboard.type(case_id)  # filter the list to the case
     page.get_by_role("option", name=case_id, exact=True).click()
@@ -141,14 +141,14 @@ def _png(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _files(page, files: list[tuple[str, bytes]], mime: str) -> None:  # noqa: ANN001
+def _files(page, files: list[tuple[str, bytes]], mime: str) -> None:
     _image_uploader(page).set_input_files(
         [{"name": name, "mimeType": mime, "buffer": data} for name, data in files]
     )
     _wait_idle(page)
 
 
-def _wait_idle(page) -> None:  # noqa: ANN001
+def _wait_idle(page) -> None:
     """Wait until the app has finished the run the last action started (the status widget
     shows while a run is going; under load it can take a moment to appear)."""
     status = page.locator('[data-testid="stStatusWidget"]')
@@ -163,7 +163,7 @@ def _wait_idle(page) -> None:  # noqa: ANN001
 # --- the clinician's path ------------------------------------------------------------------------
 
 
-def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
+def test_upload_series_fill_form_and_predict(page) -> None:
     _image_uploader(page).set_input_files([str(p) for p in SERIES])
     page.get_by_text("Read: MR (mri), 3 phase(s)").wait_for()
     page.get_by_text("What the model will read").wait_for()
@@ -203,7 +203,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:  # noqa: ANN001
 # --- out-of-range values -----------------------------------------------------------------------
 
 
-def test_out_of_range_values_stop_predict_and_stay_in_the_form(page) -> None:  # noqa: ANN001
+def test_out_of_range_values_stop_predict_and_stay_in_the_form(page) -> None:
     _fill(page, "Age (years)", "250")
     _fill(page, "ER-positive cells (%)", "150")
     _fill(page, "Tumour diameter (cm) at T0", "-2")
@@ -232,7 +232,7 @@ def test_out_of_range_values_stop_predict_and_stay_in_the_form(page) -> None:  #
 # --- rejected uploads --------------------------------------------------------------------------
 
 
-def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> None:
     _fill(page, "Age (years)", "61")
     broken = tmp_path / "broken.dcm"
     broken.write_bytes(SERIES[0].read_bytes()[:400])  # a truncated DICOM
@@ -253,7 +253,7 @@ def test_bad_upload_shows_one_line_and_keeps_the_form(page, tmp_path: Path) -> N
     assert "Not read by the model: the image" in text and "image: none" in text
 
 
-def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa: ANN001
+def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(
     page, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.dcm"
@@ -276,7 +276,7 @@ def test_one_bad_file_among_good_ones_is_named_and_left_out_on_request(  # noqa:
 # --- examples ----------------------------------------------------------------------------------
 
 
-def test_choosing_an_example_loads_it_and_it_survives_another_page(page) -> None:  # noqa: ANN001
+def test_choosing_an_example_loads_it_and_it_survives_another_page(page) -> None:
     box = page.get_by_role("combobox", name="Example case (phantom, truth known)")
     # None shown, none held: the box shows its placeholder and the form is empty.
     page.get_by_placeholder("Choose an example case to load it").wait_for()
@@ -307,7 +307,7 @@ def _phase_pngs() -> list[bytes]:
     return [_png(p.volume[study.slice_index]) for p in study.phases]  # pre, early, late
 
 
-def test_png_phases_come_from_names_not_from_upload_order(page) -> None:  # noqa: ANN001
+def test_png_phases_come_from_names_not_from_upload_order(page) -> None:
     pre, early, late = _phase_pngs()
     _example(page)  # the example's form, then its phases as PNG files named out of order
     _files(page, [("a_late.png", late), ("b_pre.png", pre), ("c_early.png", early)], "image/png")
@@ -326,7 +326,7 @@ def test_png_phases_come_from_names_not_from_upload_order(page) -> None:  # noqa
     assert _probabilities(page) == first  # the order of upload does not change the answer
 
 
-def test_unnamed_png_phases_are_assigned_by_the_user(page) -> None:  # noqa: ANN001
+def test_unnamed_png_phases_are_assigned_by_the_user(page) -> None:
     pre, early, late = _phase_pngs()
     _example(page)
     _files(page, [("img1.png", late), ("img2.png", pre), ("img3.png", early)], "image/png")
@@ -345,7 +345,7 @@ def test_unnamed_png_phases_are_assigned_by_the_user(page) -> None:  # noqa: ANN
 # --- one study, one patient --------------------------------------------------------------------
 
 
-def test_phases_of_two_patients_are_refused_unless_overridden(page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_phases_of_two_patients_are_refused_unless_overridden(page, tmp_path: Path) -> None:
     other = pydicom.dcmread(EXAMPLES / "PH00004" / "mri" / "phase3.dcm")
     path = tmp_path / "other_phase3.dcm"
     other.save_as(path)
@@ -365,7 +365,7 @@ def test_phases_of_two_patients_are_refused_unless_overridden(page, tmp_path: Pa
 # --- out of distribution -----------------------------------------------------------------------
 
 
-def test_head_mr_as_three_phases_is_flagged_and_withheld(page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_head_mr_as_three_phases_is_flagged_and_withheld(page, tmp_path: Path) -> None:
     from pydicom.data import get_testdata_file
 
     paths = []
@@ -385,7 +385,7 @@ def test_head_mr_as_three_phases_is_flagged_and_withheld(page, tmp_path: Path) -
     _shot(page, "8-out-of-distribution")
 
 
-def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:  # noqa: ANN001
+def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:
     _fill(page, "Age (years)", "50")
     _source(page, "No image")
     _predict(page)
@@ -399,7 +399,7 @@ def test_a_mostly_empty_form_is_never_called_calibrated(page) -> None:  # noqa: 
 # --- the mammogram map and the narrow layout ---------------------------------------------------
 
 
-def test_mammogram_map_carries_its_caveat(page) -> None:  # noqa: ANN001
+def test_mammogram_map_carries_its_caveat(page) -> None:
     page.get_by_test_id("stRadioGroup").nth(1).get_by_text("mammogram", exact=True).click()
     _example(page)
     _predict(page)
@@ -411,7 +411,7 @@ def test_mammogram_map_carries_its_caveat(page) -> None:  # noqa: ANN001
     _shot(page, "10-mammogram")
 
 
-def test_layout_at_800_px(narrow_page) -> None:  # noqa: ANN001
+def test_layout_at_800_px(narrow_page) -> None:
     page = narrow_page
     main = page.get_by_test_id("stMain").bounding_box()
     assert main["x"] < 10 and main["width"] > 780  # the sidebar starts closed: the page has it all
@@ -426,7 +426,7 @@ def test_layout_at_800_px(narrow_page) -> None:  # noqa: ANN001
     _shot(page, "9-800px")
 
 
-def test_about_page_at_both_widths(page) -> None:  # noqa: ANN001
+def test_about_page_at_both_widths(page) -> None:
     page.get_by_role("link", name="About").click()
     page.get_by_text("bundled phantom example", exact=False).first.wait_for()
     assert DISCLAIMER in _main_text(page)

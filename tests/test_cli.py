@@ -246,14 +246,6 @@ def test_the_package_installs_a_mmcrnet_command() -> None:
     assert done.returncode == 0 and "phantom" in done.stdout
 
 
-def test_a_recorded_cohort_that_is_gone_is_named(tmp_path: Path) -> None:
-    from mmcrnet.__main__ import _load_source
-    from mmcrnet.errors import InvalidCohort
-
-    with pytest.raises(InvalidCohort, match="recorded in its card, is gone"):
-        _load_source({"kind": "cohort", "path": str(tmp_path / "gone")}, None)
-
-
 def test_our_own_bugs_are_not_reported_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
     import mmcrnet.__main__ as cli
 

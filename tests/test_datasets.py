@@ -86,3 +86,13 @@ def test_train_command_on_a_cohort_folder(
     card = json.loads((out / "model.json").read_text())
     assert card["training_source"]["kind"] == "cohort" and card["synthetic"] is True
     assert (out / "model.safetensors").is_file()
+
+
+def test_a_recorded_cohort_that_is_gone_is_named(tmp_path: Path) -> None:
+    from mmcrnet.datasets import training_case_set
+    from mmcrnet.errors import InvalidCohort
+
+    card = {"training_source": {"kind": "cohort", "path": str(tmp_path / "gone")}}
+    with pytest.raises(InvalidCohort, match="recorded in its card, is gone"):
+        training_case_set(card)
+    assert training_case_set({}) is None

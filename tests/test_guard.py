@@ -174,7 +174,7 @@ def test_tabular_within_the_margin_is_fine() -> None:
 
 
 @pytest.fixture(scope="module")
-def bundled():  # noqa: ANN201 - (Predictor, Guard)
+def bundled():
     if not (MODELS / "guard.json").is_file():
         pytest.skip("no bundled guard (run: python -m mmcrnet guard fit --model models)")
     from mmcrnet.predict import Predictor
@@ -182,7 +182,7 @@ def bundled():  # noqa: ANN201 - (Predictor, Guard)
     return Predictor(MODELS, device="cpu"), Guard.load(MODELS)
 
 
-def _example_case(examples_dir: Path):  # noqa: ANN202 - ClinicalCase
+def _example_case(examples_dir: Path):
     from mmcrnet.cohort import load_cohort
     from mmcrnet.predict import ClinicalCase
 

@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("mmcrnet.explain.explanation",),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
-    ("mmcrnet.benchmark",),
+    ("mmcrnet.benchmark", "mmcrnet.answer"),
     ("mmcrnet",),  # the public names, most of them imported on first use
     ("mmcrnet.__main__",),
 )

@@ -93,7 +93,7 @@ def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
     torch.testing.assert_close(embedding, expected)
 
 
-def test_another_input_size_needs_only_the_constant(examples_dir) -> None:  # noqa: ANN001
+def test_another_input_size_needs_only_the_constant(examples_dir) -> None:
     """IMAGE_SIZE 128 -> 160: preprocessing and the model follow the one value."""
     from mmcrnet.io import read_paths
     from mmcrnet.preprocess import model_image

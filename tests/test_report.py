@@ -71,3 +71,12 @@ def test_the_document_says_what_it_is(report: CaseReport) -> None:
 def test_bad_documents_are_named(text: str, words: str) -> None:
     with pytest.raises(InvalidReport, match=words):
         CaseReport.from_json(text)
+
+
+def test_the_version_recorded_is_the_package_version() -> None:
+    import tomllib
+
+    from mmcrnet.report import APP_VERSION
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == APP_VERSION

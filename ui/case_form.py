@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from mmcrnet import FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError, read_case_file
 from mmcrnet.case import CaseValues, FieldProblem
+from mmcrnet.features import Feature, to_float
 
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
@@ -51,24 +53,24 @@ def empty_case() -> CaseValues:
     return {"static": {}, "timepoints": [{"time_point": "T0", "week": 0.0}]}
 
 
-def _label(spec) -> str:  # noqa: ANN001 - a mmcrnet.Feature
+def _label(spec: Feature) -> str:
     return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
 
 
-def _help(spec) -> str:  # noqa: ANN001
+def _help(spec: Feature) -> str:
     bounds = (
         f" Accepted: {spec.bounds[0]:g} to {spec.bounds[1]:g} {spec.unit}." if spec.bounds else ""
     )
     return f"{spec.help}{bounds} Leave empty if unknown."
 
 
-def _widget_value(spec, current: object) -> object:  # noqa: ANN001
+def _widget_value(spec: Feature, current: object) -> object:
     """A case's raw value as the form widget shows it (None / MISSING when unknown). Numbers are
     shown as they are, out of range included (the check names them); categories and yes/no go
     through the schema's parser ("Positive", "1", "yes" ... land where they should)."""
     if spec.kind == "numeric":
         try:
-            number = float(current)  # type: ignore[arg-type]
+            number = to_float(current)
         except (TypeError, ValueError, OverflowError):
             return None
         return None if not np.isfinite(number) else number
@@ -120,7 +122,7 @@ def _fill_table(timepoints: list[dict[str, object]]) -> None:
         for name, *_ in TABLE_COLUMNS:
             value = row.get(name)  # an empty week is the nominal one (shown as placeholder)
             try:
-                number = None if value in (None, "") or pd.isna(value) else float(value)  # type: ignore[arg-type]
+                number = None if value in (None, "") or pd.isna(value) else to_float(value)
             except (TypeError, ValueError, OverflowError):
                 number = None
             st.session_state[_cell_key(tp, name)] = number
@@ -145,7 +147,7 @@ def _file_ui() -> None:
             use_case(clinical)
 
 
-def _problem_line(slot, problems: list[FieldProblem]) -> None:  # noqa: ANN001 - an st.empty
+def _problem_line(slot: DeltaGenerator, problems: list[FieldProblem]) -> None:
     if problems:
         slot.markdown("  \n".join(f":red[:material/error: {p.message}]" for p in problems))
 
@@ -208,7 +210,7 @@ def _week_only_rows(row_slots: dict[str, tuple[Any, dict[str, object]]]) -> list
     ]
 
 
-def _field(column, spec, current: object) -> object:  # noqa: ANN001
+def _field(column: DeltaGenerator, spec: Feature, current: object) -> object:
     key = f"predict.field.{spec.name}"
     if key not in st.session_state:  # first visit, or back from another page
         st.session_state[key] = _widget_value(spec, current)

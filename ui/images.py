@@ -7,6 +7,7 @@ this module only keeps the user's choices in the session and draws them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,7 @@ def remember(key: str) -> None:
     st.session_state[f"{key}.kept"] = st.session_state.get(key)
 
 
-def load_example(use_case) -> None:  # noqa: ANN001 - callback that fills the form
+def load_example(use_case: Callable[[ClinicalCase], None]) -> None:
     """Choosing an example is loading it: its form values and its image, together."""
     case_id = st.session_state.get(EXAMPLE)
     remember(EXAMPLE)
@@ -83,7 +84,7 @@ def load_example(use_case) -> None:  # noqa: ANN001 - callback that fills the fo
     st.session_state[LOADED] = case_id
 
 
-def images_ui(use_case) -> ImageChoice:  # noqa: ANN001
+def images_ui(use_case: Callable[[ClinicalCase], None]) -> ImageChoice:
     """Choose the images; show what was read and what the model will read of it."""
     st.subheader("1. Images")
     keep(SOURCE, SOURCES[0])

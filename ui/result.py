@@ -11,7 +11,7 @@ import streamlit as st
 
 from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
 from mmcrnet.case import CaseValues
-from mmcrnet.explain import Explanation
+from mmcrnet.explain import Explainer, Explanation
 from mmcrnet.guard import GuardReport
 from mmcrnet.report import CaseReport, case_report
 from ui import figures, state
@@ -104,7 +104,7 @@ def guard_ui(report: GuardReport, case: CaseValues) -> bool:
     )
 
 
-def result_ui(explainer) -> None:  # noqa: ANN001 - mmcrnet.Explainer
+def result_ui(explainer: Explainer) -> None:
     """The prediction and its reasons (for the predicted outcome, or another on request)."""
     result: PageResult = st.session_state[RESULT]
     explanation, prediction = result.explanation, result.explanation.prediction

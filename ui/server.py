@@ -60,7 +60,7 @@ def running_app(timeout_s: float = 120.0) -> Iterator[RunningApp]:
             the message).
     """
     port = free_port()
-    log = open(ROOT / ".streamlit-test.log", "w+b")  # noqa: SIM115 - closed below
+    log = open(ROOT / ".streamlit-test.log", "w+b")
     command = [
         sys.executable,
         "-m",

@@ -49,7 +49,8 @@ def encode_reference(reference: Mapping[str, object]) -> np.ndarray:
     """
     if "mean_encoding" not in reference or "columns" not in reference:
         raise ValueError("the model card's reference patient has no mean_encoding / columns")
-    if list(reference["columns"]) != list(LAYOUT.names):  # type: ignore[call-overload]
+    columns = reference["columns"]
+    if not isinstance(columns, (list, tuple)) or list(columns) != list(LAYOUT.names):
         raise ValueError(
             "the model card's reference patient was encoded with another feature "
             "layout; retrain the model"

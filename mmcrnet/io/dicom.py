@@ -358,11 +358,11 @@ def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
         if measures:
             spacing = _floats(measures[0].get("PixelSpacing"), 2)
             if spacing is not None:
-                return spacing  # type: ignore[return-value]
+                return spacing[0], spacing[1]
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         spacing = _floats(ds.get(keyword), 2)
         if spacing is not None and spacing[0] > 0 and spacing[1] > 0:
-            return spacing  # type: ignore[return-value]
+            return spacing[0], spacing[1]
     return None
 
 
@@ -384,58 +384,58 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
         if "Image Storage" in sop or "Rows" in ds:
             raise CorruptDicom(f"{name}: {sop} file has no pixel data; it is truncated or damaged")
         raise NoPixelData(f"{name}: holds no image (it is a {sop} object)")
-    try:
-        rows, columns = _int(ds.get("Rows")), _int(ds.get("Columns"))
-        samples = _int(ds.get("SamplesPerPixel")) or 1
-        n_frames = _int(ds.get("NumberOfFrames")) or 1
-        bits = _int(ds.get("BitsAllocated"))
-        photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-        if not rows or not columns or rows < 0 or columns < 0:
-            raise CorruptDicom(f"{name}: Rows/Columns missing or invalid ({rows}x{columns})")
-        if not bits:
-            raise CorruptDicom(f"{name}: Bits Allocated is missing")
-        per_frame = rows * columns * samples
-        if per_frame > limits.max_pixels_per_image:
-            raise ImageTooLarge(
-                f"{name}: header declares {rows}x{columns}x{samples} = {per_frame} pixels per "
-                "frame, "
-                f"more than the limit of {limits.max_pixels_per_image}"
-            )
-        if per_frame * n_frames > limits.max_total_pixels:
-            raise ImageTooLarge(
-                f"{name}: header declares {n_frames} frames of {per_frame} pixels, more than the "
-                f"limit of {limits.max_total_pixels} in total"
-            )
-        if photometric not in _GRAY + _COLOUR:
-            raise UnsupportedImage(
-                f"{name}: photometric interpretation '{photometric}' is not supported"
-            )
-        tsyntax = _transfer_syntax(ds)
-        _check_decoder(name, tsyntax)
-        frames = _frames(ds, n_frames)
-        header = DicomHeader(
-            name=name,
-            dataset=ds,
-            modality=str(ds.get("Modality") or "OT").strip().upper() or "OT",
-            body_part=str(ds.get("BodyPartExamined") or "").strip().upper(),
-            sop_class=_sop_name(ds),
-            transfer_syntax=tsyntax.name or str(tsyntax),
-            rows=rows,
-            columns=columns,
-            samples=samples,
-            n_frames=n_frames,
-            photometric=photometric,
-            pixel_spacing=_pixel_spacing(ds),
-            has_voi_lut=bool(ds.get("VOILUTSequence")),
-            frames=frames,
-            warnings=tuple(notes),
-            patient_id=_text(ds.get("PatientID")),
-            study_uid=_text(ds.get("StudyInstanceUID")),
-            frame_of_reference=_text(ds.get("FrameOfReferenceUID")),
+    rows, columns = _int(ds.get("Rows")), _int(ds.get("Columns"))
+    samples = _int(ds.get("SamplesPerPixel")) or 1
+    n_frames = _int(ds.get("NumberOfFrames")) or 1
+    bits = _int(ds.get("BitsAllocated"))
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if not rows or not columns or rows < 0 or columns < 0:
+        raise CorruptDicom(f"{name}: Rows/Columns missing or invalid ({rows}x{columns})")
+    if not bits:
+        raise CorruptDicom(f"{name}: Bits Allocated is missing")
+    if samples < 1 or n_frames < 1:
+        raise CorruptDicom(
+            f"{name}: Samples per Pixel ({samples}) or Number of Frames ({n_frames}) is invalid"
         )
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise CorruptDicom(f"{name}: invalid image attribute ({_one_line(exc)})") from exc
-    return header
+    per_frame = rows * columns * samples
+    if per_frame > limits.max_pixels_per_image:
+        raise ImageTooLarge(
+            f"{name}: header declares {rows}x{columns}x{samples} = {per_frame} pixels per "
+            "frame, "
+            f"more than the limit of {limits.max_pixels_per_image}"
+        )
+    if per_frame * n_frames > limits.max_total_pixels:
+        raise ImageTooLarge(
+            f"{name}: header declares {n_frames} frames of {per_frame} pixels, more than the "
+            f"limit of {limits.max_total_pixels} in total"
+        )
+    if photometric not in _GRAY + _COLOUR:
+        raise UnsupportedImage(
+            f"{name}: photometric interpretation '{photometric}' is not supported"
+        )
+    tsyntax = _transfer_syntax(ds)
+    _check_decoder(name, tsyntax)
+    frames = _frames(ds, n_frames)
+    return DicomHeader(
+        name=name,
+        dataset=ds,
+        modality=str(ds.get("Modality") or "OT").strip().upper() or "OT",
+        body_part=str(ds.get("BodyPartExamined") or "").strip().upper(),
+        sop_class=_sop_name(ds),
+        transfer_syntax=tsyntax.name or str(tsyntax),
+        rows=rows,
+        columns=columns,
+        samples=samples,
+        n_frames=n_frames,
+        photometric=photometric,
+        pixel_spacing=_pixel_spacing(ds),
+        has_voi_lut=bool(ds.get("VOILUTSequence")),
+        frames=frames,
+        warnings=tuple(notes),
+        patient_id=_text(ds.get("PatientID")),
+        study_uid=_text(ds.get("StudyInstanceUID")),
+        frame_of_reference=_text(ds.get("FrameOfReferenceUID")),
+    )
 
 
 def _check_decoder(name: str, tsyntax: UID) -> None:

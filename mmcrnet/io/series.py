@@ -126,7 +126,7 @@ def read_dicom_series(files: list[Item], hint: str | None, gather: Gather) -> St
     phase_frames, positions = _assemble(frames)
 
     if want_voi:
-        stacks = [np.stack([f.voi for f in p]) for p in phase_frames]  # type: ignore[misc]
+        stacks = [np.stack([_voi_values(f) for f in p]) for p in phase_frames]
         ranges = [d.voi_range for d in decoded if d.voi_range is not None]
         window = (min(r[0] for r in ranges), max(r[1] for r in ranges))
     else:
@@ -316,12 +316,19 @@ def _fallback_order(frame: _Frame) -> tuple[object, ...]:
     )
 
 
+def _voi_values(frame: _Frame) -> np.ndarray:
+    if frame.voi is None:  # VOI values are asked for only when every file was decoded with them
+        raise AssertionError(f"frame {frame.info.index} was decoded without its VOI LUT")
+    return frame.voi
+
+
 def _assemble(frames: list[_Frame]) -> tuple[list[list[_Frame]], tuple[float, ...] | None]:
     """Split frames into phases and sort slices; returns phases and slice positions (mm)."""
     normal = _normal(frames)
     key = _temporal_key(frames)
-    if normal is not None and all(f.info.position is not None for f in frames):
-        pos = [float(np.dot(f.info.position, normal)) for f in frames]  # type: ignore[arg-type]
+    known = [f.info.position for f in frames if f.info.position is not None]
+    if normal is not None and len(known) == len(frames):
+        pos = [float(np.dot(p, normal)) for p in known]
         order = sorted(range(len(frames)), key=lambda i: pos[i])
         slots: list[list[int]] = []
         for i in order:

@@ -80,7 +80,7 @@ def test_randomisation_goes_top_down(tiny_model_dir: Path) -> None:
     assert names == ["fusion head", "mri_encoder.blocks.1", "mri_encoder.blocks.0"]
 
 
-def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:  # noqa: ANN001
+def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:
     from mmcrnet.datasets import subset
 
     n = 12

@@ -77,7 +77,7 @@ def quadrant_model() -> MMCRNet:
     return model
 
 
-def _pcr_log_odds(model: MMCRNet):  # noqa: ANN202
+def _pcr_log_odds(model: MMCRNet):
     """image (B, 3, S, S) -> log-odds of pCR (B, 1), written out independently of
     class_score, for Captum to attribute."""
 
@@ -90,7 +90,7 @@ def _pcr_log_odds(model: MMCRNet):  # noqa: ANN202
     return forward
 
 
-def _cams(model: MMCRNet, images: torch.Tensor, target: int):  # noqa: ANN202
+def _cams(model: MMCRNet, images: torch.Tensor, target: int):
     embedding = torch.zeros(images.shape[0], 0)
     return class_activation_maps(model, images, MRI, embedding, class_score(target))
 

@@ -37,14 +37,14 @@ def test_subsets_are_all_eight() -> None:
         (lambda s: float({"image", "clinical"} <= s), [0.5, 0.5, 0.0]),
     ],
 )
-def test_known_shapley_values(value, expected: list[float]) -> None:  # noqa: ANN001
+def test_known_shapley_values(value, expected: list[float]) -> None:
     values = {s: np.array([value(s)]) for s in subsets()}
     shapley = shapley_from_values(values)[:, 0]
     np.testing.assert_allclose(shapley, expected, atol=1e-12)
     assert shapley.sum() == pytest.approx(value(frozenset(MODALITIES)) - value(frozenset()))
 
 
-def _inputs(model: MMCRNet, kind: int):  # noqa: ANN202
+def _inputs(model: MMCRNet, kind: int):
     cases, tps = ClinicalCase(STATIC, TIMEPOINTS).tables()
     from mmcrnet.data import encode_sequences
 

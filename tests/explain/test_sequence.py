@@ -87,7 +87,7 @@ def one_feature_model(feature: str) -> MMCRNet:
     return model
 
 
-def _explain(model: MMCRNet, sequence: np.ndarray, length: int, base: np.ndarray):  # noqa: ANN202
+def _explain(model: MMCRNet, sequence: np.ndarray, length: int, base: np.ndarray):
     x = torch.from_numpy(sequence)[None]
     forward = sequence_function(
         model,

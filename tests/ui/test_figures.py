@@ -14,14 +14,14 @@ from ..explain.test_sequence import STATIC, TIMEPOINTS
 
 
 @pytest.fixture(scope="module")
-def explanation(tiny_model_dir: Path, examples_dir: Path):  # noqa: ANN201
+def explanation(tiny_model_dir: Path, examples_dir: Path):
     study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
     return Explainer(Predictor(tiny_model_dir, device="cpu"), steps=16).explain(
         ClinicalCase(STATIC, TIMEPOINTS), study
     )
 
 
-def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:  # noqa: ANN001
+def test_heatmap_leaves_out_features_that_never_matter(explanation) -> None:
     heatmap = figures.attribution_heatmap(explanation).data[0]
     assert list(heatmap.x) == ["T0 (week 0)", "T1 (week 3)", "T2 (week 6)"]
     assert "PGR expression" not in heatmap.y  # not given: no attribution, no row
@@ -60,14 +60,14 @@ def test_colour_strip_runs_from_away_to_towards() -> None:
     assert towards_only[0, 0].astype(int).sum() > left.sum()  # starts at the pale middle
 
 
-def test_reasons_read_in_words(explanation) -> None:  # noqa: ANN001
+def test_reasons_read_in_words(explanation) -> None:
     bars = figures.top_reasons(explanation, k=5).data[0]
     assert len(bars.y) == 5 and all(": towards " in t or ": away from " in t for t in bars.y)
     assert len(figures.trajectory(explanation).data) == 3
     assert list(figures.modalities(explanation).data[0].x) == ["image", "clinical", "genomic"]
 
 
-def test_modality_noise_is_drawn_as_zero_on_a_readable_scale(explanation) -> None:  # noqa: ANN001
+def test_modality_noise_is_drawn_as_zero_on_a_readable_scale(explanation) -> None:
     import dataclasses
 
     tiny = np.full_like(explanation.modalities.shapley, 1e-4)  # numerical noise
