@@ -21,6 +21,8 @@ from mmcrnet.features import (
     WEEK_BOUNDS,
     WEEKS,
     Feature,
+    echo_value,
+    is_valid_text,
     to_float,
 )
 
@@ -76,7 +78,9 @@ class ClinicalCase:
         for name, value in self.static.items():
             spec = FEATURES_BY_NAME.get(name)
             if spec is None or spec.timing != "static":
-                out.append(FieldProblem(name, None, f"'{name}' is not a static feature"))
+                out.append(
+                    FieldProblem(name, None, f"'{echo_value(name)}' is not a static feature")
+                )
                 continue
             out.extend(_parse_problem(spec, value, None))
         seen: list[str] = []
@@ -87,7 +91,7 @@ class ClinicalCase:
                     FieldProblem(
                         "time_point",
                         None,
-                        f"time_point '{tp}' is not one of {', '.join(TIME_POINTS)}",
+                        f"time_point '{echo_value(tp)}' is not one of {', '.join(TIME_POINTS)}",
                     )
                 )
                 continue
@@ -100,9 +104,10 @@ class ClinicalCase:
                     continue
                 spec = FEATURES_BY_NAME.get(name)
                 if spec is None or spec.timing != "dynamic":
+                    shown = echo_value(name)
                     out.append(
                         FieldProblem(
-                            name, str(tp), f"'{name}' at {tp} is not a per-time-point feature"
+                            name, str(tp), f"'{shown}' at {tp} is not a per-time-point feature"
                         )
                     )
                     continue
@@ -120,17 +125,30 @@ class ClinicalCase:
 
     def _week_problems(self) -> list[FieldProblem]:
         """Weeks (the nominal week where none is given) within bounds and increasing."""
-        given = {str(row.get("time_point")): row.get("week") for row in self.timepoints}
+        given = {
+            row["time_point"]: row.get("week")
+            for row in self.timepoints
+            if row.get("time_point") in TIME_POINTS
+        }
         previous: tuple[str, float] | None = None
         out = []
         for tp, nominal in zip(TIME_POINTS, WEEKS):
             if tp not in given:
                 continue
             raw = given[tp]
+            if isinstance(raw, str) and not is_valid_text(raw):
+                out.append(
+                    FieldProblem(
+                        "week", tp, f"week at {tp} contains a character that is not valid text"
+                    )
+                )
+                continue
             try:
                 week = nominal if raw is None or raw == "" or pd.isna(raw) else to_float(raw)
             except (TypeError, ValueError, OverflowError):
-                out.append(FieldProblem("week", tp, f"week '{raw}' at {tp} is not a number"))
+                out.append(
+                    FieldProblem("week", tp, f"week '{echo_value(raw)}' at {tp} is not a number")
+                )
                 continue
             if not WEEK_BOUNDS[0] <= week <= WEEK_BOUNDS[1]:
                 out.append(

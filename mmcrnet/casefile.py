@@ -16,7 +16,7 @@ import json
 
 from mmcrnet.case import ClinicalCase
 from mmcrnet.errors import InvalidCase
-from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES, TIME_POINTS
+from mmcrnet.features import DYNAMIC_FEATURES, STATIC_FEATURES, TIME_POINTS, echo_value
 
 MAX_BYTES = 1 << 20  # a case is a few hundred bytes; anything this big is not one
 
@@ -25,8 +25,9 @@ def read_case_file(name: str, data: bytes) -> ClinicalCase:
     """Parse and validate a case file.
 
     Raises:
-        InvalidCase: not UTF-8 JSON/CSV, not one case, an unknown column or key, or a value
-            outside the schema (the message names the file and the field).
+        InvalidCase: not UTF-8 JSON/CSV (or JSON nested too deeply, CSV the csv module
+            refuses), not one case, an unknown column or key, or a value outside the schema or
+            not valid text (the message names the file and the field, quoting values briefly).
     """
     if len(data) > MAX_BYTES:
         raise InvalidCase(f"{name}: {len(data)} bytes is too large for one case")
@@ -42,11 +43,22 @@ def read_case_file(name: str, data: bytes) -> ClinicalCase:
     return case
 
 
+def _json_int(digits: str) -> int | str:
+    """A JSON integer; one past Python's int-from-text digit limit stays text, so the schema
+    names its field instead of ``json`` failing on the whole file."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
 def _from_json(text: str) -> ClinicalCase:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise InvalidCase(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InvalidCase("case file is nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("inputs"), dict):
         data = data["inputs"]  # a result downloaded from the app
     if (
@@ -60,7 +72,12 @@ def _from_json(text: str) -> ClinicalCase:
 
 
 def _from_csv(text: str) -> ClinicalCase:
-    rows = list(csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a lone carriage return, a field over the csv module's limit
+        reason = str(exc).split(" - ")[0]  # drop the csv module's hint meant for programmers
+        raise InvalidCase(f"not valid CSV at line {reader.reader.line_num} ({reason})") from None
     if len(rows) != 1:
         raise InvalidCase(f"expected a header and exactly one case row, found {len(rows)} rows")
     row = {
@@ -74,7 +91,7 @@ def _from_csv(text: str) -> ClinicalCase:
     unknown = [k for k in row if k not in static_names and k not in per_time and k != "case_id"]
     if unknown:
         raise InvalidCase(
-            f"unknown column '{unknown[0]}' (per-time-point values are named like "
+            f"unknown column '{echo_value(unknown[0])}' (per-time-point values are named like "
             f"tumor_diameter_cm_T1)"
         )
     static = {k: v for k, v in row.items() if k in static_names and v not in (None, "")}

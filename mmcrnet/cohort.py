@@ -20,6 +20,7 @@ from mmcrnet.features import (
     TIME_POINTS,
     WEEK_BOUNDS,
     WEEKS,
+    echo_value,
 )
 
 MAX_PROBLEMS = 200  # stop collecting after this many (a wrong file would list every cell)
@@ -106,7 +107,13 @@ def _read_csv(
     except UnicodeDecodeError as exc:
         problems.add(name, None, None, f"is not UTF-8 text (byte {exc.start})")
         return None
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a lone carriage return, a field over the csv module's limit
+        reason = str(exc).split(" - ")[0]  # drop the csv module's hint meant for programmers
+        problems.add(name, reader.line_num, None, f"not valid CSV ({reason})")
+        return None
     if not rows:
         problems.add(name, None, None, "file is empty (no header line)")
         return None
@@ -144,7 +151,7 @@ def _check_ids(frame: pd.DataFrame, file: str, problems: _Problems, unique: bool
     if unique:
         dup = frame["case_id"].duplicated(keep="first") & (frame["case_id"] != "")
         for line, value in zip(frame["_line"][dup], frame["case_id"][dup]):
-            problems.add(file, line, "case_id", f"'{value}' appears more than once")
+            problems.add(file, line, "case_id", f"'{echo_value(value)}' appears more than once")
 
 
 def _check_values(frame: pd.DataFrame, file: str, specs: Iterable, problems: _Problems) -> None:
@@ -164,7 +171,29 @@ def _ids_not_in(
     """Report every non-empty case_id of ``frame`` that is missing from ``reference``."""
     for line, cid in zip(frame["_line"], frame["case_id"]):
         if cid and cid not in reference:
-            problems.add(file, line, "case_id", f"'{cid}' {message}")
+            problems.add(file, line, "case_id", f"'{echo_value(cid)}' {message}")
+
+
+def _read_metadata(path: Path) -> dict[str, object]:
+    """cohort.json as a JSON object.
+
+    Raises:
+        InvalidCohort: not UTF-8, not JSON (a syntax error, an integer past Python's digit
+            limit), nested too deeply, or not an object.
+    """
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        message = f"is not valid JSON ({exc})"
+    except ValueError:  # an integer past Python's int-from-text digit limit
+        message = "is not valid JSON (a number with too many digits)"
+    except RecursionError:
+        message = "is not valid JSON (nested too deeply)"
+    else:
+        if isinstance(metadata, dict):
+            return metadata
+        message = f"is not a JSON object (found a {type(metadata).__name__})"
+    raise InvalidCohort([CohortProblem(path.name, None, None, message)])
 
 
 def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
@@ -219,28 +248,34 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
                     "timepoints.csv",
                     line,
                     "time_point",
-                    f"'{tp}' is not one of {', '.join(TIME_POINTS)}",
+                    f"'{echo_value(tp)}' is not one of {', '.join(TIME_POINTS)}",
                 )
         if "week" in timepoints:
             for line, week in zip(timepoints["_line"], timepoints["week"]):
                 try:
                     value = float(week) if week != "" else None
                 except ValueError:
-                    problems.add("timepoints.csv", line, "week", f"'{week}' is not a number")
+                    problems.add(
+                        "timepoints.csv", line, "week", f"'{echo_value(week)}' is not a number"
+                    )
                     continue
                 if value is not None and not WEEK_BOUNDS[0] <= value <= WEEK_BOUNDS[1]:
                     problems.add(
                         "timepoints.csv",
                         line,
                         "week",
-                        f"{week} is outside {WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g} weeks",
+                        f"'{echo_value(week)}' is outside "
+                        f"{WEEK_BOUNDS[0]:g} to {WEEK_BOUNDS[1]:g} weeks",
                     )
         key = timepoints[["case_id", "time_point"]]
         for line, (cid, tp) in zip(
             timepoints["_line"][key.duplicated()], key[key.duplicated()].itertuples(index=False)
         ):
             problems.add(
-                "timepoints.csv", line, "time_point", f"case '{cid}' has {tp} more than once"
+                "timepoints.csv",
+                line,
+                "time_point",
+                f"case '{echo_value(cid)}' has {tp} more than once",
             )
         _check_values(timepoints, "timepoints.csv", DYNAMIC_FEATURES, problems)
 
@@ -257,7 +292,7 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
                         "outcomes.csv",
                         line,
                         "response",
-                        f"'{value}' is not one of {', '.join(OUTCOMES)}",
+                        f"'{echo_value(value)}' is not one of {', '.join(OUTCOMES)}",
                     )
 
     if cases is not None and timepoints is not None:
@@ -306,10 +341,5 @@ def load_cohort(root: str | Path, require_outcomes: bool = True) -> Cohort:
     metadata: dict[str, object] = {}
     meta_path = root / "cohort.json"
     if meta_path.is_file():
-        try:
-            metadata = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidCohort(
-                [CohortProblem("cohort.json", None, None, f"is not valid JSON ({exc})")]
-            ) from None
+        metadata = _read_metadata(meta_path)
     return Cohort(root, cases, timepoints, outcomes, metadata, tuple(warnings))

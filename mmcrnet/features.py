@@ -11,6 +11,7 @@ A case has *static* features (known at baseline, carried forward to every time p
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,6 +37,44 @@ SUBTYPES: tuple[str, ...] = ("HR+/HER2-", "HER2+", "TNBC")
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "positive", "pos", "mutated"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "negative", "neg", "wildtype", "wild-type"})
+
+
+#: Characters no valid text holds: C0/C1 controls except tab, and lone surrogates (a JSON
+#: ``"\ud800"`` escape decodes to one; it cannot be encoded, so it breaks whatever prints it).
+_NOT_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+#: How many characters of a user's value an error message quotes.
+ECHO_CHARS = 20
+
+
+def is_valid_text(text: str) -> bool:
+    """True when ``text`` holds no control character (tab aside) and no lone surrogate."""
+    return _NOT_TEXT.search(text) is None
+
+
+def echo_value(value: object, limit: int = ECHO_CHARS) -> str:
+    """``value`` as an error message may quote it: at most ``limit`` characters (then "…"),
+    non-printable characters and lone surrogates escaped (``\\ud800``), so the message stays one
+    short line of valid text whatever the user sent."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, tuple, dict, set)):
+        text = f"<{type(value).__name__}>"  # never stringify user-sized nesting
+    elif isinstance(value, int):
+        try:
+            text = str(value)
+        except ValueError:  # past Python's int-to-text digit limit: quote the leading digits
+            drop = max(0, value.bit_length() * 3 // 10 - 2 * limit)
+            text = ("-" if value < 0 else "") + str(abs(value) // 10**drop)
+    else:
+        text = str(value)
+    shown = ""
+    for char in text:
+        piece = char if char.isprintable() else char.encode("unicode_escape").decode()
+        if len(shown) + len(piece) > limit:
+            return shown + "…"
+        shown += piece
+    return shown
 
 
 def to_float(value: object) -> float:
@@ -87,18 +126,30 @@ class Feature:
         """
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
+        if isinstance(value, (list, tuple, dict, set)):
+            raise InvalidCase(f"{self.name}: expected one value, not a {type(value).__name__}")
         if isinstance(value, str):
+            if not is_valid_text(value):
+                raise InvalidCase(f"{self.name}: contains a character that is not valid text")
             text = value.strip()
             if text == "" or text.lower() in {"na", "nan", "missing"}:
                 return math.nan
+        elif isinstance(value, float):
+            text = f"{value:g}"
         else:
-            text = f"{value:g}" if isinstance(value, float) else str(value)
+            try:
+                text = str(value)
+            except ValueError:  # an int past Python's int-to-text digit limit: out of any range
+                raise InvalidCase(
+                    f"{self.name}: '{echo_value(value)}' is not a number in range"
+                ) from None
+        shown = echo_value(text)
         if self.kind == "categorical":
             lowered = {c.lower(): i for i, c in enumerate(self.categories)}
             key = text.lower()
             if key in lowered:
                 return float(lowered[key])
-            raise InvalidCase(f"{self.name}: '{text}' is not one of {', '.join(self.categories)}")
+            raise InvalidCase(f"{self.name}: '{shown}' is not one of {', '.join(self.categories)}")
         if self.kind == "binary":
             if isinstance(value, bool):
                 return float(value)
@@ -107,20 +158,20 @@ class Feature:
                 return 1.0
             if key in FALSE_WORDS or key in {"0.0"}:
                 return 0.0
-            raise InvalidCase(f"{self.name}: '{text}' is not yes/no (1/0)")
+            raise InvalidCase(f"{self.name}: '{shown}' is not yes/no (1/0)")
         try:
             number = float(text)
         except ValueError:
-            raise InvalidCase(f"{self.name}: '{text}' is not a number") from None
+            raise InvalidCase(f"{self.name}: '{shown}' is not a number") from None
         if not math.isfinite(number):
-            raise InvalidCase(f"{self.name}: '{text}' is not a finite number")
+            raise InvalidCase(f"{self.name}: '{shown}' is not a finite number")
         if self.integer and number != round(number):
-            raise InvalidCase(f"{self.name}: {text} is not a whole number")
+            raise InvalidCase(f"{self.name}: {shown} is not a whole number")
         if self.bounds is not None and not (self.bounds[0] <= number <= self.bounds[1]):
             lo, hi = self.bounds
             unit = f" {self.unit}" if self.unit else ""
             raise InvalidCase(
-                f"{self.name}: {text}{unit} is outside the accepted range {lo:g} to {hi:g}{unit}"
+                f"{self.name}: {shown}{unit} is outside the accepted range {lo:g} to {hi:g}{unit}"
             )
         return number
 

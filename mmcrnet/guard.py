@@ -70,10 +70,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from mmcrnet.case import ClinicalCase
-from mmcrnet.checkpoint import InvalidModel, load_model, read_card, sha256_of
+from mmcrnet.checkpoint import (
+    CARD,
+    InvalidModel,
+    card_entry,
+    load_model,
+    read_card,
+    read_json_object,
+    sha256_of,
+    weights_sha256,
+)
 from mmcrnet.errors import InvalidArgument, OncoPredictError, UnreadableImage
 from mmcrnet.features import DYNAMIC_FEATURES, FEATURES, STATIC_FEATURES, Feature, column_codes
 from mmcrnet.io import Phase, RawFile, Study, read_paths, read_study
@@ -520,40 +530,43 @@ class Guard:
             raise InvalidModel(
                 f"{folder}: no {missing} (run: python -m mmcrnet guard fit --model {folder})"
             )
-        try:
-            card = json.loads(card_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InvalidModel(
-                f"{card_path}: not valid JSON ({exc.msg} at line {exc.lineno})"
-            ) from None
-        expected, actual = card.get("weights", {}).get("sha256"), sha256_of(weights)
+        card = read_json_object(card_path)
+        expected = weights_sha256(card, GUARD_CARD)
+        thresholds: dict[str, Any] = card_entry(card, GUARD_CARD, "thresholds", dict)
+        layer_names: list[Any] = card_entry(card, GUARD_CARD, "layers", list)
+        feature_ranges: dict[str, Any] = card_entry(card, GUARD_CARD, "feature_ranges", dict)
+        actual = sha256_of(weights)
         if expected != actual:
             raise InvalidModel(
-                f"{weights}: SHA-256 {actual[:12]}... does not match "
-                f"{GUARD_CARD}'s {str(expected)[:12]}..."
+                f"{GUARD_WEIGHTS}: SHA-256 {actual[:12]}... does not match "
+                f"{GUARD_CARD}'s {expected[:12]}..."
             )
-        model_sha = read_card(folder).get("weights", {}).get("sha256")
+        model_sha = weights_sha256(read_card(folder), CARD)
         if card.get("model_sha256") != model_sha:
             raise InvalidModel(
-                f"{card_path}: fitted for model weights "
+                f"{GUARD_CARD}: fitted for model weights "
                 f"{str(card.get('model_sha256'))[:12]}... but model.json has "
-                f"{str(model_sha)[:12]}... (run: python -m mmcrnet guard fit)"
+                f"{model_sha[:12]}... (run: python -m mmcrnet guard fit)"
             )
-        tensors = load_file(str(weights))
+        try:
+            tensors = load_file(str(weights))
+        except SafetensorError as exc:
+            raise InvalidModel(f"{GUARD_WEIGHTS}: not a safetensors file ({exc})") from None
         densities = {}
-        for kind, threshold in card["thresholds"].items():
+        for kind, threshold in thresholds.items():
             layers = {}
-            for name in card["layers"]:
+            for name in layer_names:
                 key = f"{kind}.{name}"
-                if f"{key}.mean" not in tensors:
-                    raise InvalidModel(f"{weights}: no tensor '{key}.mean'")
+                for part in ("mean", "precision", "scale"):
+                    if f"{key}.{part}" not in tensors:
+                        raise InvalidModel(f"{GUARD_WEIGHTS}: no tensor '{key}.{part}'")
                 layers[name] = EmbeddingDensity(
                     tensors[f"{key}.mean"].astype(np.float64),
                     tensors[f"{key}.precision"].astype(np.float64),
                     float(tensors[f"{key}.scale"][0]),
                 )
             densities[kind] = ImageDensity(layers, float(threshold))
-        ranges = {k: (float(v[0]), float(v[1])) for k, v in card["feature_ranges"].items()}
+        ranges = {k: (float(v[0]), float(v[1])) for k, v in feature_ranges.items()}
         return cls(densities, ranges, card)
 
     def save(self, model_dir: Path | str) -> dict[str, Any]:
@@ -1070,10 +1083,12 @@ def evaluate_guard(
                 [
                     RawFile(f"{render.case_id}/phase{i + 1}.dcm", data)
                     for i, data in enumerate(mri_datasets(render, rendered.mri))
-                ]
+                ],
+                isolate=False,  # our own phantom renders
             ),
             "mammogram": read_study(
-                [RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, rendered))]
+                [RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, rendered))],
+                isolate=False,
             ),
         }
         for name in TRANSFORMS:

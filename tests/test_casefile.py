@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -56,3 +57,69 @@ def test_bad_files_name_the_problem(name: str, data: bytes, words: str) -> None:
     with pytest.raises(InvalidCase, match=words.replace("{", r"\{").replace("(", r"\(")) as info:
         read_case_file(name, data)
     assert "\n" not in str(info.value)
+
+
+def _json_case(static: str = "{}", t0: str = '{"time_point": "T0"}') -> bytes:
+    return f'{{"static": {static}, "timepoints": [{t0}]}}'.encode()
+
+
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("case.json", _json_case('{"age": ' + "9" * 5000 + "}"), "case.json: Age: '99999"),
+        ("case.csv", b"age\n" + b"9" * 5000 + b"\n", "case.csv: Age: '99999"),
+        (
+            "case.json",
+            _json_case(t0='{"time_point": "T0", "week": ' + "9" * 401 + "}"),
+            "case.json: week '999",
+        ),
+        (
+            "case.json",
+            _json_case(t0='{"time_point": "T0", "week": ' + "9" * 5000 + "}"),
+            "case.json: Week inf",
+        ),
+        ("case.csv", b"week_T0\n" + b"9" * 5000 + b"\n", "case.csv: Week inf at T0"),
+    ],
+)
+def test_huge_numbers_are_named_in_a_short_line(name: str, data: bytes, words: str) -> None:
+    with pytest.raises(InvalidCase) as info:
+        read_case_file(name, data)
+    message = str(info.value)
+    assert message.startswith(words) and len(message) < 120 and "\n" not in message
+
+
+def test_deeply_nested_json_is_refused() -> None:
+    with pytest.raises(InvalidCase, match="case.json: case file is nested too deeply"):
+        read_case_file("case.json", b"[" * 100_000 + b"]" * 100_000)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"age,regimen\n50,AC\rT\n", "new-line character seen in unquoted field"),
+        (b'age,regimen\n50,"' + b"x" * 140_000 + b'"\n', "field larger than field limit (131072)"),
+    ],
+)
+def test_csv_the_csv_module_refuses(data: bytes, words: str) -> None:
+    with pytest.raises(
+        InvalidCase, match=re.escape(f"case.csv: not valid CSV at line 2 ({words})")
+    ):
+        read_case_file("case.csv", data)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (_json_case('{"regimen": "\\ud800"}'), "Neoadjuvant regimen: contains a character"),
+        (_json_case('{"age": "5\\u0000"}'), "Age: contains a character"),
+        (_json_case(t0='{"time_point": "T0", "week": "\\udfff"}'), "week at T0 contains a"),
+        (_json_case('{"\\ud800": 1}'), "'\\ud800' is not a static feature"),
+        (_json_case(t0='{"time_point": "T\\ud800"}'), "time_point 'T\\ud800' is not one"),
+    ],
+)
+def test_text_that_is_not_valid_text_is_refused(data: bytes, words: str) -> None:
+    with pytest.raises(InvalidCase) as info:
+        read_case_file("case.json", data)
+    message = str(info.value)
+    assert message.startswith(f"case.json: {words}"), message
+    message.encode("utf-8")  # a lone surrogate would make this (and st.error) fail

@@ -114,3 +114,45 @@ def test_ragged_and_non_utf8_files(cohort_copy: Path) -> None:
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(InvalidCohort, match="is not a folder"):
         load_cohort(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"PH1,5\r0\n", "not valid CSV (new-line character seen in unquoted field)"),
+        (b'PH1,"' + b"5" * 140_000 + b'"\n', "not valid CSV (field larger than field limit"),
+    ],
+)
+def test_csv_the_csv_module_refuses_is_a_problem(
+    cohort_copy: Path, body: bytes, words: str
+) -> None:
+    (cohort_copy / "cases.csv").write_bytes(b"case_id,age\n" + body)
+    with pytest.raises(InvalidCohort) as info:
+        load_cohort(cohort_copy)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.row) == ("cases.csv", 2)
+    assert str(problem).startswith(f"cases.csv line 2: {words}")
+
+
+def test_long_and_control_character_cells_are_short_problems(cohort_copy: Path) -> None:
+    edit(cohort_copy / "cases.csv", 2, "regimen", '"TCHP\rX"')
+    edit(cohort_copy / "timepoints.csv", 2, "week", "9" * 5000)
+    edit(cohort_copy / "outcomes.csv", 2, "response", "x" * 5000)
+    with pytest.raises(InvalidCohort) as info:
+        load_cohort(cohort_copy)
+    messages = {(p.file, p.column): p.message for p in info.value.problems}
+    assert messages[("cases.csv", "regimen")] == "contains a character that is not valid text"
+    assert messages[("timepoints.csv", "week")].startswith("'99999999999999999999…' is outside")
+    assert messages[("outcomes.csv", "response")] == (
+        "'xxxxxxxxxxxxxxxxxxxx…' is not one of pCR, partial, none"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, '{"n": ' + "9" * 5000 + "}", "[1, 2]"],
+    ids=["nested", "huge-integer", "not-an-object"],
+)
+def test_broken_cohort_json_is_a_problem(cohort_copy: Path, text: str) -> None:
+    (cohort_copy / "cohort.json").write_text(text)
+    assert problems_of(cohort_copy) == [("cohort.json", None, None)]

@@ -13,6 +13,7 @@ from mmcrnet.features import (
     STATIC_FEATURES,
     column_codes,
     design_matrix,
+    echo_value,
     encode_column,
     feature,
     subtype_of,
@@ -75,6 +76,47 @@ def test_parse_rejects_with_named_value(name: str, raw: str, words: list[str]) -
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize(
+    "name, raw, message",
+    [
+        ("age", 10**5000, "age: '10000000000000000000…' is not a number in range"),
+        ("age", "9" * 5000, "age: '99999999999999999999…' is not a finite number"),
+        ("bmi", [10**5000], "bmi: expected one value, not a list"),
+        ("regimen", "TCHP\ud800", "regimen: contains a character that is not valid text"),
+        ("grade", "2\x00", "grade: contains a character that is not valid text"),
+        ("histology", "ductal\r\nx", "histology: contains a character that is not valid text"),
+    ],
+    ids=["huge-int", "huge-text", "list", "surrogate", "nul", "newline"],
+)
+def test_parse_rejects_huge_and_invalid_text_in_one_short_line(
+    name: str, raw: object, message: str
+) -> None:
+    with pytest.raises(InvalidCase) as info:
+        feature(name).parse(raw)
+    assert str(info.value) == message
+
+
+def test_parse_accepts_a_tab() -> None:
+    assert feature("regimen").parse("\tTCHP\t") == 1.0
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("T0", "T0"),
+        ("x" * 30, "x" * 20 + "…"),
+        ("a\ud800\nb", "a\\ud800\\nb"),
+        (10**5000, "1" + "0" * 19 + "…"),
+        (-(10**5000), "-1" + "0" * 18 + "…"),
+        (2.5, "2.5"),
+    ],
+    ids=["short", "long", "unprintable", "huge-int", "huge-negative-int", "float"],
+)
+def test_echo_value_is_short_printable_text(value: object, shown: str) -> None:
+    assert echo_value(value) == shown
+    assert echo_value(value).encode("utf-8")
 
 
 def test_unknown_feature_lists_known_names() -> None:
