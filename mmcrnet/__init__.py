@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.errors import (
     BadArchive,
     CohortProblem,
@@ -27,7 +26,6 @@ from mmcrnet.errors import (
     UnsupportedImage,
     WrongFileType,
 )
-from mmcrnet.features import FEATURES, OUTCOMES, SUBTYPES, TIME_POINTS, WEEK_BOUNDS, WEEKS, Feature
 from mmcrnet.report import (
     APP_VERSION,
     DISCLAIMER,
@@ -37,7 +35,17 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers
     from mmcrnet.case import ClinicalCase
     from mmcrnet.casefile import read_case_file
     from mmcrnet.checkpoint import InvalidModel
+    from mmcrnet.cohort import Cohort, load_cohort
     from mmcrnet.explain import MODALITIES, Explainer, Explanation, feature_label
+    from mmcrnet.features import (
+        FEATURES,
+        OUTCOMES,
+        SUBTYPES,
+        TIME_POINTS,
+        WEEK_BOUNDS,
+        WEEKS,
+        Feature,
+    )
     from mmcrnet.guard import Guard, GuardReport
     from mmcrnet.io import RawFile, Study, read_paths, read_study
     from mmcrnet.predict import Prediction, Predictor, compute_device
@@ -46,8 +54,16 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers
 
 __version__ = APP_VERSION
 
-#: Names that load torch: imported on first access (PEP 562), so ``import mmcrnet`` stays light.
+#: Names that load torch or pandas: imported on first access (PEP 562), so ``import mmcrnet``
+#: stays light (the decoding sandbox's child starts from it).
 _LAZY = {
+    "Cohort": "mmcrnet.cohort",
+    "load_cohort": "mmcrnet.cohort",
+    **{
+        name: "mmcrnet.features"
+        for name in ("FEATURES", "OUTCOMES", "SUBTYPES", "TIME_POINTS", "WEEK_BOUNDS", "WEEKS")
+    },
+    "Feature": "mmcrnet.features",
     "ClinicalCase": "mmcrnet.case",
     "Prediction": "mmcrnet.predict",
     "Predictor": "mmcrnet.predict",

@@ -14,6 +14,7 @@ Subcommands:
                       check the explanations against the phantom's truth
     guard fit         fit the out-of-distribution guard on the model's training split
     guard evaluate    measure what the guard flags (phantom, pydicom images, transforms)
+    fuzz              mutation-fuzz the upload path; the readers' contract under hostile bytes
 
 Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr naming it).
 """
@@ -147,9 +148,12 @@ def cmd_phantom_examples(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from mmcrnet.io import read_paths
+    from mmcrnet.report import image_summary
 
     study = read_paths(args.files, modality=args.modality, slice_index=args.slice)
-    print(json.dumps(study.summary(), indent=2))
+    # Files and folders as "file 1", "[folder]", no patient or study IDs: the output gets pasted
+    # into tickets and mails, and file names often carry the patient's name.
+    print(json.dumps(image_summary(study), indent=2))
     return EXIT_OK
 
 
@@ -457,6 +461,44 @@ def cmd_guard_evaluate(args: argparse.Namespace) -> int:
         print(format_evaluation(result))
         print(f"({result['seconds']} s) {result['command']}")
     return EXIT_OK if evaluation.passed else EXIT_FAILED
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from mmcrnet.fuzz import run
+
+    bar = _progress_bar(args.inputs, "fuzzing")
+    report = run(
+        args.inputs,
+        args.seed,
+        args.examples,
+        args.max_minutes * 60 if args.max_minutes else None,
+        progress=lambda done, _total: bar.update(done - bar.n),
+    )
+    bar.close()
+    result = {**report.to_dict(), "command": _command(args)}
+    print(json.dumps(result, indent=2))
+    return EXIT_OK if not report.escapes else EXIT_FAILED
+
+
+def _add_fuzz(commands: Subcommands, flags: Flags) -> None:
+    """``fuzz``."""
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="mutation-fuzz the upload path",
+        description="Read mutated copies of pydicom's test files and our own DICOM, PNG and zip "
+        "files the way the Predict page reads an upload; print the outcomes, the slowest input, "
+        "peak memory and every exception that is not ours (exit 1 if any).",
+    )
+    fuzz.add_argument("--inputs", type=_positive_int, default=10000, help="inputs to try")
+    fuzz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fuzz.add_argument("--max-minutes", type=float, default=None, help="stop after this long")
+    fuzz.add_argument(
+        "--examples",
+        type=Path,
+        default=Path("assets/examples"),
+        help="our own seed files (default assets/examples)",
+    )
+    fuzz.set_defaults(func=cmd_fuzz)
 
 
 def _add_phantom(commands: Subcommands, flags: Flags) -> None:
@@ -838,6 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_explain,
         _add_evaluate_explanations,
         _add_guard,
+        _add_fuzz,
     ):
         add(commands, flags)
     return parser

@@ -115,10 +115,10 @@ def _render_inputs(render: CaseRender) -> tuple[np.ndarray, np.ndarray]:
         RawFile(f"{render.case_id}/mri/phase{i + 1}.dcm", data)
         for i, data in enumerate(mri_datasets(render, images.mri))
     ]
-    _, mri = image_input(read_study(mri_files))
-    _, mammogram = image_input(
-        read_study([RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, images))])
-    )
+    # Files we rendered ourselves: decoded here, not in the upload sandbox.
+    _, mri = image_input(read_study(mri_files, isolate=False))
+    mammogram_file = RawFile(f"{render.case_id}/mammogram.dcm", mammogram_dataset(render, images))
+    _, mammogram = image_input(read_study([mammogram_file], isolate=False))
     return mri, mammogram
 
 

@@ -36,6 +36,11 @@ IMAGE_SIZE = 128
 
 MRI_ROLES = ("pre", "early", "late")
 MRI_TARGET_TIMES_S = (0.0, 90.0, 360.0)
+#: The longest side / the shortest that the model reads (a breast MRI slice is about 1:1, a
+#: mammogram about 1.3:1); a 65535 x 96 strip would otherwise be padded to a 16 GiB square.
+MAX_ASPECT = 4.0
+#: The longest side the model reads (a mammogram detector is up to about 4 800 pixels).
+MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -80,12 +85,15 @@ class Geometry:
                 f"image of shape {image.shape} does not match the geometry's "
                 f"(C, {self.height}, {self.width})"
             )
-        channels = image.shape[0]
-        padded = np.zeros((channels, self.side, self.side), dtype=np.float32)
-        padded[:, self.top : self.top + self.height, self.left : self.left + self.width] = image
+        # One channel at a time: the padded square is side^2 floats (64 MiB at 4096).
+        return np.stack([self._forward_plane(plane) for plane in image])
+
+    def _forward_plane(self, plane: np.ndarray) -> np.ndarray:
+        padded = np.zeros((self.side, self.side), dtype=np.float32)
+        padded[self.top : self.top + self.height, self.left : self.left + self.width] = plane
         if self.side == self.size:
             return padded
-        tensor = torch.from_numpy(padded)[None]  # (1, C, side, side)
+        tensor = torch.from_numpy(padded)[None, None]  # (1, 1, side, side)
         mode = "area" if self.side > self.size else "bilinear"
         resized = F.interpolate(
             tensor,
@@ -93,7 +101,7 @@ class Geometry:
             mode=mode,
             **({} if mode == "area" else {"align_corners": False}),
         )
-        return resized[0].numpy()
+        return resized[0, 0].numpy()
 
     def inverse(self, plane: np.ndarray) -> np.ndarray:
         """(h, w) plane over the whole model input (any resolution, e.g. a conv layer's 8 x 8)
@@ -216,10 +224,22 @@ def model_image(study: Study, size: int = IMAGE_SIZE) -> ModelImage:
 
     Raises:
         UnsupportedImage: a modality the model does not read (CT, ...), a DCE-MRI with one
-            phase, or phases whose order is not known (assign them first).
+            phase, phases whose order is not known (assign them first), or an image more than
+            :data:`MAX_ASPECT` times longer than wide or more than :data:`MAX_SIDE` a side.
     """
-    height, width = study.image.shape[-2:]
-    geometry = Geometry(int(height), int(width), size)
+    height, width = (int(n) for n in study.image.shape[-2:])
+    aspect = max(height, width) / max(min(height, width), 1)
+    if aspect > MAX_ASPECT:
+        raise UnsupportedImage(
+            f"the image is {width} x {height} pixels ({aspect:.0f}:1); the model reads images "
+            f"no more than {MAX_ASPECT:g} times longer than wide"
+        )
+    if max(height, width) > MAX_SIDE:
+        raise UnsupportedImage(
+            f"the image is {width} x {height} pixels; the model reads images up to {MAX_SIDE} "
+            "pixels a side"
+        )
+    geometry = Geometry(height, width, size)
     if study.kind == "mri":
         if getattr(study, "phase_source", "dicom") == "unassigned":
             raise UnsupportedImage(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import PurePath
@@ -66,16 +67,71 @@ class GuardReportLike(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-def image_summary(study: StudyLike | None) -> dict[str, Any] | None:
-    """A study's summary without identifiers and with file names only (no folders)."""
+class Pseudonyms:
+    """File and folder names replaced by "file 1", "file 2" ... (in the order read) and
+    "[folder]": upload and folder names often carry the patient's name, and server paths say
+    where the data lives. Applied to every string of a document's image summary, left-out list
+    and guard verdict."""
+
+    def __init__(self, sources: Sequence[str]) -> None:
+        self.files = {str(s): f"file {i + 1}" for i, s in enumerate(sources)}
+        parts: set[str] = set()
+        for source in self.files:  # the folders and archives the files came from
+            for parent in PurePath(source.replace("\\", "/")).parents:
+                text = str(parent)
+                # a bare word ("mri") could be an ordinary value elsewhere: only paths and zips
+                if "/" in text.strip("/") or text.lower().endswith(".zip"):
+                    parts.add(text)
+        # longest first, so a path goes before the folder names inside it
+        names = sorted(self.files, key=len, reverse=True)
+        rest = sorted(parts - set(self.files), key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(f"(?<![\\w.-]){re.escape(n)}(?![\\w.-])" for n in names + rest))
+            if names
+            else None
+        )
+
+    def text(self, value: str) -> str:
+        if self._pattern is None:
+            return value
+        return self._pattern.sub(lambda m: self.files.get(m.group(0), "[folder]"), value)
+
+    def apply(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` (JSON-like) with every name in every string replaced."""
+        return {key: self._apply(value) for key, value in document.items()}
+
+    def _apply(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list | tuple):
+            return [self._apply(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._apply(v) for k, v in value.items()}
+        return value
+
+
+def file_names(study: StudyLike | None) -> list[str]:
+    """The names of a study's files: those read, then those left out ("name: reason" lines)."""
+    if study is None:
+        return []
+    summary = study.summary()
+    read, left_out = summary.get("sources", []), summary.get("left_out", [])
+    names = [str(s) for s in read] if isinstance(read, list | tuple) else []
+    if isinstance(left_out, list | tuple):
+        names += [str(line).split(": ", 1)[0] for line in left_out]
+    return list(dict.fromkeys(names))
+
+
+def image_summary(
+    study: StudyLike | None, names: Pseudonyms | None = None
+) -> dict[str, Any] | None:
+    """A study's summary without identifiers, its files and folders named by ``names`` (by
+    default the study's own :class:`Pseudonyms`)."""
     if study is None:
         return None
     summary: dict[str, Any] = {k: v for k, v in study.summary().items() if k not in _IDENTIFYING}
-    summary["sources"] = [PurePath(str(s)).name for s in summary.get("sources", [])]
-    for phase in summary.get("phases", []):
-        if "sources" in phase:
-            phase["sources"] = [PurePath(str(s)).name for s in phase["sources"]]
-    return summary
+    names = names or Pseudonyms(file_names(study))
+    return names.apply(summary)
 
 
 @dataclass(frozen=True)
@@ -164,6 +220,7 @@ def case_report(
     """The document for one explained case."""
     prediction = explanation.prediction
     created = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    names = Pseudonyms(file_names(study))
     return CaseReport(
         app={"name": "OncoPredict", "version": app_version},
         created=created,
@@ -171,10 +228,10 @@ def case_report(
         inputs={
             "static": dict(static),
             "timepoints": [dict(r) for r in timepoints],
-            "image": image_summary(study),
+            "image": image_summary(study, names),
         },
-        left_out=list(left_out),
-        guard=guard.to_dict() if guard is not None else None,
+        left_out=[names.text(line) for line in left_out],
+        guard=names.apply(guard.to_dict()) if guard is not None else None,
         explanation=explanation.to_dict(include_maps=include_maps),
         model={
             "name": prediction.model,

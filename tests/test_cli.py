@@ -153,7 +153,7 @@ def test_explain_prints_reasons_and_json(
     assert explained["target"] == "partial"
     assert explained["image"]["kind"] == "mammogram" and "maps" not in explained["image"]
     assert explained["sequence"]["time_points"] == ["T0", "T1"]
-    assert data["inputs"]["image"]["sources"] == ["mammogram.dcm"]  # no server paths
+    assert data["inputs"]["image"]["sources"] == ["file 1"]  # no file names, no server paths
     assert (
         main(["explain", "PH99999", "--model", str(tiny_model_dir), "--cohort", str(examples_dir)])
         == 2

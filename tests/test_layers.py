@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.cohort",
         "mmcrnet.phantom.cohort",
     ),
+    ("mmcrnet.io.sandbox",),
     ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
     ("mmcrnet.io", "mmcrnet.phantom.examples", "mmcrnet.casefile", "mmcrnet.checkpoint"),
@@ -42,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("mmcrnet.explain.explanation",),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
-    ("mmcrnet.benchmark", "mmcrnet.answer"),
+    ("mmcrnet.benchmark", "mmcrnet.answer", "mmcrnet.fuzz"),
     ("mmcrnet",),  # the public names, most of them imported on first use
     ("mmcrnet.__main__",),
 )

@@ -42,7 +42,7 @@ def test_round_trip(report: CaseReport) -> None:
 def test_no_identifiers_or_server_paths(report: CaseReport) -> None:
     text = report.to_json()
     image = report.inputs["image"]
-    assert image["sources"] == ["phase1.dcm", "phase2.dcm", "phase3.dcm"]
+    assert image["sources"] == ["file 1", "file 2", "file 3"]
     assert "patient_id" not in image and "study_uid" not in image
     assert "PH00019" not in text and "/assets/" not in text and str(Path.cwd()) not in text
 

@@ -79,7 +79,8 @@ def load_example(use_case: Callable[[ClinicalCase], None]) -> None:
         use_case(ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id))
     kind = st.session_state.get(EXAMPLE_IMAGE) or "mri"
     st.session_state.setdefault(STUDIES, {})["Bundled example"] = read_paths(
-        cohort.image_paths(case_id, kind)
+        cohort.image_paths(case_id, kind),
+        isolate=False,  # our own files, not an upload
     )
     st.session_state[LOADED] = case_id
 

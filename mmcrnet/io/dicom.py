@@ -8,9 +8,12 @@ Windowing to [0, 1] is done for the whole series in :mod:`mmcrnet.io.series` (wi
 from __future__ import annotations
 
 import datetime as _dt
+import logging
+import re
 import struct
 import threading
 import warnings
+import zlib
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -28,7 +31,7 @@ from pydicom.uid import (
 )
 
 from mmcrnet.errors import CorruptDicom, ImageTooLarge, NoPixelData, UnsupportedImage
-from mmcrnet.io.sources import Limits, RawFile
+from mmcrnet.io.sources import DEFAULT_LIMITS, Limits, RawFile
 
 _PARSE_ERRORS: tuple[type[BaseException], ...] = (
     InvalidDicomError,
@@ -42,8 +45,13 @@ _PARSE_ERRORS: tuple[type[BaseException], ...] = (
     AttributeError,
     NotImplementedError,
     OverflowError,
+    RecursionError,
+    StopIteration,
+    zlib.error,
     struct.error,
 )
+_DEFLATED = b"1.2.840.10008.1.2.1.99"
+_INFLATE_CHUNK = 1 << 20
 _GRAY = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = (
     "RGB",
@@ -118,13 +126,36 @@ class DecodedDicom:
 
 
 def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
+    """One line of an exception's text (its type's name when it has none, as StopIteration)."""
+    line = " ".join(str(text).split())
+    return line or (type(text).__name__ if isinstance(text, BaseException) else "")
+
+
+def _warning_text(message: object) -> str:
+    """A parser warning without the values it quotes (they can carry names or IDs): pydicom
+    says e.g. "Invalid value for VR UI: '1.2.SMITH'"; we keep only which VR was wrong."""
+    vr = re.search(r"\bVR '?([A-Z]{2})\b", str(message))
+    if vr:
+        return f"a value of VR {vr.group(1)} does not follow the DICOM standard"
+    return "a header element does not follow the DICOM standard"
+
+
+class _RedactValues(logging.Filter):
+    """pydicom logs each warning as well as raising it; the log gets the redacted text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            record.msg, record.args = _warning_text(record.getMessage()), ()
+        return True
+
+
+logging.getLogger("pydicom").addFilter(_RedactValues())
 
 
 def _record(name: str, caught: list[warnings.WarningMessage]) -> list[str]:
     seen: list[str] = []
     for w in caught:
-        msg = f"{name}: {_one_line(w.message)}"
+        msg = f"{name}: {_warning_text(w.message)}"
         if msg not in seen:
             seen.append(msg)
     if len(seen) > _MAX_WARNINGS_PER_FILE:
@@ -133,18 +164,62 @@ def _record(name: str, caught: list[warnings.WarningMessage]) -> list[str]:
     return seen
 
 
-def parse(raw: RawFile) -> tuple[Dataset, list[str]]:
+def _check_inflated_size(raw: RawFile, limits: Limits) -> None:
+    """For a deflated DICOM, inflate in bounded chunks (nothing kept) and refuse it when the
+    data set would be larger than ``limits.max_file_bytes``: pydicom inflates all of it at once,
+    so a 1 MB file could otherwise cost gigabytes before any other limit is checked.
+
+    Raises:
+        ImageTooLarge: the inflated data set exceeds the limit.
+        CorruptDicom: the deflate stream is damaged.
+    """
+    start = _meta_end(raw.data)
+    if start is None or _DEFLATED not in raw.data[:start]:
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending, total = raw.data[start:], 0
+    try:
+        while pending and not inflater.eof:
+            total += len(inflater.decompress(pending, _INFLATE_CHUNK))
+            pending = inflater.unconsumed_tail
+            if total > limits.max_file_bytes:
+                raise ImageTooLarge(
+                    f"{raw.name}: the deflated data set inflates to more than the limit of "
+                    f"{limits.max_file_bytes} bytes"
+                )
+    except zlib.error as exc:
+        raise CorruptDicom(f"{raw.name}: the deflated data set is damaged ({exc})") from exc
+
+
+def _meta_end(data: bytes) -> int | None:
+    """Offset just after the file meta group of a file with a preamble (from its group length
+    (0002,0000)); None without a preamble or a readable group length."""
+    if len(data) < 144 or data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00":
+        return None
+    # explicit VR: tag, "UL", 2-byte length; implicit VR: tag, 4-byte length; then the value
+    if data[136:138] != b"UL" and data[136:140] != b"\x04\x00\x00\x00":
+        return None
+    (length,) = struct.unpack("<I", data[140:144])
+    return 144 + int(length)
+
+
+def parse(raw: RawFile, limits: Limits = DEFAULT_LIMITS) -> tuple[Dataset, list[str]]:
     """Parse DICOM bytes fully (every element converted) and return the dataset and warnings.
 
     Raises:
         CorruptDicom: pydicom cannot parse the file (truncated header, garbage after 'DICM').
+        ImageTooLarge: a deflated data set that inflates beyond the limits.
     """
     has_preamble = len(raw.data) >= 132 and raw.data[128:132] == b"DICM"
+    _check_inflated_size(raw, limits)
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             ds = dcmread(BytesIO(raw.data), force=not has_preamble)
-            for _ in ds.iterall():  # convert lazily-parsed elements now, inside the error handler
+            # convert lazily-parsed elements now (file meta included), inside the handler
+            for _ in ds.iterall():
+                pass
+            for _ in ds.file_meta.iterall():
                 pass
         except _PARSE_ERRORS as exc:
             raise CorruptDicom(
@@ -166,8 +241,26 @@ def _sop_name(ds: Dataset) -> str:
     )
     if uid is None:
         return "unknown SOP class"
-    name = UID(str(uid)).name
-    return name or str(uid)
+    return _uid_label(str(uid), "SOP class")
+
+
+_UID_SYNTAX = re.compile(r"[0-9][0-9.]{0,63}")
+
+
+def _uid_label(uid: str, what: str) -> str:
+    """A UID's name, the UID when it is a well-formed unknown one, else "an invalid <what>":
+    messages never echo arbitrary header bytes."""
+    uid = uid.strip("\x00 ")
+    name = UID(uid).name if _UID_SYNTAX.fullmatch(uid) else ""
+    if name and name != uid:
+        return name
+    return uid if _UID_SYNTAX.fullmatch(uid) else f"an invalid {what} UID"
+
+
+def _clip(value: str, limit: int = 32) -> str:
+    """A header value for a message: printable, one line, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _transfer_syntax(ds: Dataset) -> UID:
@@ -375,7 +468,7 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
         UnsupportedImage: no decoder for the transfer syntax, or an unsupported colour model.
         ImageTooLarge: Rows*Columns*samples (per frame or over all frames) exceeds the limits.
     """
-    ds, notes = parse(raw)
+    ds, notes = parse(raw, limits)
     name = raw.name
     if "PixelData" not in ds:
         sop = _sop_name(ds)
@@ -411,10 +504,11 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
         )
     if photometric not in _GRAY + _COLOUR:
         raise UnsupportedImage(
-            f"{name}: photometric interpretation '{photometric}' is not supported"
+            f"{name}: photometric interpretation '{_clip(photometric)}' is not supported"
         )
     tsyntax = _transfer_syntax(ds)
     _check_decoder(name, tsyntax)
+    _check_pixel_data_length(name, ds, tsyntax, rows * columns * samples, bits, n_frames)
     frames = _frames(ds, n_frames)
     return DicomHeader(
         name=name,
@@ -438,12 +532,43 @@ def read_header(raw: RawFile, limits: Limits) -> DicomHeader:
     )
 
 
+def _check_pixel_data_length(
+    name: str, ds: Dataset, tsyntax: UID, per_frame: int, bits: int, n_frames: int
+) -> None:
+    """Refuse a header that declares more than its pixel data can hold, before any decoding
+    (a 424-byte file can declare 30 million frames).
+
+    Native data must hold every declared bit; encapsulated data needs at least one 8-byte item
+    per frame.
+
+    Raises:
+        CorruptDicom: the declared frames cannot be in the data.
+    """
+    pixel_data = ds.get("PixelData")
+    held = len(pixel_data) if isinstance(pixel_data, bytes | bytearray) else 0
+    if tsyntax.is_encapsulated:
+        if n_frames * 8 > held:
+            raise CorruptDicom(
+                f"{name}: the header declares {n_frames} frames but the {held}-byte pixel data "
+                f"can hold at most {held // 8}"
+            )
+        return
+    needed = (per_frame * n_frames * bits + 7) // 8
+    if held < needed:
+        raise CorruptDicom(
+            f"{name}: the pixel data holds {held} bytes but the header declares {needed} "
+            f"({n_frames} frames); the file is truncated or its header is wrong"
+        )
+
+
 def _check_decoder(name: str, tsyntax: UID) -> None:
     try:
         decoder = get_decoder(tsyntax)
     except NotImplementedError as exc:
         label = tsyntax.name or str(tsyntax)
-        raise UnsupportedImage(f"{name}: no decoder for transfer syntax '{label}'") from exc
+        raise UnsupportedImage(
+            f"{name}: no decoder for transfer syntax '{_uid_label(label, 'transfer syntax')}'"
+        ) from exc
     if not decoder.is_available:
         label = tsyntax.name or str(tsyntax)
         raise UnsupportedImage(f"{name}: no installed decoder plugin can read '{label}'")
@@ -529,6 +654,12 @@ def _decode_pixels(ds: Dataset, name: str, plugin: str) -> np.ndarray:
         raise CorruptDicom(
             f"{name}: pixel data is truncated or damaged ({_one_line(exc)})"
         ) from exc
+    except BaseException as exc:
+        # Rust decoders (pylibjpeg-rle) panic with pyo3's PanicException, a BaseException
+        # that cannot be imported by name; anything else (KeyboardInterrupt ...) goes on.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise CorruptDicom(f"{name}: the pixel data decoder failed on this file") from exc
 
 
 def _modality(arr: np.ndarray, header: DicomHeader) -> np.ndarray:

@@ -43,6 +43,7 @@ class Gather:
     limits: Limits
     allow_mixed_ids: bool
     skip_unreadable: bool
+    isolate: bool = True  # decode pixels in a resource-limited child process (untrusted files)
     notes: list[str] = dataclasses.field(default_factory=list)  # become Study.warnings
     left_out: list[str] = dataclasses.field(default_factory=list)  # "name: reason" per file
     first_error: UnreadableImage | None = None  # error of the first top-level file left out

@@ -130,8 +130,10 @@ def _to_gray(name: str, img: Image.Image) -> tuple[np.ndarray, float, int]:
         arr = np.asarray(img.convert("L"), dtype=np.float32)
         return arr, 255.0, 8
     if mode in ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
-        rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
-        arr = (rgb @ _LUMA).astype(np.float32)
+        rgb = np.asarray(img.convert("RGB"))  # uint8: 3 bytes a pixel, not 24 as float64
+        arr = np.zeros(rgb.shape[:2], dtype=np.float32)
+        for channel, weight in enumerate(_LUMA):
+            arr += rgb[..., channel] * np.float32(weight)
         return arr, 255.0, 8
     raise UnsupportedImage(f"{name}: image mode '{mode}' is not supported")
 

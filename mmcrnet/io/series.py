@@ -29,6 +29,7 @@ from mmcrnet.io.dicom import DecodedDicom, DicomHeader, FrameInfo, decode, read_
 from mmcrnet.io.gather import Gather, Item
 from mmcrnet.io.modality import normalise_modality, study_kind
 from mmcrnet.io.phase import Phase, StudyParts
+from mmcrnet.io.sandbox import decode_isolated
 from mmcrnet.io.sources import distinct, natural_key
 from mmcrnet.io.window import apply_window, percentile_window
 
@@ -98,13 +99,17 @@ def read_dicom_series(files: list[Item], hint: str | None, gather: Gather) -> St
         or first.photometric == "PALETTE COLOR"
     )
     want_voi = not has_window and all(h.has_voi_lut for h in headers)
+    if gather.isolate:  # untrusted bytes: a decoder that crashes or hangs costs one file
+        outcomes = decode_isolated(
+            headers, [item.raw for item in items], read_limits=limits, want_voi=want_voi
+        )
+    else:
+        outcomes = [_decode_here(header, want_voi) for header in headers]
     decoded: list[DecodedDicom] = []
-    for header, item in zip(headers, items):
-        try:
-            result = decode(header, want_voi=want_voi)
-        except UnreadableImage as exc:
-            if not gather.may_skip(item, exc):
-                raise
+    for item, result in zip(items, outcomes):
+        if isinstance(result, UnreadableImage):
+            if not gather.may_skip(item, result):
+                raise result
             continue
         notes.extend(result.warnings)
         decoded.append(result)
@@ -320,6 +325,13 @@ def _voi_values(frame: _Frame) -> np.ndarray:
     if frame.voi is None:  # VOI values are asked for only when every file was decoded with them
         raise AssertionError(f"frame {frame.info.index} was decoded without its VOI LUT")
     return frame.voi
+
+
+def _decode_here(header: DicomHeader, want_voi: bool) -> DecodedDicom | UnreadableImage:
+    try:
+        return decode(header, want_voi=want_voi)
+    except UnreadableImage as exc:
+        return exc
 
 
 def _assemble(frames: list[_Frame]) -> tuple[list[list[_Frame]], tuple[float, ...] | None]:

@@ -7,11 +7,13 @@ turns paths and zip archives into :class:`RawFile` objects held in memory.
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import stat
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -65,12 +67,15 @@ class RawFile:
 class Limits:
     """Safety limits checked from headers before anything is decoded or expanded."""
 
-    max_file_bytes: int = 512 * 2**20
-    max_pixels_per_image: int = 64 * 2**20  # Rows*Columns*samples of one frame
-    max_total_pixels: int = 512 * 2**20  # over the whole study
+    # A DCE-MRI of 3 phases x 160 slices of 512 x 512 is 126 M pixels (250 MB as 16-bit);
+    # a 4-view mammogram set of 4096 x 3328 is 55 M. The limits leave room above both and keep
+    # what one upload can cost bounded (about 4 bytes per pixel once decoded).
+    max_file_bytes: int = 256 * 2**20  # one file, or one file inflated (deflated DICOM, zip)
+    max_pixels_per_image: int = 32 * 2**20  # Rows*Columns*samples of one frame
+    max_total_pixels: int = 192 * 2**20  # over the whole study
     max_zip_members: int = 5000
-    max_zip_uncompressed_bytes: int = 2 * 2**30
-    max_zip_ratio: float = 200.0  # uncompressed/compressed per member -> ImageTooLarge
+    max_zip_uncompressed_bytes: int = 1 * 2**30  # all members together, counted as read
+    max_zip_ratio: float = 100.0  # uncompressed/compressed per member -> ImageTooLarge
 
 
 DEFAULT_LIMITS = Limits()
@@ -210,15 +215,24 @@ def read_paths_as_files(
 
 
 def _read_one(path: Path, limits: Limits) -> RawFile:
+    """A regular file's bytes. FIFOs, devices and sockets (or links to them) are refused
+    before opening: a FIFO would block forever and /dev/zero never ends."""
     try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableImage(f"{path}: not a regular file (a device, FIFO or socket)")
+        if info.st_size > limits.max_file_bytes:
             raise ImageTooLarge(
-                f"{path}: file is {size} bytes, more than the limit of {limits.max_file_bytes}"
+                f"{path}: file is {info.st_size} bytes, more than the limit of "
+                f"{limits.max_file_bytes}"
             )
-        return RawFile(name=str(path), data=path.read_bytes())
+        with path.open("rb") as fh:
+            data = fh.read(limits.max_file_bytes + 1)  # the file may grow after stat
     except OSError as exc:
         raise UnreadableImage(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > limits.max_file_bytes:
+        raise ImageTooLarge(f"{path}: file is more than the limit of {limits.max_file_bytes} bytes")
+    return RawFile(name=str(path), data=data)
 
 
 def check_member_name(archive: str, info: zipfile.ZipInfo) -> None:
@@ -287,7 +301,17 @@ def expand_zip(raw: RawFile, limits: Limits = DEFAULT_LIMITS) -> tuple[list[RawF
             )
         for info in wanted:
             _check_member_size(raw.name, info, limits)
-        members = [_read_member(raw.name, zf, info, limits) for info in wanted]
+        members: list[RawFile] = []
+        held = 0
+        for info in wanted:  # declared sizes can lie: count what is really read
+            member = _read_member(raw.name, zf, info, limits)
+            held += len(member.data)
+            if held > limits.max_zip_uncompressed_bytes:
+                raise ImageTooLarge(
+                    f"{raw.name}: archive expands to more than the limit of "
+                    f"{limits.max_zip_uncompressed_bytes} bytes"
+                )
+            members.append(member)
     if not members:
         raise EmptyArchive(f"{raw.name}: the archive holds no files")
     notes = []
@@ -329,6 +353,8 @@ def _read_member(
         ValueError,
         OSError,
         EOFError,
+        zlib.error,  # a damaged deflate stream
+        lzma.LZMAError,  # a damaged LZMA member
     ) as exc:
         raise BadArchive(f"{name}: cannot extract the entry ({exc})") from exc
     if len(data) > cap:

@@ -180,6 +180,7 @@ def read_study(
     limits: Limits = DEFAULT_LIMITS,
     allow_mixed_ids: bool = False,
     skip_unreadable: bool = False,
+    isolate: bool = True,
 ) -> Study:
     """Read an upload (DICOM files, a zip of a series, or PNG/JPEG images) into a :class:`Study`.
 
@@ -195,6 +196,10 @@ def read_study(
         skip_unreadable: leave out files that cannot be read (damaged, not an image, no pixel
             data), listing each in ``Study.left_out``, instead of raising for the first one.
             Size limits and mixed series still raise. Default False.
+        isolate: decode DICOM pixel data in a resource-limited child process
+            (:mod:`mmcrnet.io.sandbox`), so a decoder that crashes or hangs costs one file, not
+            this process. Default True; only files we made ourselves (phantoms, the bundled
+            examples) are read with False.
 
     Raises:
         UnreadableImage: or one of its subclasses, with a one-line message naming the file.
@@ -202,7 +207,12 @@ def read_study(
             study and frame of reference; ``allow_mixed_ids`` reads them anyway).
         ValueError: ``slice_index`` is out of range.
     """
-    gather = Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    gather = Gather(
+        limits=limits,
+        allow_mixed_ids=allow_mixed_ids,
+        skip_unreadable=skip_unreadable,
+        isolate=isolate,
+    )
     return _read_items([Item(f, None) for f in files], modality, slice_index, gather)
 
 
@@ -214,6 +224,7 @@ def read_paths(
     limits: Limits = DEFAULT_LIMITS,
     allow_mixed_ids: bool = False,
     skip_unreadable: bool = False,
+    isolate: bool = True,
 ) -> Study:
     """Read files and directories (recursed, natural order; sizes checked before reading).
 
@@ -225,7 +236,12 @@ def read_paths(
         UnreadableImage: a path does not exist or cannot be read; see :func:`read_study`.
     """
     items = items_from_paths(paths, limits)
-    gather = Gather(limits=limits, allow_mixed_ids=allow_mixed_ids, skip_unreadable=skip_unreadable)
+    gather = Gather(
+        limits=limits,
+        allow_mixed_ids=allow_mixed_ids,
+        skip_unreadable=skip_unreadable,
+        isolate=isolate,
+    )
     return _read_items(items, modality, slice_index, gather)
 
 
