@@ -64,6 +64,11 @@ class InvalidArgument(OncoPredictError, ValueError):
     used. Also a ValueError, for callers that treat it as one."""
 
 
+# --- training -------------------------------------------------------------------------------
+class CorruptCheckpoint(OncoPredictError):
+    """A training checkpoint (OUT/checkpoint/) is truncated or damaged and cannot be resumed."""
+
+
 # --- tabular data ---------------------------------------------------------------------------
 class InvalidCase(OncoPredictError):
     """A clinical or genomic value is missing, out of range or of the wrong kind."""

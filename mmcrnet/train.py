@@ -5,12 +5,15 @@ scaling on the validation split.
 Missing modalities are part of training: each step draws, per case, which image the model gets
 (MRI, mammogram or none), how many time points it sees (1 to 4) and whether its genomic data
 is withheld. Validation and early stopping use the full sequence with the MRI (the condition of
-the paper's tables). Every epoch writes a resumable checkpoint (safetensors + JSON).
+the paper's tables). Every epoch writes a resumable checkpoint,
+OUT/checkpoint/checkpoint.safetensors: one file, replaced atomically, so a run killed at any
+moment resumes from its last whole epoch and ends exactly where an uninterrupted run would.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -20,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from mmcrnet.batch import main_condition_kinds, predict_logits
@@ -36,13 +40,16 @@ from mmcrnet.data import (
     truncate,
 )
 from mmcrnet.datasets import CaseSet, split_rows, subset
-from mmcrnet.errors import InvalidArgument
+from mmcrnet.errors import CorruptCheckpoint, InvalidArgument
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig
 from mmcrnet.phantom.cohort import SPEC_VERSION
 from mmcrnet.reference import reference_patient
 
 EpochCallback = Callable[[dict[str, Any]], None]
+
+CHECKPOINT = "checkpoint.safetensors"  # in OUT/checkpoint/
+CHECKPOINT_FORMAT = 1  # bump when the checkpoint's layout changes
 
 
 @dataclass(frozen=True)
@@ -81,18 +88,20 @@ def image_kind_probabilities(config: ModelConfig, train: TrainConfig) -> np.ndar
 
 
 def _state_to_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The optimizer's per-parameter state as ``{"INDEX.KEY": tensor}`` (Adam: step, moments)."""
     tensors: dict[str, torch.Tensor] = {}
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
-            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value).detach().clone().contiguous()
+            tensors[f"{index}.{key}"] = torch.as_tensor(value).detach().clone().contiguous()
     return tensors
 
 
 def _tensors_to_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    """Load what :func:`_state_to_tensors` returned; the hyperparameters stay the optimizer's."""
     state_dict = optimizer.state_dict()
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
-        _, index, key = name.split(".", 2)
+        index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
     state_dict["state"] = state
     optimizer.load_state_dict(state_dict)
@@ -100,12 +109,103 @@ def _tensors_to_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 @dataclass
 class _Progress:
+    """Where training stands after an epoch; saved (as JSON) in every checkpoint."""
+
     epoch: int = 0
     best_loss: float = float("inf")
     best_epoch: int = -1
-    stale: int = 0
+    stale: int = 0  # epochs since the best validation loss (early-stopping counter)
     history: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # training wall time so far, over every run that contributed
+    resumed_at_epochs: list[int] = field(default_factory=list)  # one entry per resume
+
+
+@dataclass
+class _Checkpoint:
+    """Everything an epoch's end leaves behind that the next epoch depends on.
+
+    Tensors (weights, Adam moments, torch RNG state as uint8) go in the safetensors body; the
+    rest, JSON, in its metadata. Training draws randomness from exactly two sources, both seeded
+    from ``TrainConfig.seed`` and both saved: torch's generator (initialisation, dropout) and the
+    numpy Generator ``rng`` (data order, missing-modality draws, flips). Python's ``random`` and
+    numpy's global generator are neither seeded nor used, so there is nothing of theirs to keep.
+    """
+
+    fingerprint: dict[str, Any]  # what must match for a resume (JSON-normalised)
+    model: dict[str, torch.Tensor]  # the last epoch's weights
+    best: dict[str, torch.Tensor]  # the weights of the best validation loss so far
+    optimizer: dict[str, torch.Tensor]  # Adam's per-parameter state
+    scheduler: dict[str, Any]  # ReduceLROnPlateau's state (its learning rate included)
+    numpy_rng: dict[str, Any]  # rng.bit_generator.state
+    torch_rng: dict[str, torch.Tensor]  # "cpu" and, when training on a GPU, "cuda"
+    progress: _Progress
+
+
+def _save_checkpoint(folder: Path, saved: _Checkpoint) -> None:
+    """Write ``folder/checkpoint.safetensors`` atomically: into a temporary file in the same
+    folder, flushed to disk, then ``os.replace``d over the old one. A kill at any moment leaves
+    either the previous checkpoint or the new one, never a mixture or a torn file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        **{f"model.{k}": v.detach().cpu().contiguous() for k, v in saved.model.items()},
+        **{f"best.{k}": v.detach().cpu().contiguous() for k, v in saved.best.items()},
+        **{f"optim.{k}": v.detach().cpu().contiguous() for k, v in saved.optimizer.items()},
+        **{f"rng.{k}": v.detach().cpu().contiguous() for k, v in saved.torch_rng.items()},
+    }
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "fingerprint": saved.fingerprint,
+        "scheduler": saved.scheduler,
+        "numpy_rng": saved.numpy_rng,
+        "progress": asdict(saved.progress),
+    }
+    partial = folder / (CHECKPOINT + ".partial")  # a fixed name: a killed write leaves one
+    save_file(tensors, str(partial), metadata={"format": "pt", "state": json.dumps(state)})
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, folder / CHECKPOINT)
+
+
+def _load_checkpoint(path: Path) -> _Checkpoint:
+    """Read a checkpoint written by :func:`_save_checkpoint`.
+
+    Raises:
+        CorruptCheckpoint: the file is truncated, damaged or of another format. We refuse
+            rather than start over: the writes are atomic, so a damaged file means something
+            outside training went wrong (disk, a partial copy), and starting over would quietly
+            throw away the epochs already trained and overwrite the evidence with epoch 1.
+    """
+    advice = f"delete {path.parent} to train from scratch"
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except SafetensorError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptCheckpoint(f"{path}: unreadable checkpoint ({first_line}); {advice}") from None
+    try:
+        state = json.loads(metadata.get("state", ""))
+    except json.JSONDecodeError:
+        raise CorruptCheckpoint(f"{path}: checkpoint without a readable state; {advice}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else None
+        raise CorruptCheckpoint(
+            f"{path}: checkpoint format {found!r}, expected {CHECKPOINT_FORMAT}; {advice}"
+        )
+
+    def part(prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    return _Checkpoint(
+        fingerprint=state["fingerprint"],
+        model=part("model."),
+        best=part("best."),
+        optimizer=part("optim."),
+        scheduler=state["scheduler"],
+        numpy_rng=state["numpy_rng"],
+        torch_rng=part("rng."),
+        progress=_Progress(**state["progress"]),
+    )
 
 
 def _training_reference(cases: CaseSet, rows: np.ndarray, config: ModelConfig) -> dict[str, object]:
@@ -129,7 +229,8 @@ def train_model(
 ) -> dict[str, Any]:
     """Train one model on ``cases`` and write ``out/model.safetensors`` + ``out/model.json``.
 
-    Resumes from ``out/checkpoint/`` when a checkpoint of the same configuration is there.
+    Resumes from ``out/checkpoint/`` when a checkpoint of the same configuration is there (any
+    ``epochs``, ``max_minutes`` or ``threads``), and then ends exactly as an uninterrupted run.
 
     Args:
         cases: the whole cohort; it is split 70/15/15 with ``train.seed``.
@@ -137,6 +238,9 @@ def train_model(
         on_batch: called with (batch, batches) within an epoch.
     Returns:
         the model card written.
+    Raises:
+        InvalidArgument: ``cases`` has no outcomes.
+        CorruptCheckpoint: ``out/checkpoint/checkpoint.safetensors`` cannot be read.
     """
     if cases.labels is None:
         raise InvalidArgument("training needs outcomes (outcomes.csv)")
@@ -164,26 +268,36 @@ def train_model(
     progress = _Progress()
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     checkpoint = Path(out) / "checkpoint"
-    fingerprint = {
-        "train": {
-            k: v for k, v in asdict(train).items() if k not in ("max_minutes", "threads", "epochs")
-        },
-        "config": config.to_dict(),
-        "n": cases.n,
-        "cases": cases.description,
-    }
-    if (checkpoint / "state.json").is_file():
-        saved = json.loads((checkpoint / "state.json").read_text())
-        if saved["fingerprint"] == fingerprint:
-            model.load_state_dict(load_file(str(checkpoint / "last.safetensors")))
-            best_state = load_file(str(checkpoint / "best.safetensors"))
-            _tensors_to_state(optimizer, load_file(str(checkpoint / "optimizer.safetensors")))
-            rng.bit_generator.state = saved["rng"]
-            scheduler.load_state_dict(saved["scheduler"])
-            for group, lr in zip(optimizer.param_groups, saved["scheduler"]["_last_lr"]):
+    # Through JSON, as the saved one was: tuples become lists, so equal settings compare equal.
+    fingerprint = json.loads(
+        json.dumps(
+            {
+                "train": {
+                    k: v
+                    for k, v in asdict(train).items()
+                    if k not in ("max_minutes", "threads", "epochs")
+                },
+                "config": config.to_dict(),
+                "n": cases.n,
+                "cases": cases.description,
+            }
+        )
+    )
+    if (checkpoint / CHECKPOINT).is_file():
+        saved = _load_checkpoint(checkpoint / CHECKPOINT)
+        if saved.fingerprint == fingerprint:  # else: other settings, train afresh over it
+            model.load_state_dict(saved.model)
+            best_state = saved.best
+            _tensors_to_state(optimizer, saved.optimizer)
+            scheduler.load_state_dict(saved.scheduler)
+            for group, lr in zip(optimizer.param_groups, saved.scheduler["_last_lr"]):
                 group["lr"] = lr
-            torch.set_rng_state(load_file(str(checkpoint / "rng.safetensors"))["torch"])
-            progress = _Progress(**saved["progress"])
+            rng.bit_generator.state = saved.numpy_rng
+            torch.set_rng_state(saved.torch_rng["cpu"])
+            if device.type == "cuda" and "cuda" in saved.torch_rng:
+                torch.cuda.set_rng_state(saved.torch_rng["cuda"], device)
+            progress = saved.progress
+            progress.resumed_at_epochs.append(progress.epoch)
 
     kind_p = image_kind_probabilities(config, train)
     genomic = LAYOUT.group_mask("genomic")
@@ -252,27 +366,21 @@ def train_model(
             progress.stale += 1
         scheduler.step(val_scores.nll)
         progress.seconds = time.perf_counter() - started
-        checkpoint.mkdir(parents=True, exist_ok=True)
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-            str(checkpoint / "last.safetensors"),
-        )
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in best_state.items()},
-            str(checkpoint / "best.safetensors"),
-        )
-        save_file(_state_to_tensors(optimizer), str(checkpoint / "optimizer.safetensors"))
-        save_file({"torch": torch.get_rng_state()}, str(checkpoint / "rng.safetensors"))
-        (checkpoint / "state.json").write_text(
-            json.dumps(
-                {
-                    "fingerprint": fingerprint,
-                    "rng": rng.bit_generator.state,
-                    "scheduler": scheduler.state_dict(),
-                    "progress": asdict(progress),
-                },
-                indent=1,
-            )
+        torch_rng = {"cpu": torch.get_rng_state()}
+        if device.type == "cuda":
+            torch_rng["cuda"] = torch.cuda.get_rng_state(device)
+        _save_checkpoint(
+            checkpoint,
+            _Checkpoint(
+                fingerprint=fingerprint,
+                model=model.state_dict(),
+                best=best_state,
+                optimizer=_state_to_tensors(optimizer),
+                scheduler=scheduler.state_dict(),
+                numpy_rng=dict(rng.bit_generator.state),
+                torch_rng=torch_rng,
+                progress=progress,
+            ),
         )
         if on_epoch:
             on_epoch(record)
@@ -306,6 +414,7 @@ def train_model(
         },
         "epochs_run": progress.epoch,
         "best_epoch": progress.best_epoch,
+        "resumed_at_epochs": progress.resumed_at_epochs,  # [] for an uninterrupted run
         "history": progress.history,
         "training_seconds": round(progress.seconds, 1),
         "hardware": {

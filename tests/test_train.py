@@ -1,23 +1,31 @@
-"""Training on a small phantom cohort: it learns, it is deterministic, it resumes, and the
-trained model handles every missing-modality combination."""
+"""Training on a small phantom cohort: it learns, it is deterministic, it resumes (even after a
+SIGKILL) exactly where it stopped, and the trained model handles every missing-modality
+combination."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from mmcrnet.checkpoint import load_model
 from mmcrnet.data import MAMMOGRAM, MRI, NO_IMAGE
 from mmcrnet.datasets import split_rows, subset
+from mmcrnet.errors import CorruptCheckpoint
 from mmcrnet.evaluate import LoadedModel, model_probabilities
 from mmcrnet.metrics import scores
-from mmcrnet.train import TrainConfig, train_model
-from tests.conftest import TINY_MODEL
+from mmcrnet.train import CHECKPOINT, TrainConfig, train_model
+from tests.conftest import ROOT, TINY_MODEL
 
 
 def test_tiny_model_learns_clearly_above_chance(tiny_model_dir: Path, phantom_cases) -> None:
@@ -64,9 +72,131 @@ def test_same_seed_same_weights_and_resume_continues(phantom_cases, tmp_path: Pa
         small, tmp_path / "a", TrainConfig(**{**config.__dict__, "epochs": 3}), device="cpu"
     )
     first = json.loads((tmp_path / "b" / "model.json").read_text())["history"]
+    assert card["resumed_at_epochs"] == [2]
     assert len(card["history"]) == 3 and card["history"][:2] == [
         {**h, "seconds": card["history"][i]["seconds"]} for i, h in enumerate(first)
     ]
+
+
+def _train_command(out: Path, cache: Path) -> list[str]:
+    """The CLI on 24 phantom cases (16 train: one batch an epoch), 2 threads, up to 4 epochs;
+    patience 2, so the early-stopping and learning-rate plateau counters are in play (this
+    cohort's best epoch is 1, so the run stops after epoch 3 on a patience count of 2)."""
+    return [
+        *(sys.executable, "-m", "mmcrnet", "train", "--phantom", "24", "--seed", "3"),
+        *("--epochs", "4", "--patience", "2", "--device", "cpu", "--threads", "2"),
+        *("--workers", "2", "--cache", str(cache), "--out", str(out)),
+    ]
+
+
+def _run_to_the_end(command: list[str]) -> dict[str, Any]:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads((Path(command[-1]) / "model.json").read_text())
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    """The last epoch a checkpoint holds; 0 while there is none (it appears only whole)."""
+    if not path.is_file():
+        return 0
+    with safe_open(str(path), framework="pt") as handle:
+        return int(json.loads(handle.metadata()["state"])["progress"]["epoch"])
+
+
+def _without_timings(card: dict[str, Any]) -> str:
+    """The card as JSON (so NaN metrics compare equal) without what wall time and the machine
+    decide."""
+    drop = ("training_seconds", "hardware", "resumed_at_epochs")
+    history = [{k: v for k, v in h.items() if k != "seconds"} for h in card["history"]]
+    return json.dumps({**{k: v for k, v in card.items() if k not in drop}, "history": history})
+
+
+def test_training_killed_midway_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    reference = _run_to_the_end(_train_command(tmp_path / "whole", cache))  # renders the cache
+    assert reference["epochs_run"] >= 3  # patience 2: epoch 1 always improves on nothing
+
+    # The same command, SIGKILLed once epoch 2's checkpoint is on disk (after an epoch without
+    # improvement here, so the patience counter is not 0), before the run can finish.
+    command = _train_command(tmp_path / "killed", cache)
+    checkpoint = tmp_path / "killed" / "checkpoint" / CHECKPOINT
+    with (tmp_path / "killed.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + 600  # a hang guard only
+        while (
+            _checkpoint_epoch(checkpoint) < 2
+            and process.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    log_tail = (tmp_path / "killed.log").read_text()[-2000:]
+    assert process.returncode == -signal.SIGKILL, log_tail  # killed, not finished or failed
+    assert not (tmp_path / "killed" / "model.json").exists()
+    killed_at = _checkpoint_epoch(checkpoint)
+    assert killed_at >= 2
+
+    resumed = _run_to_the_end(command)
+    assert resumed["resumed_at_epochs"] == [killed_at] and killed_at < resumed["epochs_run"]
+    assert (resumed["epochs_run"], resumed["best_epoch"]) == (
+        reference["epochs_run"],
+        reference["best_epoch"],
+    )
+    assert json.dumps(resumed["validation"]) == json.dumps(reference["validation"])  # NaN too
+    # ... and everything else: history, temperature, the weights' SHA-256, the config.
+    assert _without_timings(resumed) == _without_timings(reference)
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # bitwise
+
+
+def _one_epoch(phantom_cases, out: Path, epochs: int = 1) -> dict[str, Any]:
+    small = subset(phantom_cases, np.arange(40))
+    config = TrainConfig(seed=4, epochs=epochs, threads=2, model_overrides=TINY_MODEL)
+    return train_model(small, out, config, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:5], id="header-cut"),
+        pytest.param(lambda data: b"", id="empty"),
+        pytest.param(lambda data: b"not a checkpoint" * 4, id="garbage"),
+    ],
+)
+def test_damaged_checkpoint_is_refused_in_one_line(
+    phantom_cases, tmp_path: Path, damage: Any
+) -> None:
+    _one_epoch(phantom_cases, tmp_path)
+    checkpoint = tmp_path / "checkpoint" / CHECKPOINT
+    damaged = damage(checkpoint.read_bytes())
+    checkpoint.write_bytes(damaged)
+    with pytest.raises(CorruptCheckpoint, match="unreadable checkpoint.*delete") as refused:
+        _one_epoch(phantom_cases, tmp_path, epochs=2)
+    assert "\n" not in str(refused.value) and str(checkpoint) in str(refused.value)
+    assert checkpoint.read_bytes() == damaged  # refused, not overwritten with a fresh epoch 1
+
+
+def test_a_write_cut_short_leaves_the_previous_checkpoint(
+    phantom_cases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _one_epoch(phantom_cases, tmp_path)
+
+    class Killed(Exception):
+        """Stands for a SIGKILL halfway through writing epoch 2's checkpoint."""
+
+    def half_written(tensors: dict[str, torch.Tensor], filename: str, **_: Any) -> None:
+        Path(filename).write_bytes(b"\x00" * 100)
+        raise Killed
+
+    monkeypatch.setattr("mmcrnet.train.save_file", half_written)
+    with pytest.raises(Killed):
+        _one_epoch(phantom_cases, tmp_path, epochs=2)
+    monkeypatch.undo()
+    card = _one_epoch(phantom_cases, tmp_path, epochs=2)
+    assert card["resumed_at_epochs"] == [1] and card["epochs_run"] == 2
 
 
 def test_training_without_outcomes_is_refused(phantom_cases, tmp_path: Path) -> None:
