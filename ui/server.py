@@ -1,5 +1,6 @@
-"""Start the app with ``streamlit run`` on localhost and wait until it answers (browser tests
-and the app benchmark share this)."""
+"""Start the app as it is served (``python -m ui.serve``: security headers, bound to localhost by
+``.streamlit/config.toml``) on a free port and wait until it answers (browser tests, the app
+benchmark and the load test share this)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ CHROMIUM_ARGS = [
 class RunningApp:
     url: str
     started_s: float  # seconds from launch until /_stcore/health answered
+    pid: int  # the server's process (the app runs in it)
 
 
 def free_port() -> int:
@@ -53,7 +55,8 @@ def _healthy(port: int) -> bool:
 
 @contextmanager
 def running_app(timeout_s: float = 120.0) -> Iterator[RunningApp]:
-    """``streamlit run app.py`` on a free localhost port; stopped on exit.
+    """``python -m ui.serve`` on a free port, at the address the config gives (localhost);
+    stopped on exit.
 
     Raises:
         RuntimeError: the server exited or did not answer within ``timeout_s`` (its log is in
@@ -64,13 +67,9 @@ def running_app(timeout_s: float = 120.0) -> Iterator[RunningApp]:
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
+        "ui.serve",
         "--server.port",
         str(port),
-        "--server.address",
-        "127.0.0.1",
         "--server.headless",
         "true",
     ]
@@ -91,7 +90,7 @@ def running_app(timeout_s: float = 120.0) -> Iterator[RunningApp]:
             if _healthy(port):
                 break
             time.sleep(0.2)
-        yield RunningApp(url, time.perf_counter() - started)
+        yield RunningApp(url, time.perf_counter() - started, process.pid)
     finally:
         process.terminate()
         try:
