@@ -1,4 +1,4 @@
-"""OncoPredict: the Streamlit router. Run with ``streamlit run app.py``."""
+"""OncoPredict: the Streamlit router. Start it with ``python -m ui.serve`` (security headers)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ui.errors import bug_box
 # page shows) and the pages are in the top bar, so the page has the width from 800 px up.
 st.set_page_config(
     page_title="OncoPredict",
-    page_icon=":material/biotech:",
+    page_icon="🧬",  # drawn locally; a :material: icon is fetched from Google
     layout="wide",
     initial_sidebar_state="collapsed",
 )

@@ -60,6 +60,7 @@ import dataclasses
 import io
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
+from torch import nn
 
 from mmcrnet.case import ClinicalCase
 from mmcrnet.checkpoint import (
@@ -272,14 +274,19 @@ def _block_outputs(model: MMCRNet) -> Iterator[dict[int, list[torch.Tensor]]]:
     """Record every conv block's output of both image encoders while the context is open
     (hooks removed on exit): kind -> [block 1 (B, C1, h1, w1), ..., block 4]."""
     recorded: dict[int, list[torch.Tensor]] = {MRI: [], MAMMOGRAM: []}
+    caller = threading.get_ident()  # the model is shared: other threads' passes are not ours
+
+    def recorder(kind: int) -> Callable[[nn.Module, object, torch.Tensor], None]:
+        def record(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            if threading.get_ident() == caller:
+                recorded[kind].append(output)
+
+        return record
+
     handles = []
     for kind, encoder in ((MRI, model.mri_encoder), (MAMMOGRAM, model.mammogram_encoder)):
         for block in encoder.blocks:
-            handles.append(
-                block.register_forward_hook(
-                    lambda _module, _inputs, output, kind=kind: recorded[kind].append(output)
-                )
-            )
+            handles.append(block.register_forward_hook(recorder(kind)))
     try:
         yield recorded
     finally:

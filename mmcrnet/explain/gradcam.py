@@ -12,6 +12,7 @@ to [-1, 1]; the classic (ReLU'd) map is the positive part, :func:`positive_part`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ def captured_output(layer: nn.Module) -> Iterator[list[Tensor]]:
     """Record ``layer``'s outputs while the block runs; the hook is removed on exit, also when
     the block raises."""
     outputs: list[Tensor] = []
-    handle = layer.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
+    caller = threading.get_ident()  # the model is shared: other threads' passes are not ours
+
+    def record(_module: nn.Module, _inputs: object, output: Tensor) -> None:
+        if threading.get_ident() == caller:
+            outputs.append(output)
+
+    handle = layer.register_forward_hook(record)
     try:
         yield outputs
     finally:

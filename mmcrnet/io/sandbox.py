@@ -16,6 +16,7 @@ hostile file cannot hand the server an object to run.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
@@ -170,6 +171,16 @@ def _start_child() -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,  # decoders print what they choke on; nothing of it is ours
         close_fds=True,
     )
+
+
+@atexit.register
+def _stop_spare() -> None:
+    if _spare is not None and _spare.poll() is None:
+        _spare.kill()
+        _spare.wait()
+    for stream in (_spare.stdin, _spare.stdout) if _spare is not None else ():
+        if stream is not None:
+            stream.close()
 
 
 def _take_child() -> subprocess.Popen[bytes]:
