@@ -167,7 +167,9 @@ def mutate(data: bytes, rng: random.Random, rounds: int) -> tuple[bytes, str]:
     for _ in range(rounds):
         if not out:
             break
-        done.append(rng.choice(MUTATIONS)(out, rng))
+        # a few bytes left: only flips (the other mutations need room to cut and overwrite)
+        mutation = rng.choice(MUTATIONS) if len(out) >= 8 else _flip
+        done.append(mutation(out, rng))
     return bytes(out), " ".join(done)
 
 

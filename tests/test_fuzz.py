@@ -64,3 +64,10 @@ def test_an_escape_is_recorded_not_raised(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(fuzz, "read_like_the_page", broken)
     report = run(3, seed=1, examples_dir=EXAMPLES)
     assert len(report.escapes) == 3 and report.escapes[0].error == "KeyError: 'a bug'"
+
+
+def test_mutations_never_fail_on_tiny_inputs() -> None:
+    rng = random.Random(0)
+    for size in range(0, 12):
+        for _ in range(50):
+            mutate(bytes(size), rng, 8)

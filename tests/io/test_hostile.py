@@ -173,3 +173,18 @@ def test_parser_warnings_never_quote_header_values(make_dicom: Callable[..., Raw
     ds.add_new((0x0008, 0x1155), "UI", "1.2.SMITHJOHN.5")
     study = read_study([RawFile("w.dcm", dataset_bytes(ds))])
     assert study.warnings and not any("SMITH" in w for w in study.warnings)
+
+
+RLE_PANIC = Path(__file__).parent / "data" / "rle_panic.dcm"  # a mutated MR_small_RLE.dcm
+
+
+def test_a_rust_decoder_panic_is_corrupt_dicom_in_and_out_of_the_sandbox() -> None:
+    from pydicom.pixels import pixel_array
+
+    data = RLE_PANIC.read_bytes()
+    with pytest.raises(BaseException) as panic:  # what pylibjpeg-rle does with it
+        pixel_array(dcmread(io.BytesIO(data)), decoding_plugin="pylibjpeg")
+    assert type(panic.value).__name__ == "PanicException"
+    for isolate in (False, True):
+        with pytest.raises(CorruptDicom, match="decoder failed"):
+            read_study([RawFile("rle.dcm", data)], isolate=isolate)
