@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmcrnet.errors import OncoPredictError
-from mmcrnet.io import RawFile, read_study
+from mmcrnet.io import RawFile, read_study, sandbox
 from mmcrnet.preprocess import model_image
 
 _INTERESTING_16 = (0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 4095, 4096)
@@ -225,5 +225,5 @@ def run(
             progress(report.inputs, n)
     report.seconds = time.perf_counter() - started
     report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report.peak_child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    report.peak_child_rss_mb = sandbox.peak_child_kib / 1024
     return report

@@ -55,6 +55,9 @@ _MAX_HEADER = 1 << 20
 
 _SPARE_LOCK = threading.Lock()
 _spare: subprocess.Popen[bytes] | None = None
+#: The largest peak resident memory (VmHWM, KiB) of any decoding child so far (the fuzzer and
+#: the benchmarks report it; a child's rusage would count the parent it was forked from).
+peak_child_kib = 0
 
 
 # ---------------------------------------------------------------- framing (both directions)
@@ -309,11 +312,23 @@ def decode_isolated(
             )
             done += 1
         finally:
+            _note_peak(child.pid)
             child.kill()
             child.wait()
             child.stdout.close()
         pending = pending[done:]
     return results
+
+
+def _note_peak(pid: int) -> None:
+    global peak_child_kib
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    peak_child_kib = max(peak_child_kib, int(line.split()[1]))
+    except OSError:
+        pass  # the child has gone (it crashed): nothing to read
 
 
 def _exit_reason(code: int) -> str:
