@@ -71,10 +71,36 @@ class TrainConfig:
     image_kind_p: tuple[float, float, float] = (0.2, 0.6, 0.2)  # none, MRI, mammogram
     length_p: tuple[float, float, float, float] = (0.15, 0.15, 0.15, 0.55)  # 1..4 time points
     genomic_drop_p: float = 0.15  # withhold all genomic data
+    # Withhold all clinical data, so that the modality Shapley values (which withhold it) ask
+    # the model something it has seen in training.
+    clinical_drop_p: float = 0.15
+    # Withhold the tumour-diameter measurements, so that the image must carry the tumour's size
+    # when the form does not (the maps then have a reason to look at the tumour).
+    diameter_drop_p: float = 0.25
     flip_p: float = 0.5  # horizontal flip of the image
     max_minutes: float | None = None  # stop after this wall time (still calibrates and saves)
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+
+
+def withhold(
+    sequences: np.ndarray, config: ModelConfig, train: TrainConfig, rng: np.random.Generator
+) -> None:
+    """Withhold at random, per case, in place on (B, T, F) encoded sequences: all genomic data,
+    all clinical data, the tumour-diameter measurements (each with its ``TrainConfig``
+    probability; only groups the variant reads). Zeros in values and present flags are what
+    missing looks like to the model."""
+    diameter = np.isin(np.arange(LAYOUT.width), LAYOUT.columns_of("tumor_diameter_cm"))
+    draws = (
+        ("genomic", LAYOUT.group_mask("genomic"), train.genomic_drop_p),
+        ("clinical", LAYOUT.group_mask("clinical"), train.clinical_drop_p),
+        ("clinical", diameter, train.diameter_drop_p),
+    )
+    steps = np.arange(sequences.shape[1])
+    for group, columns, p in draws:
+        if p > 0 and group in config.groups:
+            drop = rng.random(len(sequences)) < p
+            sequences[np.ix_(drop, steps, columns)] = 0.0
 
 
 def image_kind_probabilities(config: ModelConfig, train: TrainConfig) -> np.ndarray:
@@ -300,7 +326,6 @@ def train_model(
             progress.resumed_at_epochs.append(progress.epoch)
 
     kind_p = image_kind_probabilities(config, train)
-    genomic = LAYOUT.group_mask("genomic")
     val = subset(cases, val_rows)
     val_seq, val_len = sequences.values[val_rows], sequences.lengths[val_rows]
     val_kinds = main_condition_kinds(config, val.n)
@@ -326,9 +351,7 @@ def train_model(
                 sequences.lengths[rows],
                 rng.choice(4, size=len(rows), p=train.length_p) + 1,
             )
-            if "genomic" in config.groups:
-                drop = rng.random(len(rows)) < train.genomic_drop_p
-                seq[np.ix_(drop, np.arange(seq.shape[1]), genomic)] = 0.0
+            withhold(seq, config, train, rng)
             image = batch_images(cases.images, rows, kinds)
             flip = torch.from_numpy(rng.random(len(rows)) < train.flip_p)
             image[flip] = image[flip].flip(-1)

@@ -220,3 +220,36 @@ def test_max_pooling_is_trained_recorded_and_loaded(phantom_cases, tmp_path: Pat
     model, _ = load_model(tmp_path)
     assert model.config.image_pooling == "max"
     assert isinstance(model.mri_encoder.pool, torch.nn.AdaptiveMaxPool2d)
+
+
+def test_withholding_draws_only_what_the_variant_reads() -> None:
+    from mmcrnet.data import LAYOUT, model_config
+    from mmcrnet.train import TrainConfig, withhold
+
+    diameter = LAYOUT.columns_of("tumor_diameter_cm")
+    genomic, clinical = LAYOUT.group_mask("genomic"), LAYOUT.group_mask("clinical")
+    rng = np.random.default_rng(0)
+    full = np.ones((200, 4, LAYOUT.width), dtype=np.float32)
+
+    only_diameter = TrainConfig(genomic_drop_p=0, clinical_drop_p=0, diameter_drop_p=1)
+    seq = full.copy()
+    withhold(seq, model_config(), only_diameter, rng)
+    assert (seq[:, :, diameter] == 0).all()
+    assert (np.delete(seq, diameter, axis=2) == 1).all()  # nothing else touched
+
+    half = TrainConfig(genomic_drop_p=0.5, clinical_drop_p=0.5, diameter_drop_p=0)
+    seq = full.copy()
+    withhold(seq, model_config(), half, rng)
+    genomic_gone = (seq[:, :, genomic] == 0).all(axis=(1, 2))
+    clinical_gone = (seq[:, :, clinical] == 0).all(axis=(1, 2))
+    assert 0.35 < genomic_gone.mean() < 0.65 and 0.35 < clinical_gone.mean() < 0.65
+    assert not np.array_equal(genomic_gone, clinical_gone)  # independent draws
+
+    seq = full.copy()
+    withhold(
+        seq,
+        model_config("no-genomic"),
+        TrainConfig(genomic_drop_p=1, clinical_drop_p=0, diameter_drop_p=0),
+        rng,
+    )
+    assert (seq == 1).all()  # a variant without genomic data has none to withhold

@@ -99,11 +99,13 @@ def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:
     maps = report.image_maps["mri/gradcam"]
     assert 0 <= maps["pointing_game"] <= 1 and 0 <= maps["energy_in_mask"] <= 1
     assert 0 < maps["mask_area_fraction"] < 0.5
-    assert set(report.image_maps) >= {
-        "mri/hirescam",
-        "mri/gradcam, pCR vs none",
-        "mammogram/gradcam",
-    }
+    assert set(report.image_maps) >= {"mri/hirescam", "mammogram/gradcam", "response_axis"}
+    axis = report.image_maps["response_axis"]
+    assert set(axis) >= {"mri/gradcam", "mri/hirescam", "mammogram/gradcam"}
+    for key in ("mri/gradcam", "mammogram/gradcam"):
+        row = axis[key]
+        assert 0 <= row["localisation"] <= 1 and 0 <= row["share_in_mask"] <= 1
+        assert -1 <= row["spearman_mass_vs_image_term"] <= 1
     supported = maps["pointing_where_image_supports_prediction"]
     against = maps["pointing_where_image_argues_against"]
     share = report.image_maps["image_supports_prediction_fraction"]
@@ -112,10 +114,6 @@ def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:
         assert maps["pointing_game"] == pytest.approx(
             share * supported + (1 - share) * against, abs=1e-3
         )
-    assert (
-        "pointing_where_image_supports_prediction"
-        not in (report.image_maps["mri/gradcam, pCR vs none"])
-    )
     assert 0 <= report.sequence["null_share"]["predicted"] <= 1
     assert report.sequence["ig_relative_delta_median"] < 0.05
     assert [row["randomised_through"] for row in report.sanity][-1] == "mri_encoder.blocks.0"
@@ -124,3 +122,41 @@ def test_small_end_to_end_run(tiny_model_dir: Path, phantom_cases) -> None:
     assert -1 <= agreement["spearman_median"] <= 1
     assert report.passed == all(report.targets.values())
     assert report.to_dict()["targets"] == report.targets
+
+
+def _region(shape: tuple[int, int], rows: slice, cols: slice) -> np.ndarray:
+    region = np.zeros(shape, dtype=bool)
+    region[rows, cols] = True
+    return region
+
+
+def test_axis_map_score_knows_where_and_which_way() -> None:
+    from mmcrnet.explain.evaluate import axis_map_score
+
+    region = _region((20, 20), slice(5, 10), slice(5, 10))
+    towards = np.zeros((20, 20))
+    towards[7, 7], towards[15, 15] = 3.0, -1.0  # strongest inside, pushing towards pCR
+    score = axis_map_score(towards, region)
+    assert score.located and score.share == pytest.approx(0.75) and score.mass == 3.0
+    away = -towards  # the same evidence pushing towards no response: same place, other sign
+    assert axis_map_score(away, region).located and axis_map_score(away, region).mass == -3.0
+    elsewhere = np.zeros((20, 20))
+    elsewhere[15, 15] = 2.0
+    assert not axis_map_score(elsewhere, region).located
+    assert axis_map_score(np.zeros((20, 20)), region) == (
+        axis_map_score(np.zeros((20, 20)), region)
+    )
+    assert axis_map_score(np.zeros((20, 20)), region).share == 0.0
+
+
+def test_direction_figures_with_known_answers() -> None:
+    from mmcrnet.explain.evaluate import direction_figures
+
+    terms = np.array([-1.0, -0.5, -0.1, 0.1, 0.5, 1.0])
+    follows = direction_figures(2 * terms + 5, terms)  # any monotone map of the truth
+    assert follows["spearman_mass_vs_image_term"] == pytest.approx(1.0)
+    assert follows["same_side_where_clear"] == 1.0 and follows["clear_cases"] == 4
+    opposes = direction_figures(-terms, terms)
+    assert opposes["spearman_mass_vs_image_term"] == pytest.approx(-1.0)
+    assert opposes["same_side_where_clear"] == 0.0
+    assert direction_figures(np.zeros(6), terms)["spearman_mass_vs_image_term"] == 0.0
