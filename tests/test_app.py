@@ -222,3 +222,10 @@ def test_a_bug_of_ours_shows_an_error_id_and_logs_the_traceback(
         for r in records
     )
     assert app.number_input(key="predict.field.age").value == age  # the form is kept
+
+
+def test_the_page_names_files_without_their_folders(app: AppTest) -> None:
+    app.selectbox(key="predict.example").set_value("PH00019").run()
+    captions = _captions(app)
+    assert any("phase1.dcm" in c for c in captions)
+    assert not any("/" in c for c in captions), captions  # no server path, no folder names

@@ -26,6 +26,7 @@ from mmcrnet import (
 from mmcrnet.errors import ImageTooLarge, MixedIdentity, MixedSeries, UnsupportedImage
 from mmcrnet.guard import header_checks
 from ui import state
+from ui.names import shown, shown_name
 
 SOURCES = ("Bundled example", "Upload", "No image")
 EXAMPLE_IMAGES = {"mri": "DCE-MRI", "mammogram": "mammogram"}
@@ -164,7 +165,7 @@ def upload_ui() -> tuple[Study | None, str | None]:
         if kept is not None and back_from_a_page:
             st.caption(
                 "Using the files uploaded before: "
-                + ", ".join(kept.sources)
+                + ", ".join(shown_name(s) for s in kept.sources)
                 + " (upload again to replace them)."
             )
             return kept, None
@@ -283,10 +284,13 @@ def slice_ui(study: Study) -> Study:
             icon=":material/warning:",
         )
     if study.left_out:
-        st.warning("Left out: " + "; ".join(study.left_out), icon=":material/block:")
+        st.warning(
+            "Left out: " + "; ".join(shown(line, study) for line in study.left_out),
+            icon=":material/block:",
+        )
     for warning in study.warnings:
         if not warning.startswith("skipped "):  # those are in the left-out line
-            st.caption(f":material/info: {warning}")
+            st.caption(f":material/info: {shown(warning, study)}")
     slices = study.shape[1]
     if slices > 1:
         key = "predict.slice"
@@ -312,5 +316,5 @@ def model_input_ui(study: Study, read: ModelImage) -> None:
         columns = st.columns(max(3, len(read.phases)))
         for column, phase in zip(columns, read.phases):
             files = study.phases[phase.index].sources
-            caption = phase.caption + (f" ({files[0]})" if len(files) == 1 else "")
+            caption = phase.caption + (f" ({shown_name(files[0])})" if len(files) == 1 else "")
             column.image(np.clip(study.image[phase.index], 0, 1), caption=caption, width="stretch")

@@ -15,6 +15,7 @@ from mmcrnet.explain import Explainer, Explanation
 from mmcrnet.guard import GuardReport
 from mmcrnet.report import CaseReport, case_report
 from ui import figures, state
+from ui.names import shown
 
 RESULT, TARGET = "predict.result", "predict.target"
 #: Below this gap between the two likeliest outcomes the page names both, not one label.
@@ -114,7 +115,8 @@ def result_ui(explainer: Explainer) -> None:
         icon=":material/warning:",
     )
     if result.left_out:
-        st.warning("Not read by the model: " + "; ".join(result.left_out), icon=":material/block:")
+        lines = [shown(line, result.study) if result.study else line for line in result.left_out]
+        st.warning("Not read by the model: " + "; ".join(lines), icon=":material/block:")
     if result.study is not None and result.study.identity_override:
         st.warning(
             "The image files disagree on patient, study or frame of reference; they "
