@@ -61,7 +61,7 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     assert any(DISCLAIMER in e and "trained on synthetic phantom cohort" in e for e in errors)
     text = " ".join(m.value for m in app.markdown)
     assert ("Predicted response: **" in text or "Uncertain: **" in text) and (
-        "Where the image points towards" in text
+        "Where the image pushes towards pCR (red)" in text
     )
     assert "baseline values and" in text  # how much of the form the model had
     assert app.get("plotly_chart"), "no charts were drawn"
@@ -77,6 +77,12 @@ def test_example_case_predicts_with_its_reasons(app: AppTest) -> None:
     text = " ".join(m.value for m in app.markdown)
     assert f"towards or away from {other}" in text
     assert _metrics(app) == metrics  # same prediction
+    # The response-axis map first; the outcome's own map one choice away.
+    assert "strongest towards no response (left) to strongest towards pCR (right)" in (
+        _captions(app)
+    )
+    app.radio(key="predict.map_axis").set_value("target").run()
+    assert not app.exception
     assert f"strongest evidence away from {other} (left) to strongest towards it (right)" in (
         _captions(app)
     )

@@ -185,7 +185,7 @@ def test_upload_series_fill_form_and_predict(page) -> None:
     _shot(page, "1-form")
     _predict(page)
     text = _wait_result(page)
-    page.get_by_text("Where the image points towards").wait_for()
+    page.get_by_text("Where the image pushes towards pCR").wait_for()
     page.locator(".js-plotly-plot").nth(1).wait_for()  # reasons and the attribution heatmap
     text = _main_text(page)
     assert DISCLAIMER in text and "trained on synthetic phantom cohort" in text
@@ -418,7 +418,7 @@ def test_layout_at_800_px(narrow_page) -> None:
     _example(page)
     _predict(page)
     _wait_result(page)
-    page.get_by_text("Where the image points towards").wait_for()
+    page.get_by_text("Where the image pushes towards pCR").wait_for()
     overlays = page.locator('[data-testid="stImage"] img')
     overlays.nth(5).wait_for()
     widths = [overlays.nth(i).bounding_box()["width"] for i in range(3, 6)]

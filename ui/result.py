@@ -199,8 +199,26 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
     """The maps over the phases the model read (each labelled from the data)."""
     image = explanation.image
     assert image is not None
+    names = {
+        "axis": "pCR against no response",
+        "target": f"{explanation.target} against the other outcomes",
+    }
+    shows = st.radio(
+        "The map compares",
+        list(names),
+        format_func=names.get,
+        horizontal=True,
+        key="predict.map_axis",
+        help="pCR against no response: the model's response axis, log P(pCR) - log P(none), "
+        "the same for every case. The other: the evidence for the outcome explained below.",
+    )
+    on_axis = shows == "axis" and bool(image.axis_maps)
     st.markdown(
-        f"**Where the image points towards or away from {explanation.target}** (on {image.layer})"
+        "**Where the image pushes towards pCR (red) or towards no response (blue)** "
+        f"(on {image.layer})"
+        if on_axis
+        else f"**Where the image points towards or away from {explanation.target}** "
+        f"(on {image.layer})"
     )
     if image.kind == "mammogram":
         measured = state.map_checks().get("mammogram/gradcam", {}).get("pointing_game")
@@ -222,13 +240,13 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
     method = middle.radio(
         "Map", list(CAM_NAMES), horizontal=True, key="predict.method", format_func=CAM_NAMES.get
     )
-    against = right.checkbox(
+    against = on_axis or right.checkbox(
         "Also show evidence against (blue)",
         value=True,
         key="predict.against",
         help="Off: the classic map, only where the image pushes towards the outcome.",
     )
-    cam = image.maps[method]
+    cam = image.axis_maps[method] if on_axis else image.maps[method]
     indices = [p.index for p in image.phases] or list(range(len(image.channels)))
     columns = st.columns(3)
     for column, caption, index in zip(columns, image.channels, indices):
@@ -236,16 +254,24 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
         column.image(
             figures.overlay(pixels, cam, opacity, against), caption=caption, width="stretch"
         )
-    st.image(
-        figures.colour_bar(against),
-        caption=(
+    if on_axis:
+        bar = "strongest towards no response (left) to strongest towards pCR (right)"
+    elif against:
+        bar = (
             f"strongest evidence away from {explanation.target} (left) to "
             "strongest towards it (right)"
         )
-        if against
-        else f"evidence towards {explanation.target}: none (left) to strongest (right)",
-        width=256,
-    )
+    else:
+        bar = f"evidence towards {explanation.target}: none (left) to strongest (right)"
+    st.image(figures.colour_bar(against), caption=bar, width=256)
+    if on_axis:
+        st.caption(
+            "Red: the patterns the model detects there push the prediction towards pCR; blue: "
+            "towards no response (log P(pCR) - log P(none)), compared with an image in which it "
+            "detects none of them. The modality chart below compares with no image at all, so "
+            "the two can differ for a case whose image is typical."
+        )
+        return
     st.caption(
         "Red: the patterns the model detects there push towards the outcome; blue: "
         "away from it, compared with an image in which it detects none. Set the "

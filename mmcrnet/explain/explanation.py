@@ -29,6 +29,7 @@ from mmcrnet.explain.sequence import (
     encode_reference,
     integrated_gradients,
     occlusion,
+    response_score,
     sequence_function,
 )
 from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, SUBTYPES, TIME_POINTS, Feature, subtype_of
@@ -65,6 +66,9 @@ class ImageExplanation:
             (the classic map is the positive part).
         geometry: how the original image became the model input (the maps came back by its
             inverse); phases: the study phases explained (empty for batches built elsewhere).
+        axis_maps: method -> (H, W) in [-1, 1] on the response axis, log P(pCR) - log P(none):
+            positive where the region pushes towards pCR, negative towards no response, whatever
+            the target (what the app shows first).
     """
 
     kind: str
@@ -73,6 +77,7 @@ class ImageExplanation:
     maps: dict[str, np.ndarray]
     geometry: Geometry
     phases: tuple[ModelPhase, ...] = ()
+    axis_maps: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,9 @@ class Explanation:
             }
             if include_maps:
                 image["maps"] = {m: np.round(a, 4).tolist() for m, a in self.image.maps.items()}
+                image["axis_maps"] = {
+                    m: np.round(a, 4).tolist() for m, a in self.image.axis_maps.items()
+                }
             out["image"] = image
         else:
             out["image"] = None
@@ -329,6 +337,9 @@ class Explainer:
         if kind != NO_IMAGE and model.config.uses_image:
             started = time.perf_counter()
             cams = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
+            axis = class_activation_maps(
+                model, prepared.image, kind, sequence_embedding, response_score(temperature)
+            )
             read = prepared.image_input
             if read is not None:
                 geometry, channels = read.geometry, tuple(p.caption for p in read.phases)
@@ -345,6 +356,7 @@ class Explainer:
                 {m: to_original(cams.maps[m][0], geometry) for m in CAM_METHODS},
                 geometry,
                 read.phases if read is not None else (),
+                {m: to_original(axis.maps[m][0], geometry) for m in CAM_METHODS},
             )
             timings["image_maps"] = _ms(started)
 
