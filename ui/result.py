@@ -271,6 +271,9 @@ def maps_ui(explanation: Explanation, study: Study) -> None:
             "detects none of them. The modality chart below compares with no image at all, so "
             "the two can differ for a case whose image is typical."
         )
+        story = explanation.image_story()
+        if story:
+            st.info(story, icon=":material/compare_arrows:")
         return
     st.caption(
         "Red: the patterns the model detects there push towards the outcome; blue: "

@@ -148,6 +148,25 @@ class Explanation:
     trajectory: list[dict[str, str | float]]
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    def image_story(self) -> str | None:
+        """A sentence when the response-axis map and the image's Shapley value point opposite
+        ways for this case (they compare with different references), else None."""
+        if self.image is None or not self.image.axis_maps:
+            return None
+        net = float(self.image.axis_maps["gradcam"].sum())
+        image = list(MODALITIES).index("image")
+        shapley = self.modalities.shapley[image]
+        towards_pcr = float(shapley[OUTCOMES.index("pCR")] - shapley[OUTCOMES.index("none")])
+        if net == 0 or towards_pcr == 0 or (net > 0) == (towards_pcr > 0):
+            return None
+        map_way, value_way = ("pCR", "no response") if net > 0 else ("no response", "pCR")
+        return (
+            f"For this case the map leans towards {map_way} while the image's contribution "
+            f"leans towards {value_way}: the map compares with an image in which the model "
+            "detects none of its patterns, the contribution with having no image at all (the "
+            "cohort's average image effect)."
+        )
+
     def statements(self, k: int = 8) -> list[Statement]:
         """The ``k`` largest reasons in words: static features summed over time, dynamic
         features per time point; ordered by absolute size."""

@@ -94,3 +94,34 @@ def test_a_skipped_time_point_keeps_its_label(explainer: Explainer) -> None:
     assert [row["time_point"] for row in explanation.trajectory] == ["T0", "T2"]
     texts = " | ".join(s.text for s in explanation.statements(50))
     assert "at week 3" not in texts
+
+
+def test_axis_maps_and_the_story_they_tell_with_the_modalities(
+    explainer: Explainer, examples_dir: Path
+) -> None:
+    import dataclasses
+
+    study = read_paths([examples_dir / "images" / "PH00019" / "mri"])
+    case = ClinicalCase(STATIC, TIMEPOINTS)
+    explanation = explainer.explain(case, study)
+    image = explanation.image
+    assert image is not None and set(image.axis_maps) == set(image.maps)
+    # the response axis does not depend on the outcome explained
+    for target in ("pCR", "none"):
+        other = explainer.explain(case, study, target)
+        assert other.image is not None
+        np.testing.assert_allclose(other.image.axis_maps["gradcam"], image.axis_maps["gradcam"])
+    # the story: silent when map and image contribution agree, one sentence when they do not
+    image_row = 0  # MODALITIES: image, clinical, genomic
+    pcr_minus_none = (
+        explanation.modalities.shapley[image_row, 0]
+        - (explanation.modalities.shapley[image_row, 2])
+    )
+    agreeing = np.full_like(image.axis_maps["gradcam"], np.sign(pcr_minus_none) or 1.0)
+    for maps, said in ((agreeing, False), (-agreeing, True)):
+        changed = dataclasses.replace(
+            explanation, image=dataclasses.replace(image, axis_maps={"gradcam": maps})
+        )
+        story = changed.image_story()
+        assert (story is not None) == said or pcr_minus_none == 0
+    assert "axis_maps" in json.loads(json.dumps(explanation.to_dict()))["image"]
