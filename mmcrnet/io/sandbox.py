@@ -92,13 +92,17 @@ def _read_exact(fd: int, n: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _read_message(fd: int, deadline: float) -> tuple[dict[str, Any], bytes]:
+def _read_message(fd: int, deadline: float, max_body: int) -> tuple[dict[str, Any], bytes]:
+    """One message; a header or body larger than the child could honestly send ends the talk
+    (EOFError), so a subverted child cannot make the server allocate what it likes."""
     (length,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
     if length > _MAX_HEADER:
-        raise EOFError  # not our child talking
+        raise EOFError
     header = json.loads(_read_exact(fd, length, deadline))
-    body = _read_exact(fd, int(header.get("body_bytes", 0)), deadline)
-    return header, body
+    body_bytes = int(header.get("body_bytes", 0))
+    if not 0 <= body_bytes <= max_body:
+        raise EOFError
+    return header, _read_exact(fd, body_bytes, deadline)
 
 
 # ---------------------------------------------------------------- the child
@@ -290,7 +294,7 @@ def decode_isolated(
         try:
             for index in pending:
                 deadline = time.monotonic() + limits.wall_seconds
-                header, body = _read_message(fd, deadline)
+                header, body = _read_message(fd, deadline, limits.memory_bytes)
                 results.append(_result(header, body, headers[index], raws[index].name))
                 done += 1
         except _Timeout:
