@@ -222,6 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience,
         max_minutes=args.max_minutes,
         threads=args.threads,
+        input_lasso=args.input_lasso,
         model_overrides=(
             {}
             if args.image_pooling == ModelConfig.image_pooling
@@ -642,9 +643,16 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
         "--image-pooling",
         choices=IMAGE_POOLING,
         default="avg",
-        help="global pooling of the image encoders' last feature maps: avg "
-        "(default, the bundled model) or max (see the README's "
-        "explanations section for what it changes)",
+        help="pooling of the image encoders' last feature maps: avg "
+        "(default, the bundled model), max or attention (see the README's "
+        "explanations section for what each changes)",
+    )
+    train.add_argument(
+        "--input-lasso",
+        type=float,
+        default=0.0,
+        help="group-lasso weight on the LSTM's input weights, one group per input "
+        "column (default 0: off)",
     )
     train.add_argument(
         "--max-minutes",

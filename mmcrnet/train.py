@@ -78,6 +78,9 @@ class TrainConfig:
     # when the form does not (the maps then have a reason to look at the tumour).
     diameter_drop_p: float = 0.25
     flip_p: float = 0.5  # horizontal flip of the image
+    # Group lasso on the LSTM's input weights, one group per input column: a feature the data
+    # does not need is pushed towards no weight at all (0: off, the bundled model).
+    input_lasso: float = 0.0
     max_minutes: float | None = None  # stop after this wall time (still calibrates and saves)
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
@@ -362,6 +365,8 @@ def train_model(
                 torch.from_numpy(lengths).to(device),
             )
             loss = loss_fn(logits, y_train[rows].to(device))
+            if train.input_lasso and config.uses_sequence:
+                loss = loss + train.input_lasso * model.lstm.weight_ih_l0.norm(dim=0).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

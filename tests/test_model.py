@@ -64,7 +64,9 @@ def test_config_round_trip_and_validation() -> None:
 
 
 def test_image_pooling_is_validated_and_cards_without_it_load_as_average_pooling() -> None:
-    with pytest.raises(ValueError, match="image_pooling 'median' is not one of avg, max"):
+    with pytest.raises(
+        ValueError, match="image_pooling 'median' is not one of avg, max, attention"
+    ):
         model_config(image_pooling="median")
     old_card = {k: v for k, v in model_config(**SMALL).to_dict().items() if k != "image_pooling"}
     assert ModelConfig.from_dict(old_card).image_pooling == "avg"
@@ -91,6 +93,39 @@ def test_image_embedding_pools_the_last_feature_maps(pooling: str) -> None:
         else torch.nn.functional.max_pool2d(maps, 2).mean(dim=(2, 3))
     )
     torch.testing.assert_close(embedding, expected)
+
+
+def test_attention_pooling_reads_where_its_weights_point() -> None:
+    """Attention pooling is a softmax-weighted mean over locations: weights that favour one
+    location make the embedding that location's features."""
+    model = MMCRNet(model_config(image_pooling="attention", **SMALL)).eval()
+    encoder = model.mri_encoder
+    assert encoder.attention is not None
+    image = batch()[0][:2]
+    with torch.no_grad():
+        features = encoder.blocks(image)
+        flat = features.flatten(2)
+        weights = torch.softmax(encoder.attention(features).flatten(2), dim=-1)
+        torch.testing.assert_close(encoder(image), (flat * weights).sum(-1))
+        assert torch.allclose(weights.sum(-1), torch.ones(2, 1))
+        # a large bias on one location's score: the embedding becomes that location
+        last = encoder.attention[-1]
+        assert isinstance(last, torch.nn.Conv2d)
+        original = encoder.attention
+        encoder.attention = torch.nn.Sequential(
+            original, _AddAt(features.shape[-1], row=1, col=2, value=1e4)
+        )
+        torch.testing.assert_close(encoder(image), features[:, :, 1, 2])
+
+
+class _AddAt(torch.nn.Module):
+    def __init__(self, side: int, row: int, col: int, value: float) -> None:
+        super().__init__()
+        self.bump = torch.zeros(1, 1, side, side)
+        self.bump[0, 0, row, col] = value
+
+    def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        return scores + self.bump
 
 
 def test_another_input_size_needs_only_the_constant(examples_dir) -> None:
