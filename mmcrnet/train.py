@@ -366,7 +366,8 @@ def train_model(
             )
             loss = loss_fn(logits, y_train[rows].to(device))
             if train.input_lasso and config.uses_sequence:
-                loss = loss + train.input_lasso * model.lstm.weight_ih_l0.norm(dim=0).sum()
+                weights: torch.Tensor = model.lstm.weight_ih_l0  # (4 H, F)
+                loss = loss + train.input_lasso * torch.linalg.vector_norm(weights, dim=0).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
