@@ -366,7 +366,7 @@ def train_model(
             )
             loss = loss_fn(logits, y_train[rows].to(device))
             if train.input_lasso and config.uses_sequence:
-                weights: torch.Tensor = model.lstm.weight_ih_l0  # (4 H, F)
+                weights = model.lstm.get_parameter("weight_ih_l0")  # (4 H, F)
                 loss = loss + train.input_lasso * torch.linalg.vector_norm(weights, dim=0).sum()
             optimizer.zero_grad()
             loss.backward()
