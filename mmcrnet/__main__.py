@@ -10,6 +10,7 @@ Subcommands:
     evaluate          the paper's Tables 2 and 4, references, calibration, breakdowns
     benchmark         time one-case inference and explanation on this machine
     explain           one case's prediction with its reasons (maps, attributions, Shapley)
+    predict           batch prediction over a cohort folder, to CSV or JSON lines
     evaluate-explanations
                       check the explanations against the phantom's truth
     guard fit         fit the out-of-distribution guard on the model's training split
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmcrnet.errors import InvalidCohort, OncoPredictError
+from mmcrnet.jsonsafe import dumps
 
 if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
     from tqdm import tqdm
@@ -103,7 +105,7 @@ def cmd_phantom_write(args: argparse.Namespace) -> int:
         bar.close()
     counts = cohort.outcomes["response"].value_counts().to_dict()
     print(
-        json.dumps(
+        dumps(
             {
                 "out": str(args.out),
                 "n": cohort.n,
@@ -125,7 +127,7 @@ def cmd_phantom_validate(args: argparse.Namespace) -> int:
     report = validate_cohort(generate_cohort(args.n, args.seed))
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps({**report.to_dict(), "seconds": round(seconds, 2)}, indent=2))
+        print(dumps({**report.to_dict(), "seconds": round(seconds, 2)}, indent=2))
     else:
         print(f"phantom validate --n {args.n} --seed {args.seed} ({seconds:.1f} s)")
         for check in report.checks:
@@ -142,7 +144,7 @@ def cmd_phantom_examples(args: argparse.Namespace) -> int:
     from mmcrnet.phantom.examples import write_examples
 
     chosen = write_examples(Path(args.out), seed=args.seed, command=_command(args))
-    print(json.dumps({"out": str(args.out), "cases": chosen.case_ids}))
+    print(dumps({"out": str(args.out), "cases": chosen.case_ids}))
     return EXIT_OK
 
 
@@ -153,7 +155,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     study = read_paths(args.files, modality=args.modality, slice_index=args.slice)
     # Files and folders as "file 1", "[folder]", no patient or study IDs: the output gets pasted
     # into tickets and mails, and file names often carry the patient's name.
-    print(json.dumps(image_summary(study), indent=2))
+    print(dumps(image_summary(study), indent=2))
     return EXIT_OK
 
 
@@ -168,7 +170,7 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
         print(f"{args.folder}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(
-        json.dumps(
+        dumps(
             {
                 "folder": str(args.folder),
                 "cases": len(cohort.cases),
@@ -268,7 +270,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     batches.close()
     epochs.close()
     print(
-        json.dumps(
+        dumps(
             {
                 "out": str(args.out),
                 "variant": args.variant,
@@ -288,23 +290,27 @@ def _write_report(
     args: argparse.Namespace,
     report: dict,
     started: float,
-    name: str,
+    name: str | None,
     formatter: Callable[[dict], str],
 ) -> None:
-    """Add the time and the command to a report, write it (``--out`` or MODEL/name) and print
-    it (as JSON with ``--json``, else as text)."""
+    """Add the time and the command to a report, write it (``--out``, else MODEL/name unless
+    ``name`` is None) and print it (as JSON with ``--json``, else as text)."""
     result = {
         **report,
         "seconds": round(time.perf_counter() - started, 1),
         "command": _command(args),
     }
-    out = args.out or Path(args.model) / name
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out: Path | None = args.out
+    if out is None and name is not None:
+        out = Path(args.model) / name
+    if out is not None:
+        out.write_text(dumps(result, indent=2) + "\n")
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(dumps(result, indent=2))
     else:
         print(formatter(result))
-        print(f"written to {out}")
+        if out is not None:
+            print(f"written to {out}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -321,16 +327,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         test = phantom_test_set(card, args.phantom_test, args.seed, args.workers)
     else:
         test = cohort_case_set(args.cohort_test)
-    print(
-        "rebuilding the training cohort for the Random Forest and the latent reference",
-        file=sys.stderr,
-    )
-    train_cases = training_case_set(card, args.workers)
+    references = args.references if args.references is not None else bool(args.phantom_test)
+    train_cases = None
+    if references:
+        print(
+            "rebuilding the training cohort for the Random Forest and the latent reference",
+            file=sys.stderr,
+        )
+        train_cases = training_case_set(card, args.workers)
     started = time.perf_counter()
     report = evaluate(
         args.model, test, train_cases, progress=lambda message: print(message, file=sys.stderr)
     )
-    _write_report(args, report.to_dict(), started, "evaluation.json", format_report)
+    # a cohort's evaluation is not the model's own: written only where --out says
+    name = "evaluation.json" if args.phantom_test else None
+    _write_report(args, report.to_dict(), started, name, format_report)
     return EXIT_OK
 
 
@@ -410,6 +421,57 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmcrnet.batch_predict import predict_cohort
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    form = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".json") else "csv")
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _progress_bar(total, "predicting")
+        bar.update(done - bar.n)
+
+    result = predict_cohort(
+        args.model,
+        args.cohort,
+        image=args.image,
+        explain=args.explain,
+        device=args.device,
+        steps=args.steps,
+        progress=progress,
+    )
+    if bar is not None:
+        bar.close()
+    args.out.write_text(result.to_jsonl() if form == "jsonl" else result.to_csv())
+    summary = {**result.summary(), "out": str(args.out), "format": form}
+    if args.json:
+        print(dumps(summary, indent=2))
+    else:
+        counts = result.counts()
+        print(
+            f"{len(result.rows)} cases: {counts['predicted']} predicted, {counts['flagged']} "
+            f"flagged by the guard (the model cannot judge them), {counts['not predicted']} "
+            f"not predicted; written to {args.out} ({form})"
+        )
+        for row in result.rows:
+            if row.problem:
+                print(f"  {row.case_id}: not predicted: {row.problem}")
+        metrics = summary.get("metrics")
+        if metrics:
+            print(
+                f"on the {metrics['n']} predicted cases with an outcome (flagged ones left out): "
+                f"accuracy {metrics['accuracy']}, macro AUC {metrics['auc']}, "
+                f"ECE {metrics['ece']}"
+            )
+    return EXIT_OK
+
+
 def cmd_guard_fit(args: argparse.Namespace) -> int:
     from mmcrnet.guard import fit_guard
 
@@ -424,7 +486,7 @@ def cmd_guard_fit(args: argparse.Namespace) -> int:
     )
     card = guard.card
     print(
-        json.dumps(
+        dumps(
             {
                 "out": str(args.model),
                 "thresholds": card["thresholds"],
@@ -457,7 +519,7 @@ def cmd_guard_evaluate(args: argparse.Namespace) -> int:
         "command": _command(args),
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(dumps(result, indent=2))
     else:
         print(format_evaluation(result))
         print(f"({result['seconds']} s) {result['command']}")
@@ -477,7 +539,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     )
     bar.close()
     result = {**report.to_dict(), "command": _command(args)}
-    print(json.dumps(result, indent=2))
+    print(dumps(result, indent=2))
     return EXIT_OK if not report.escapes else EXIT_FAILED
 
 
@@ -683,7 +745,8 @@ def _add_evaluate(commands: Subcommands, flags: Flags) -> None:
         help="Tables 2 and 4, references, calibration and breakdowns",
         description="Score the model in MODEL (and its variants in MODEL/variants/) on a "
         "held-out test set; fit the Random Forest and the latent reference on the "
-        "model's own training split. Prints and writes MODEL/evaluation.json.",
+        "model's own training split. Prints; writes MODEL/evaluation.json for a phantom "
+        "test, --out when given.",
     )
     test_source = evaluate.add_mutually_exclusive_group(required=True)
     test_source.add_argument(
@@ -702,10 +765,18 @@ def _add_evaluate(commands: Subcommands, flags: Flags) -> None:
         help="phantom test seed, never the training seed (default 99)",
     )
     evaluate.add_argument(
+        "--references",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fit the Random Forest and the latent reference on the model's training cohort, "
+        "which rebuilds it (default: with --phantom-test only)",
+    )
+    evaluate.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="where to write the JSON (default MODEL/evaluation.json)",
+        help="where to write the JSON (default MODEL/evaluation.json for --phantom-test; "
+        "a cohort test is written only here)",
     )
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -766,6 +837,44 @@ def _add_explain(commands: Subcommands, flags: Flags) -> None:
     explain.add_argument("--top", type=_positive_int, default=8, help="reasons to print")
     explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
     explain.set_defaults(func=cmd_explain)
+
+
+def _add_predict(commands: Subcommands, flags: Flags) -> None:
+    """``predict``."""
+    from mmcrnet.batch_predict import IMAGE_CHOICES
+
+    predict = commands.add_parser(
+        "predict",
+        parents=[flags.model, flags.json, flags.device],
+        help="batch prediction over a cohort folder",
+        description="Predict every case of a cohort folder as the Predict page would (the "
+        "same readers, sandbox and guard): one row per case with its calibrated "
+        "probabilities, what the guard flags and why a case could not be predicted. "
+        "CSV (safe to open in a spreadsheet) or JSON lines.",
+    )
+    predict.add_argument("--cohort", type=Path, required=True, help="cohort folder")
+    predict.add_argument("--out", type=Path, required=True, help="file to write")
+    predict.add_argument(
+        "--format",
+        choices=["csv", "jsonl"],
+        default=None,
+        help="default: from --out's suffix (.jsonl or .json: JSON lines, else CSV)",
+    )
+    predict.add_argument(
+        "--image",
+        choices=IMAGE_CHOICES,
+        default="auto",
+        help="image per case (default auto: the MRI, else the mammogram, else none)",
+    )
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help="explain each case too (reasons in the CSV, the explanation in JSON lines)",
+    )
+    predict.add_argument(
+        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
+    )
+    predict.set_defaults(func=cmd_predict)
 
 
 def _add_evaluate_explanations(commands: Subcommands, flags: Flags) -> None:
@@ -886,6 +995,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_benchmark,
         _add_explain,
+        _add_predict,
         _add_evaluate_explanations,
         _add_guard,
         _add_fuzz,

@@ -18,6 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmcrnet.errors import OncoPredictError
+from mmcrnet.jsonsafe import dumps
 from mmcrnet.model import MMCRNet, ModelConfig
 
 WEIGHTS, CARD = "model.safetensors", "model.json"
@@ -53,7 +54,7 @@ def save_model(folder: Path, model: MMCRNet, card: dict[str, Any]) -> dict[str, 
             "parameters": int(sum(p.numel() for p in model.parameters())),
         },
     }
-    (folder / CARD).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    (folder / CARD).write_text(dumps(card, indent=2) + "\n")  # strict JSON: no NaN
     return card
 
 

@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mmcrnet.batch import main_condition_kinds, predict_logits
 from mmcrnet.checkpoint import load_model, read_card
+from mmcrnet.curves import curves
 from mmcrnet.data import IMAGE_KINDS, MAMMOGRAM, MRI, NO_IMAGE, encode_sequences, truncate
 from mmcrnet.datasets import CaseSet, split_rows, subset
 from mmcrnet.features import SUBTYPES, design_matrix
@@ -34,6 +35,8 @@ from mmcrnet.metrics import scores, softmax
 from mmcrnet.model import MMCRNet
 from mmcrnet.phantom.cohort import IMAGE_LATENTS
 
+#: a subgroup needs at least this many cases for its metrics to be reported
+MIN_SUBGROUP = 10
 TABLE2 = ("mmcrnet", "cnn-only", "lstm-only", "random-forest")
 TABLE4 = ("mmcrnet", "no-imaging", "no-clinical", "no-genomic")
 PAPER = {  # the paper's accuracy / AUC (%), for side-by-side reading
@@ -52,7 +55,7 @@ class Row:
     """One model's scores on the test set (or why it has none)."""
 
     name: str
-    metrics: dict[str, float] | None
+    metrics: dict[str, float | None] | None
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +197,7 @@ def model_probabilities(
     return softmax(logits, loaded.temperature if calibrated else 1.0)
 
 
-def _metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+def _metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float | None]:
     return scores(y, proba).to_dict()
 
 
@@ -256,7 +259,11 @@ def evaluate(
                 )
             )
     else:
-        rows["random-forest"] = Row("random-forest", None, "no training cohort given")
+        rows["random-forest"] = Row(
+            "random-forest",
+            None,
+            "not fitted: evaluate --references fits it on the model's training cohort",
+        )
     if test.truth is not None:
         references.insert(0, Row("oracle", _metrics(y, oracle(test)), "true eta_full"))
 
@@ -276,8 +283,13 @@ def evaluate(
     by_subtype: dict[str, Any] = {}
     for index, name in enumerate(SUBTYPES):
         chosen = test.subtypes == index
-        if chosen.sum() >= 10:
+        if chosen.sum() >= MIN_SUBGROUP:
             by_subtype[name] = _metrics(y[chosen], calibrated[chosen])
+        else:  # said, not left out: a subgroup this small has no stable metrics
+            by_subtype[name] = {
+                "n": int(chosen.sum()),
+                "note": f"fewer than {MIN_SUBGROUP} cases: no metrics",
+            }
     by_image: dict[str, Any] = {}
     for kind in (MRI, MAMMOGRAM, NO_IMAGE):
         if kind != NO_IMAGE and not main.model.config.uses_image:
@@ -297,6 +309,7 @@ def evaluate(
         extra={
             "condition": "full sequences (4 time points), "
             f"{IMAGE_KINDS[image_kind]} image, calibrated probabilities",
+            "curves": curves(y, calibrated).to_dict(),
             "model": {
                 "folder": str(model_dir),
                 "card": read_card(model_dir).get("name"),
@@ -304,6 +317,12 @@ def evaluate(
             },
         },
     )
+
+
+def _num(value: float | None, width: int = 7, digits: int = 3) -> str:
+    """A metric for a text table; "n/a" where it is undefined (e.g. AUC without every
+    outcome present)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:{width}.{digits}f}"
 
 
 def format_report(result: dict) -> str:
@@ -326,11 +345,10 @@ def format_report(result: dict) -> str:
             if m is None:
                 lines.append(f"  {row['name']:<18}  {row['note']}")
                 continue
-            lines.append(
-                f"  {row['name']:<18}{m['accuracy']:7.3f}{m['precision']:7.3f}"
-                f"{m['recall']:7.3f}{m['f1']:7.3f}{m['auc']:7.3f}{m['ece']:7.3f}   "
-                f"{paper_text}"
+            numbers = "".join(
+                _num(m[k]) for k in ("accuracy", "precision", "recall", "f1", "auc", "ece")
             )
+            lines.append(f"  {row['name']:<18}{numbers}   {paper_text}")
 
     table("Table 2: MM-CRNet vs baselines", result["table2"])
     table("Table 4: ablations (retrained without one modality)", result["table4"])
@@ -338,16 +356,21 @@ def format_report(result: dict) -> str:
     cal = result["calibration"]
     lines.append(
         f"\ncalibration (temperature {cal['temperature']:.3f}): "
-        f"ECE {cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}, "
-        f"Brier {cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}, "
-        f"slope {cal['before']['calibration_slope']:.2f} -> "
-        f"{cal['after']['calibration_slope']:.2f}"
+        f"ECE {_num(cal['before']['ece'], 0)} -> {_num(cal['after']['ece'], 0)}, "
+        f"Brier {_num(cal['before']['brier'], 0)} -> {_num(cal['after']['brier'], 0)}, "
+        f"slope {_num(cal['before']['calibration_slope'], 0, 2)} -> "
+        f"{_num(cal['after']['calibration_slope'], 0, 2)}"
     )
     for title, key in (
         ("time points", "by_time_points"),
         ("subtype", "by_subtype"),
         ("image input", "by_image"),
     ):
-        parts = [f"{k}: acc {v['accuracy']:.3f} AUC {v['auc']:.3f}" for k, v in result[key].items()]
-        lines.append(f"by {title}: " + "; ".join(parts))
+        parts = [
+            f"{k}: n {v['n']}, acc {_num(v['accuracy'], 0)} AUC {_num(v['auc'], 0)}"
+            if v.get("accuracy") is not None
+            else f"{k}: n {v['n']} ({v.get('note', 'no metrics')})"
+            for k, v in result[key].items()
+        ]
+        lines.append(f"by {title}: " + ("; ".join(parts) or "no cases"))
     return "\n".join(lines)

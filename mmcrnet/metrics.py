@@ -9,6 +9,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from mmcrnet.features import OUTCOMES
+from mmcrnet.jsonsafe import finite_or_none
 
 N_CLASSES = len(OUTCOMES)
 ECE_BINS = 15
@@ -29,8 +30,11 @@ class Scores:
     calibration_slope: float  # pooled one-vs-rest logistic slope of outcome on logit(p)
     nll: float
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, float | None]:
+        """Rounded to 4 decimals; None where a metric is undefined (valid JSON)."""
+        return {
+            k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in asdict(self).items()
+        }
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -24,6 +24,7 @@ SUBCOMMANDS = [
     ["evaluate"],
     ["benchmark"],
     ["explain"],
+    ["predict"],
     ["evaluate-explanations"],
 ]
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mmcrnet.datasets import subset
 from mmcrnet.evaluate import evaluate, image_summaries
@@ -38,3 +40,27 @@ def test_report_has_every_table_and_breakdown(tiny_model_dir: Path, phantom_case
     assert set(report["by_time_points"]) == {"1", "2", "3", "4"}
     assert set(report["by_image"]) == {"mri", "mammogram", "none"}
     assert {"before", "after", "temperature"} <= set(report["calibration"])
+    curves = report["curves"]
+    assert curves["n"] == 100 and sum(map(sum, curves["confusion"])) == 100
+    assert [c["outcome"] for c in curves["roc"]] == ["pCR", "partial", "none"]
+    json.dumps(report, allow_nan=False)
+
+
+def test_a_small_cohort_is_evaluated_without_rebuilding_a_training_cohort(
+    examples_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """12 cases: subgroups too small for metrics say so; nothing written unless asked; the
+    Random Forest says how to get it; no training cohort is rendered."""
+    from mmcrnet.__main__ import main
+
+    models = Path(__file__).resolve().parent.parent / "models"
+    before = (models / "evaluation.json").read_bytes()
+    assert main(["evaluate", "--cohort-test", str(examples_dir), "--model", str(models)]) == 0
+    captured = capsys.readouterr()
+    assert "rebuilding the training cohort" not in captured.err
+    assert "HR+/HER2-: n 5 (fewer than 10 cases: no metrics)" in captured.out
+    assert "--references" in captured.out and "written to" not in captured.out
+    assert (models / "evaluation.json").read_bytes() == before
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--cohort-test", str(examples_dir), "--out", str(out)]) == 0
+    json.loads(out.read_text())  # strict: parse_constant would see NaN

@@ -540,6 +540,11 @@ def _agreement(attributions: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
         ),
         "top_features_model": [BASELINE_FEATURES[j] for j in np.argsort(-importance)[:10]],
         "top_features_truth": [BASELINE_FEATURES[j] for j in np.argsort(-true_importance)[:10]],
+        # mean |attribution| per feature (log-odds of the response axis), model and truth
+        "global_importance": {
+            name: {"model": round(float(m), 5), "truth": round(float(t), 5)}
+            for name, m, t in zip(BASELINE_FEATURES, importance, true_importance)
+        },
     }
 
 
