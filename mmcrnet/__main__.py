@@ -279,10 +279,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "temperature": round(card["temperature"], 4),
                 "validation": card["validation"]["calibrated"],
                 "training_seconds": card["training_seconds"],
+                "calibrated": card["calibrated"],
+                "warnings": card["warnings"],
             },
             indent=2,
         )
     )
+    for warning in card["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

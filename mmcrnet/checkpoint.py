@@ -54,8 +54,9 @@ def save_model(folder: Path, model: MMCRNet, card: dict[str, Any]) -> dict[str, 
             "parameters": int(sum(p.numel() for p in model.parameters())),
         },
     }
-    (folder / CARD).write_text(dumps(card, indent=2) + "\n")  # strict JSON: no NaN
-    return card
+    text = dumps(card, indent=2)  # strict JSON: an undefined metric is null, never NaN
+    (folder / CARD).write_text(text + "\n")
+    return dict(json.loads(text))  # what was written, as read back
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

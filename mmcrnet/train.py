@@ -41,6 +41,7 @@ from mmcrnet.data import (
 )
 from mmcrnet.datasets import CaseSet, split_rows, subset
 from mmcrnet.errors import CorruptCheckpoint, InvalidArgument
+from mmcrnet.features import OUTCOMES
 from mmcrnet.metrics import fit_temperature, scores, softmax
 from mmcrnet.model import MMCRNet, ModelConfig
 from mmcrnet.phantom.cohort import SPEC_VERSION
@@ -84,6 +85,44 @@ class TrainConfig:
     max_minutes: float | None = None  # stop after this wall time (still calibrates and saves)
     threads: int | None = None  # torch CPU threads (default: torch's choice)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+
+
+#: below this many validation cases, early stopping and calibration are noise: warned, and the
+#: temperature stays 1
+MIN_VALIDATION = 30
+#: fewer training cases than this is refused
+MIN_TRAIN = 10
+
+
+def split_warnings(labels: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray) -> list[str]:
+    """What makes a split unfit to train on: refused when the training split lacks an outcome
+    or there is no validation case; warnings for a small validation split.
+
+    Raises:
+        InvalidArgument: the cohort is too small to split (says how many cases it has).
+    """
+    n = len(labels)
+    absent = [c for k, c in enumerate(OUTCOMES) if not (labels[train_rows] == k).any()]
+    why = None
+    if len(train_rows) < MIN_TRAIN:
+        why = f"the training split would have {len(train_rows)} cases (at least {MIN_TRAIN})"
+    elif len(val_rows) < 2:
+        why = f"the validation split would have {len(val_rows)} (at least 2)"
+    elif absent:
+        why = f"the training split has no '{absent[0]}' case"
+    if why:
+        raise InvalidArgument(f"a cohort of {n} cases is too small to train on: {why}")
+    warnings = []
+    if len(val_rows) < MIN_VALIDATION:
+        warnings.append(
+            f"the validation split has {len(val_rows)} cases (of {n}): early stopping and "
+            f"its metrics are noise below {MIN_VALIDATION}, and the probabilities are not "
+            "calibrated (temperature 1)"
+        )
+    missing = [c for k, c in enumerate(OUTCOMES) if not (labels[val_rows] == k).any()]
+    if missing:
+        warnings.append(f"the validation split has no '{missing[0]}' case: its AUC is undefined")
+    return warnings
 
 
 def withhold(
@@ -282,6 +321,7 @@ def train_model(
     config = model_config(train.variant, **train.model_overrides)
     sequences = encode_sequences(cases.cases, cases.timepoints, config.groups)
     train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
+    warnings = split_warnings(cases.labels, train_rows, val_rows)
     model = MMCRNet(config).to(device)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
@@ -416,7 +456,9 @@ def train_model(
 
     model.load_state_dict(best_state)
     val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
-    temperature = fit_temperature(val_logits, val.outcomes)
+    # a handful of validation cases cannot set a temperature (it runs to its bound): say so
+    calibrated = len(val_rows) >= MIN_VALIDATION
+    temperature = fit_temperature(val_logits, val.outcomes) if calibrated else 1.0
     before = scores(val.outcomes, softmax(val_logits))
     after = scores(val.outcomes, softmax(val_logits, temperature))
     card = {
@@ -435,6 +477,8 @@ def train_model(
         },
         "train_config": asdict(train),
         "temperature": temperature,
+        "calibrated": calibrated,
+        "warnings": list(warnings),
         "reference_patient": _training_reference(cases, train_rows, config),
         "validation": {
             "condition": "full sequence, " + ("MRI" if config.uses_image else "no image"),

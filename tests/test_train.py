@@ -279,3 +279,57 @@ def test_withholding_draws_only_what_the_variant_reads() -> None:
         rng,
     )
     assert (seq == 1).all()  # a variant without genomic data has none to withhold
+
+
+def test_a_cohort_too_small_to_split_is_refused_or_warned(
+    phantom_cases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """20 cases: a 3-case validation split warns and keeps temperature 1 (not 19.99); the
+    4-case cohort cannot be split: refused in one line."""
+    from mmcrnet.__main__ import main
+    from mmcrnet.errors import InvalidArgument
+    from mmcrnet.train import split_warnings
+
+    labels = np.array([0, 1, 2] * 4)
+    warnings = split_warnings(labels, np.arange(10), np.array([10, 11]))
+    assert "validation split has 2 cases (of 12)" in warnings[0]
+    assert "validation split has no 'pCR' case" in warnings[1]  # labels 1, 2
+    with pytest.raises(InvalidArgument, match="training split would have 2 cases"):
+        split_warnings(np.array([0, 0, 1, 2]), np.array([0, 1]), np.array([2, 3]))
+    with pytest.raises(InvalidArgument, match="the training split has no 'none' case"):
+        split_warnings(np.array([0, 1] * 6), np.arange(10), np.array([10, 11]))
+    card = train_model(
+        subset(phantom_cases, np.arange(20)),
+        tmp_path / "small",
+        TrainConfig(seed=2, epochs=1, threads=2, model_overrides=TINY_MODEL),
+        device="cpu",
+    )
+    assert card["calibrated"] is False and card["temperature"] == 1.0 and card["warnings"]
+    json.dumps(card, allow_nan=False)
+    code = main(
+        [
+            "train",
+            "--cohort",
+            str(_first_examples(tmp_path, 4)),
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
+    assert code == 2 and "too small to train on" in capsys.readouterr().err
+
+
+def _first_examples(tmp_path: Path, n: int) -> Path:
+    """The first ``n`` bundled examples as a cohort folder."""
+    import pandas as pd
+
+    source = ROOT / "assets" / "examples"
+    out = tmp_path / f"first-{n}"
+    out.mkdir()
+    cases = pd.read_csv(source / "cases.csv", dtype=str, keep_default_na=False)
+    ids = set(cases["case_id"][:n])
+    for name in ("cases.csv", "timepoints.csv", "outcomes.csv"):
+        table = pd.read_csv(source / name, dtype=str, keep_default_na=False)
+        table[table["case_id"].isin(ids)].to_csv(out / name, index=False)
+    return out
