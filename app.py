@@ -17,10 +17,15 @@ st.set_page_config(
     initial_sidebar_state="collapsed",
 )
 
-pages = [
-    st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
-    st.Page("pages/about.py", title="About", icon=":material/info:"),
-]
+pages = {
+    "Oncology": [
+        st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
+    ],
+    "Research": [
+        st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
+    ],
+    "About": [st.Page("pages/about.py", title="About", icon=":material/info:")],
+}
 navigation = st.navigation(pages, position="top")
 
 with st.sidebar:
