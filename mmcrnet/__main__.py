@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmcrnet.errors import InvalidCohort, OncoPredictError
+from mmcrnet.jobs import ProgressFile
 from mmcrnet.jsonsafe import dumps
 
 if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
@@ -41,6 +42,13 @@ if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
     from mmcrnet.datasets import CaseSet
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: how a background job (mmcrnet.jobs) hears from a command: progress as JSON in this file
+PROGRESS_FLAG = ("--progress-file",)
+PROGRESS_OPTIONS: dict = {
+    "type": Path,
+    "default": None,
+    "help": "write progress as JSON to this file (for background jobs)",
+}
 Subcommands = argparse._SubParsersAction  # what add_subparsers returns
 
 
@@ -187,8 +195,9 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _training_cases(args: argparse.Namespace) -> CaseSet:
-    """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load."""
+def _training_cases(args: argparse.Namespace, report: ProgressFile | None = None) -> CaseSet:
+    """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load
+    (and its progress in ``report``)."""
     from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
     total = args.phantom if args.phantom else None
@@ -197,6 +206,8 @@ def _training_cases(args: argparse.Namespace) -> CaseSet:
     def progress(done: int, count: int) -> None:
         bar.total = count
         bar.update(done - bar.n)
+        if report:
+            report.update(stage="reading images", done=done, total=count, force=done == count)
 
     try:
         if args.phantom:
@@ -216,7 +227,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmcrnet.predict import compute_device
     from mmcrnet.train import TrainConfig, train_model
 
-    cases = _training_cases(args)
+    report = ProgressFile(args.progress_file)
+    cases = _training_cases(args, report)
     config = TrainConfig(
         variant=args.variant,
         seed=args.seed,
@@ -248,12 +260,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         dynamic_ncols=True,
     )
 
+    history: list[dict] = []
+
     def on_batch(done: int, total: int) -> None:
         if batches.total != total or done == 1:
             batches.reset(total=total)
         batches.update(done - batches.n)
+        report.update(stage="training", batch=done, batches=total)
 
     def on_epoch(record: dict) -> None:
+        history.append(record)
+        report.update(force=True, epoch=record["epoch"], epochs=args.epochs, history=history)
         epochs.n = record["epoch"]
         epochs.set_postfix(
             loss=record["train_loss"],
@@ -269,6 +286,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     batches.close()
     epochs.close()
+    report.update(
+        force=True,
+        stage="done",
+        history=card["history"],
+        validation=card["validation"]["calibrated"],
+        warnings=card["warnings"],
+    )
     print(
         dumps(
             {
@@ -434,12 +458,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     form = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".json") else "csv")
     bar: tqdm | None = None
+    report = ProgressFile(args.progress_file)
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
             bar = _progress_bar(total, "predicting")
         bar.update(done - bar.n)
+        report.update(stage="predicting", done=done, total=total, force=done == total)
 
     result = predict_cohort(
         args.model,
@@ -454,6 +480,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         bar.close()
     args.out.write_text(result.to_jsonl() if form == "jsonl" else result.to_csv())
     summary = {**result.summary(), "out": str(args.out), "format": form}
+    report.update(force=True, stage="done", summary=summary)
     if args.json:
         print(dumps(summary, indent=2))
     else:
@@ -738,6 +765,7 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
         default=None,
         help="image cache folder (default .cache/phantom-N-SEED)",
     )
+    train.add_argument(*PROGRESS_FLAG, **PROGRESS_OPTIONS)
     train.set_defaults(func=cmd_train)
 
 
@@ -878,6 +906,7 @@ def _add_predict(commands: Subcommands, flags: Flags) -> None:
     predict.add_argument(
         "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
     )
+    predict.add_argument(*PROGRESS_FLAG, **PROGRESS_OPTIONS)
     predict.set_defaults(func=cmd_predict)
 
 
