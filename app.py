@@ -23,6 +23,7 @@ pages = {
     ],
     "Research": [
         st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
+        st.Page("pages/cohorts.py", title="Cohorts", icon=":material/table_view:"),
     ],
     "About": [st.Page("pages/about.py", title="About", icon=":material/info:")],
 }

@@ -186,6 +186,46 @@ class BatchResult:
             )
         return buffer.getvalue()
 
+    @classmethod
+    def from_jsonl(cls, text: str, summary: dict[str, Any]) -> BatchResult:
+        """A batch written by :meth:`to_jsonl`, with its :meth:`summary` (what a job reports).
+
+        Raises:
+            ValueError: a line that is not one of ours (named by its number).
+        """
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                data = json.loads(line)
+                probabilities = data["probabilities"]
+                rows.append(
+                    CaseRow(
+                        str(data["case_id"]),
+                        str(data["image"]),
+                        int(data["time_points"]),
+                        None
+                        if probabilities is None
+                        else tuple(float(probabilities[c]) for c in OUTCOMES),
+                        data["outcome"],
+                        tuple(data["flags"]),
+                        data["problem"],
+                        tuple(data["reasons"]),
+                        data.get("explanation"),
+                        tuple(data.get("left_out", ())),
+                    )
+                )
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"line {number} is not a batch prediction row ({exc})") from exc
+        return cls(
+            str(summary.get("model")),
+            str(summary.get("weights_sha256")),
+            str(summary.get("training_data")),
+            str(summary.get("cohort")),
+            tuple(rows),
+            summary.get("unguarded"),
+            tuple(summary.get("warnings", ())),
+        )
+
     def to_jsonl(self) -> str:
         """One JSON object per case (strict JSON: no NaN)."""
         return "".join(json.dumps(r.to_dict(), allow_nan=False) + "\n" for r in self.rows)

@@ -19,7 +19,7 @@ def documents(folder: str) -> ModelDocuments:
 
 def page() -> None:
     try:
-        docs = documents(str(state.MODEL_DIR))
+        docs = documents(str(state.model_dir()))
     except InvalidModel as exc:
         st.error(f"No model to describe: {exc}")
         return

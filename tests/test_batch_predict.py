@@ -97,6 +97,9 @@ def test_exports_are_strict_json_and_spreadsheet_safe() -> None:
     assert lines[0]["probabilities"] == {"pCR": 0.2, "partial": 0.3, "none": 0.5}
     assert lines[1]["probabilities"] is None and lines[1]["status"] == "not predicted"
     assert result.summary()["metrics"]["n"] == 1
+    assert BatchResult.from_jsonl(result.to_jsonl(), result.summary()) == result
+    with pytest.raises(ValueError, match="line 1 is not a batch prediction row"):
+        BatchResult.from_jsonl("{}", {})
     assert [safe_cell(t) for t in ("-1", "@a", "\tx", "ok")] == ["'-1", "'@a", "'\tx", "ok"]
 
 

@@ -19,10 +19,31 @@ MODEL_DIR = ROOT / "models"
 EXAMPLES = ROOT / "assets" / "examples"
 
 
+MODEL_KEY = "session.model_dir"  # the model folder this session uses (default: the bundled)
+
+
+def model_dir() -> Path:
+    """The model folder this session uses: the bundled model unless the user chose another
+    of the server's model folders (:class:`mmcrnet.workspace.Workspace`)."""
+    return Path(st.session_state.get(MODEL_KEY) or MODEL_DIR)
+
+
+def use_model(folder: Path) -> None:
+    """Make ``folder`` (one of the server's model folders, checked by the caller) this
+    session's model; a result of the previous model is dropped."""
+    st.session_state[MODEL_KEY] = str(folder)
+    st.session_state.pop("predict.result", None)
+
+
 @st.cache_resource(show_spinner="Loading the model ...")
+def _explainer(folder: str) -> Explainer:
+    return Explainer(Predictor(folder))
+
+
 def explainer() -> Explainer:
-    """The bundled model (weights hash checked), on CUDA when present; one per server."""
-    return Explainer(Predictor(MODEL_DIR))
+    """The session's model (weights hash checked), on CUDA when present; loaded once per
+    server and folder."""
+    return _explainer(str(model_dir()))
 
 
 @st.cache_resource
@@ -32,16 +53,28 @@ def examples() -> Cohort:
 
 
 @st.cache_data
-def map_checks() -> dict[str, dict[str, float]]:
-    """The bundled model's measured map quality (``evaluate-explanations``), e.g.
-    ``{"mammogram/gradcam": {"pointing_game": ...}}``; empty when it was not measured."""
-    path = MODEL_DIR / "explanations.json"
+def _map_checks(folder: str) -> dict[str, dict[str, float]]:
+    path = Path(folder) / "explanations.json"
     if not path.is_file():
         return {}
     return dict(json.loads(path.read_text()).get("image_maps", {}))
 
 
+def map_checks() -> dict[str, dict[str, float]]:
+    """The session model's measured map quality (``evaluate-explanations``), e.g.
+    ``{"mammogram/gradcam": {"pointing_game": ...}}``; empty when it was not measured."""
+    return _map_checks(str(model_dir()))
+
+
 @st.cache_resource
+def _guard(folder: str) -> Guard:
+    return Guard.load(folder)
+
+
 def guard() -> Guard:
-    """The bundled model's out-of-distribution guard (hash checked); one per server."""
-    return Guard.load(MODEL_DIR)
+    """The session model's out-of-distribution guard (hash checked).
+
+    Raises:
+        InvalidModel: the model has none (``python -m mmcrnet guard fit`` makes one).
+    """
+    return _guard(str(model_dir()))
