@@ -24,6 +24,7 @@ pages = {
     "Research": [
         st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
         st.Page("pages/cohorts.py", title="Cohorts", icon=":material/table_view:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
     "About": [st.Page("pages/about.py", title="About", icon=":material/info:")],
 }
@@ -34,7 +35,8 @@ with st.sidebar:
     try:
         predictor = state.explainer().predictor
         st.caption(
-            f"Model: {predictor.name}, trained on {predictor.card.get('training_data')}; "
+            f"Model: {predictor.name} ({state.model_dir().name}/), trained on "
+            f"{predictor.card.get('training_data')}; "
             f"weights {str(predictor.card['weights']['sha256'])[:12]}, "
             f"on {predictor.device.type.upper()}."
         )

@@ -286,6 +286,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     batches.close()
     epochs.close()
+    if args.fit_guard:
+        from mmcrnet.guard import fit_guard
+
+        report.update(force=True, stage="fitting the out-of-distribution guard")
+        fit_guard(args.out, held_out=args.guard_held_out, workers=args.workers)
+    if args.compare_with:
+        from mmcrnet.compare import compare_models
+
+        report.update(force=True, stage=f"comparing with {args.compare_with.name}")
+        comparison = compare_models(Path(args.out), args.compare_with, cases).to_dict()
+        (Path(args.out) / "comparison.json").write_text(dumps(comparison, indent=1) + "\n")
     report.update(
         force=True,
         stage="done",
@@ -764,6 +775,25 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
         type=Path,
         default=None,
         help="image cache folder (default .cache/phantom-N-SEED)",
+    )
+    train.add_argument(
+        "--fit-guard",
+        action="store_true",
+        help="then fit the out-of-distribution guard (phantom-trained models)",
+    )
+    train.add_argument(
+        "--guard-held-out",
+        type=_positive_int,
+        default=1000,
+        help="held-out phantom cases for the guard's thresholds (default 1000)",
+    )
+    train.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="then score this model and the one in DIR on the new model's test split "
+        "(written to OUT/comparison.json)",
     )
     train.add_argument(*PROGRESS_FLAG, **PROGRESS_OPTIONS)
     train.set_defaults(func=cmd_train)

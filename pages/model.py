@@ -7,9 +7,10 @@ import streamlit as st
 
 from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.model_card import ModelDocuments, read_documents
+from mmcrnet.workspace import Workspace
 from ui import state
 from ui.errors import bug_box
-from ui.model_view import model_page_ui
+from ui.model_view import model_choice_ui, model_page_ui
 
 
 @st.cache_data(show_spinner=False)
@@ -18,6 +19,8 @@ def documents(folder: str) -> ModelDocuments:
 
 
 def page() -> None:
+    st.title("The model")
+    model_choice_ui(Workspace.from_environment())
     try:
         docs = documents(str(state.model_dir()))
     except InvalidModel as exc:

@@ -92,13 +92,24 @@ def page() -> None:
     st.title("Predict the response to neoadjuvant chemotherapy")
     try:
         model = state.explainer()
-        state.guard()
     except OncoPredictError as exc:
         st.error(DISCLAIMER, icon=":material/warning:")
         st.error(f"The model could not be loaded: {exc}", icon=":material/error:")
         st.stop()
+    try:
+        state.guard()
+    except OncoPredictError as exc:
+        st.error(DISCLAIMER, icon=":material/warning:")
+        st.error(
+            f"The model this session uses ({state.model_dir().name}/) has no usable "
+            f"out-of-distribution guard ({exc}), so this page could not say when an input is "
+            "one it cannot judge, and shows no answer. Choose another model on the Model page, "
+            "or fit its guard: python -m mmcrnet guard fit --model DIR.",
+            icon=":material/error:",
+        )
+        st.stop()
     st.error(
-        f"{DISCLAIMER} Model: {model.predictor.name}, trained on "
+        f"{DISCLAIMER} Model: {model.predictor.name} ({state.model_dir().name}/), trained on "
         f"{model.predictor.card.get('training_data')}.",
         icon=":material/warning:",
     )

@@ -162,3 +162,32 @@ def importance_figure(rows: list[dict[str, Any]]) -> go.Figure:
         **{**LAYOUT, "height": max(360, 22 * len(rows) + 120)},
     )
     return figure
+
+
+def training_figure(history: list[dict[str, Any]]) -> go.Figure:
+    """Loss (training and validation) and validation AUC per epoch, as training reports them."""
+    epochs = [r["epoch"] for r in history]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name="training loss")
+    )
+    figure.add_trace(
+        go.Scatter(x=epochs, y=[r["val_loss"] for r in history], name="validation loss")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=epochs,
+            y=[r["val_auc"] for r in history],
+            name="validation macro AUC",
+            yaxis="y2",
+            line={"dash": "dash"},
+        )
+    )
+    figure.update_layout(
+        title="Training curves",
+        xaxis_title="epoch",
+        yaxis={"title": "loss"},
+        yaxis2={"title": "AUC", "overlaying": "y", "side": "right", "range": [0.4, 1.0]},
+        **LAYOUT,
+    )
+    return figure

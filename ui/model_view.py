@@ -18,7 +18,9 @@ from mmcrnet.model_card import (
     importance_rows,
     table_rows,
 )
+from mmcrnet.workspace import BUNDLED_MODEL, Workspace
 from ui import evaluation_figures as figures
+from ui import state
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 
@@ -148,9 +150,28 @@ def checks_ui(explanations: dict[str, Any] | None) -> None:
     _table([{**r, "met": "yes" if r["met"] else "no"} for r in rows])
 
 
+def model_choice_ui(workspace: Workspace) -> None:
+    """Which of the server's model folders this session uses (every page follows it)."""
+    folders = workspace.model_folders()
+    current = state.model_dir().resolve()
+    paths = [f.resolve() for f in folders]
+    chosen = st.selectbox(
+        "Model this session uses",
+        paths,
+        index=paths.index(current) if current in paths else 0,
+        format_func=lambda p: (
+            f"{p.name}/ (bundled)" if p == BUNDLED_MODEL.resolve() else f"{p.name}/"
+        ),
+        key="model.choice",
+        help="The bundled model and the models trained on this server (Train page).",
+    )
+    if chosen != current:
+        state.use_model(workspace.allowed_model(chosen))
+        st.rerun()
+
+
 def model_page_ui(docs: ModelDocuments) -> None:
     """The whole page for one model folder."""
-    st.title("The model")
     st.error(
         f"{DISCLAIMER} Trained on {docs.card.get('training_data')}.", icon=":material/warning:"
     )
