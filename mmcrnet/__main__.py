@@ -6,6 +6,7 @@ Subcommands:
     phantom examples  regenerate the bundled example cases (assets/examples)
     inspect           read image files and print what was read, as JSON
     cohort check      validate a cohort folder against the feature schema
+    cohort import     a cohort folder from a DICOM tree, a clinical table and a mapping
     train             train MM-CRNet (or a baseline / ablation variant)
     evaluate          the paper's Tables 2 and 4, references, calibration, breakdowns
     benchmark         time one-case inference and explanation on this machine
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmcrnet.errors import InvalidCohort, OncoPredictError
+from mmcrnet.errors import InvalidArgument, InvalidCohort, OncoPredictError
 from mmcrnet.jobs import ProgressFile
 from mmcrnet.jsonsafe import dumps
 
@@ -164,6 +165,44 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     # Files and folders as "file 1", "[folder]", no patient or study IDs: the output gets pasted
     # into tickets and mails, and file names often carry the patient's name.
     print(dumps(image_summary(study), indent=2))
+    return EXIT_OK
+
+
+def cmd_cohort_import(args: argparse.Namespace) -> int:
+    from mmcrnet.cohort_import import import_cohort, mapping_template
+
+    if args.template:
+        print(dumps(mapping_template(), indent=2))
+        return EXIT_OK
+    missing = [f"--{n}" for n in ("dicom", "clinical", "mapping", "out") if not getattr(args, n)]
+    if missing:
+        raise InvalidArgument(f"cohort import needs {', '.join(missing)}")
+    try:
+        result = import_cohort(args.dicom, args.clinical, args.mapping, args.out)
+    except InvalidCohort as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    cohort = result.cohort
+    print(
+        dumps(
+            {
+                "out": str(args.out),
+                "cases": len(cohort.cases),
+                "with_mri": sum(bool(cohort.image_paths(c, "mri")) for c in cohort.case_ids),
+                "with_mammogram": sum(
+                    bool(cohort.image_paths(c, "mammogram")) for c in cohort.case_ids
+                ),
+                "outcomes": None
+                if cohort.outcomes is None
+                else cohort.outcomes["response"].value_counts().to_dict(),
+                "left_out": list(result.left_out),
+                "warnings": list(cohort.warnings),
+            },
+            indent=2,
+        )
+    )
     return EXIT_OK
 
 
@@ -707,6 +746,22 @@ def _add_cohort(commands: Subcommands, flags: Flags) -> None:
         help="outcomes.csv is optional (inference-only cohort)",
     )
     check.set_defaults(func=cmd_cohort_check)
+    imported = cohort_commands.add_parser(
+        "import",
+        help="make a cohort folder from a DICOM tree, a clinical table and a mapping",
+        description="Import a cohort from a DICOM tree organised by patient / study / series "
+        "(as the TCIA downloader writes it), a clinical table (CSV or XLSX, one row per "
+        "patient) and a column-mapping file (JSON; --template prints one to start from). "
+        "Every problem is listed with file, row and column.",
+    )
+    imported.add_argument("--dicom", type=Path, help="the DICOM tree (one folder per patient)")
+    imported.add_argument("--clinical", type=Path, help="the clinical table (.csv or .xlsx)")
+    imported.add_argument("--mapping", type=Path, help="the mapping file (JSON)")
+    imported.add_argument("--out", type=Path, help="the cohort folder to write (must not exist)")
+    imported.add_argument(
+        "--template", action="store_true", help="print a mapping file to start from and exit"
+    )
+    imported.set_defaults(func=cmd_cohort_import)
 
 
 def _add_train(commands: Subcommands, flags: Flags) -> None:

@@ -1,0 +1,188 @@
+"""Import from the layout public collections come in: a patient / study / series DICOM tree
+(as the TCIA downloader writes it), a clinical table (CSV or XLSX) and a column mapping. The
+tree is written here from the bundled examples, renamed the way real collections name things."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pydicom
+import pytest
+
+from mmcrnet.__main__ import main
+from mmcrnet.batch_predict import predict_cohort
+from mmcrnet.cohort_import import import_cohort, mapping_template, read_mapping
+from mmcrnet.errors import InvalidCohort
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+PATIENTS = ["PH00019", "PH00000", "PH00004"]
+PHASES = ("ax dyn pre", "ax dyn 1st pass", "ax dyn 2nd pass")
+
+
+def _series(source: Path, target: Path, description: str, date: str | None = None) -> None:
+    target.mkdir(parents=True)
+    ds = pydicom.dcmread(source)
+    ds.SeriesDescription = description
+    if date:
+        ds.StudyDate = date
+        ds.StudyInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(target / "1-1.dcm")
+
+
+@pytest.fixture(scope="module")
+def collection(examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("collection")
+    tree = root / "Breast-Phantom"
+    for patient in PATIENTS:
+        images = examples_dir / "images" / patient
+        study = tree / f"{patient}-P" / "01-01-2026-NA-MRI BREAST BILATERAL-12345"
+        for number, name in enumerate(PHASES, start=1):
+            _series(
+                images / "mri" / f"phase{number}.dcm", study / f"{number}.000000-{name}-6789", name
+            )
+        later = tree / f"{patient}-P" / "03-01-2026-NA-MRI BREAST-99999"
+        _series(
+            images / "mri" / "phase1.dcm", later / "1.000000-ax dyn pre-1", "ax dyn pre", "20260301"
+        )
+        mammo = tree / f"{patient}-P" / "01-01-2026-NA-MAMMO-55555"
+        _series(images / "mammogram.dcm", mammo / "1.000000-R CC-1", "R CC mammo")
+    (tree / f"{PATIENTS[0]}-P" / "LICENSE.txt").write_text("not an image")
+    cases = pd.read_csv(examples_dir / "cases.csv", dtype=str, keep_default_na=False)
+    points = pd.read_csv(examples_dir / "timepoints.csv", dtype=str, keep_default_na=False)
+    outcomes = pd.read_csv(examples_dir / "outcomes.csv", dtype=str, keep_default_na=False)
+    table = cases[cases["case_id"].isin(PATIENTS)].copy()
+    table["Patient ID"] = table["case_id"] + "-P"
+    table["HER2 (IHC/ISH)"] = table["her2_status"].map({"positive": "1", "negative": "0"})
+    for tp in ("T0", "T1"):
+        sizes = points[points["time_point"] == tp].set_index("case_id")["tumor_diameter_cm"]
+        table[f"LD {tp} (cm)"] = table["case_id"].map(sizes)
+    table["pCR (1=yes)"] = table["case_id"].map(
+        outcomes.set_index("case_id")["response"].map(
+            {"pCR": "yes", "partial": "part", "none": "no"}
+        )
+    )
+    table = table.drop(columns=["case_id", "her2_status"])
+    table.to_csv(root / "clinical.csv", index=False)
+    table.to_excel(root / "clinical.xlsx", index=False)
+    columns = {c: c for c in cases.columns if c not in ("case_id", "her2_status")}
+    mapping = {
+        "patient_column": "Patient ID",
+        "outcome": {
+            "column": "pCR (1=yes)",
+            "values": {"yes": "pCR", "part": "partial", "no": "none"},
+        },
+        "columns": {**columns, "her2_status": "HER2 (IHC/ISH)"},
+        "values": {"her2_status": {"1": "positive", "0": "negative"}},
+        "time_points": {
+            "T0": {"tumor_diameter_cm": "LD T0 (cm)"},
+            "T1": {"tumor_diameter_cm": "LD T1 (cm)"},
+        },
+        "images": {"mri": "(?i)dyn", "mammogram": "(?i)mammo"},
+    }
+    (root / "mapping.json").write_text(json.dumps(mapping))
+    return root
+
+
+@pytest.mark.parametrize("table", ["clinical.csv", "clinical.xlsx"])
+def test_a_collection_imports_into_a_cohort_the_model_reads(
+    collection: Path, tmp_path: Path, table: str
+) -> None:
+    result = import_cohort(
+        collection / "Breast-Phantom",
+        collection / table,
+        collection / "mapping.json",
+        tmp_path / "c",
+    )
+    cohort = result.cohort
+    assert cohort.case_ids == [f"{p}-P" for p in PATIENTS]
+    assert list(cohort.outcomes["response"]) == ["pCR", "partial", "none"]
+    assert set(cohort.cases["her2_status"]) <= {"positive", "negative"}
+    assert len(list((tmp_path / "c" / "images" / "PH00019-P" / "mri").iterdir())) == 3
+    assert (tmp_path / "c" / "images" / "PH00019-P" / "mammogram.dcm").is_file()
+    said = " ".join(result.left_out)
+    assert "later mri study left out" in said and "LICENSE.txt: not a DICOM file" in said
+    batch = predict_cohort(MODELS, tmp_path / "c", device="cpu")
+    assert [r.image for r in batch.rows] == ["mri"] * 3
+    assert all(r.probabilities is not None for r in batch.rows)
+
+
+def test_problems_name_the_clinical_table_row_and_column(collection: Path, tmp_path: Path) -> None:
+    table = pd.read_csv(collection / "clinical.csv", dtype=str, keep_default_na=False)
+    table.loc[1, "grade"] = "7"
+    table.loc[2, "pCR (1=yes)"] = "maybe"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InvalidCohort) as info:
+        import_cohort(
+            collection / "Breast-Phantom",
+            tmp_path / "bad.csv",
+            collection / "mapping.json",
+            tmp_path / "c",
+        )
+    problems = [str(p) for p in info.value.problems]
+    assert any("bad.csv line 4" in p and "pCR (1=yes)" in p and "maybe" in p for p in problems)
+    assert not (tmp_path / "c").exists()
+    table.loc[2, "pCR (1=yes)"] = "no"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InvalidCohort) as info:
+        import_cohort(
+            collection / "Breast-Phantom",
+            tmp_path / "bad.csv",
+            collection / "mapping.json",
+            tmp_path / "c",
+        )
+    (problem,) = info.value.problems
+    assert (problem.file, problem.row, problem.column) == ("bad.csv", 3, "grade")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "c.partial").exists()
+
+
+def test_a_bad_mapping_lists_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(
+        json.dumps(
+            {
+                "columns": {"tumor_diameter_cm": "x", "colour": "y"},
+                "outcome": {"column": "o", "values": {"1": "complete"}},
+                "time_points": {"T9": {}},
+                "images": {"mri": "("},
+            }
+        )
+    )
+    with pytest.raises(InvalidCohort) as info:
+        read_mapping(path)
+    text = " | ".join(str(p) for p in info.value.problems)
+    for expected in (
+        "must name the patient-ID column",
+        "'1' maps to 'complete'",
+        "'tumor_diameter_cm' is not a baseline feature of the schema (a dynamic feature",
+        "'colour' is not a baseline feature",
+        "'T9' is not one of T0, T1, T2, T3",
+        "is not a regular expression",
+    ):
+        assert expected in text
+    read_mapping_template = tmp_path / "t.json"
+    read_mapping_template.write_text(json.dumps(mapping_template()))
+    assert read_mapping(read_mapping_template).patient_column == "case_id"
+
+
+def test_cli_imports_and_lists_problems(
+    collection: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["cohort", "import", "--dicom", str(collection / "Breast-Phantom")]
+    args += [
+        "--clinical",
+        str(collection / "clinical.csv"),
+        "--mapping",
+        str(collection / "mapping.json"),
+    ]
+    assert main([*args, "--out", str(tmp_path / "c")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["cases"] == 3 and summary["with_mri"] == 3 and summary["with_mammogram"] == 3
+    assert main([*args, "--out", str(tmp_path / "c")]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert main(["cohort", "import", "--template"]) == 0
+    assert "patient_column" in json.loads(capsys.readouterr().out)
+    assert main(["cohort", "import", "--out", str(tmp_path / "d")]) == 2
+    shutil.rmtree(tmp_path / "c")
