@@ -60,6 +60,17 @@ class Workspace:
         sorted by name; empty without a data root."""
         return _cohort_folders(self.data_root) if self.data_root else []
 
+    def server_trees(self) -> list[Path]:
+        """Folders under the data root that are not cohort folders (DICOM trees to import),
+        sorted by name."""
+        if self.data_root is None or not self.data_root.is_dir():
+            return []
+        cohorts = set(self.server_cohorts())
+        return sorted(
+            (p for p in self.data_root.iterdir() if p.is_dir() and p not in cohorts),
+            key=lambda p: p.name.lower(),
+        )
+
     def uploaded_cohorts(self) -> list[Path]:
         return _cohort_folders(self.uploads)
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from mmcrnet import ClinicalCase, Cohort, InvalidCohort, OncoPredictError, load_cohort, read_paths
 from mmcrnet.batch_predict import IMAGE_CHOICES, BatchResult
+from mmcrnet.cohort_import import import_cohort
 from mmcrnet.io import RawFile
 from mmcrnet.jobs import Job, cancel_job, list_jobs, read_job, start_job
 from mmcrnet.workspace import Workspace, check_name, unpack_cohort
@@ -20,7 +21,7 @@ from ui import state
 from ui.case_form import use_case
 from ui.images import SOURCE, STUDIES
 
-SOURCES = ("Upload a zip", "On this server", "Uploaded before")
+SOURCES = ("Upload a zip", "On this server", "Import a DICOM tree", "Uploaded before")
 CHOSEN = "cohorts.chosen"  # the cohort folder this session looks at
 JOB = "cohorts.job"  # the batch job it follows
 
@@ -31,6 +32,8 @@ def choose_cohort_ui(workspace: Workspace) -> Path | None:
     source = st.radio("Cohort from", SOURCES, horizontal=True, key="cohorts.source")
     if source == "Upload a zip":
         _upload_ui(workspace)
+    elif source == "Import a DICOM tree":
+        _import_ui(workspace)
     else:
         folders = (
             workspace.server_cohorts()
@@ -87,6 +90,75 @@ def _upload_ui(workspace: Workspace) -> None:
     st.session_state.pop(JOB, None)
     if left_out:
         st.caption("Left out of the zip: " + "; ".join(left_out))
+
+
+def _import_ui(workspace: Workspace) -> None:
+    """A DICOM tree on the server (patient / study / series, as TCIA's downloader writes it)
+    with an uploaded clinical table and column mapping, imported into a cohort folder."""
+    trees = workspace.server_trees()
+    if not trees:
+        st.info(
+            "No DICOM trees on this server: an administrator places them under the data root "
+            "(ONCOPREDICT_DATA_ROOT), one folder per collection with one folder per patient."
+        )
+        return
+    names = [t.name for t in trees]
+    tree = st.selectbox("DICOM tree", names, key="cohorts.tree")
+    left, right = st.columns(2)
+    table = left.file_uploader(
+        "Clinical table (CSV or XLSX, one row per patient)",
+        type=["csv", "xlsx"],
+        key="cohorts.clinical",
+    )
+    mapping = right.file_uploader(
+        "Column mapping (JSON)",
+        type=["json"],
+        key="cohorts.mapping",
+        help="Which column is which schema feature and which is the outcome; "
+        "python -m mmcrnet cohort import --template prints one to start from.",
+    )
+    name = st.text_input(
+        "Name for the imported cohort", value=f"{tree}-import", key="cohorts.import_name"
+    )
+    if table is None or mapping is None or not st.button("Import", key="cohorts.import"):
+        return
+    try:
+        out = workspace.uploads / check_name(name)
+        staging = workspace.work / "staging" / out.name
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / Path(table.name).name).write_bytes(table.getvalue())
+        (staging / "mapping.json").write_bytes(mapping.getvalue())
+        bar = st.progress(0.0, text="Importing ...")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"Importing: patient {done} of {total}")
+
+        result = import_cohort(
+            trees[names.index(str(tree))],
+            staging / Path(table.name).name,
+            staging / "mapping.json",
+            out,
+            progress=progress,
+        )
+    except InvalidCohort as exc:
+        st.error(f"The import found {len(exc.problems)} problem(s); nothing was written.")
+        st.dataframe(
+            [
+                {"file": p.file, "line": p.row, "column": p.column, "problem": p.message}
+                for p in exc.problems
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        return
+    except OncoPredictError as exc:
+        st.error(f"The import failed: {exc}", icon=":material/error:")
+        return
+    st.session_state[CHOSEN] = str(out)
+    st.session_state.pop(JOB, None)
+    if result.left_out:
+        with st.expander(f"Left out of the import ({len(result.left_out)})"):
+            st.markdown("\n".join(f"- {line}" for line in result.left_out))
 
 
 @st.cache_data(show_spinner="Checking the cohort ...")

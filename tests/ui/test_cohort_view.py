@@ -5,6 +5,7 @@ metrics, plots and downloads, a case opened on Predict."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import time
 import zipfile
@@ -116,3 +117,35 @@ def test_an_uploaded_zip_is_unpacked_and_a_broken_one_listed(
     at.text_input(key="cohorts.name").set_value("../escape").run()
     at.button(key="cohorts.unpack").click().run()
     assert any("name '../escape' must be" in e.value for e in at.error)
+
+
+def test_a_dicom_tree_on_the_server_is_imported_with_a_table_and_mapping(
+    collection: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(collection / "Breast-Phantom", data / "Breast-Phantom")
+    monkeypatch.setenv("ONCOPREDICT_DATA_ROOT", str(data))
+    monkeypatch.setenv("ONCOPREDICT_WORK", str(tmp_path / "work"))
+    at = _page()
+    at.radio(key="cohorts.source").set_value("Import a DICOM tree").run()
+    assert at.selectbox(key="cohorts.tree").options == ["Breast-Phantom"]
+    at.file_uploader(key="cohorts.clinical").set_value(
+        ("clinical.xlsx", (collection / "clinical.xlsx").read_bytes(), "application/octet-stream")
+    ).run()
+    mapping = json.loads((collection / "mapping.json").read_text())
+    broken = {**mapping, "columns": {**mapping["columns"], "grade": "Grade (missing)"}}
+    at.file_uploader(key="cohorts.mapping").set_value(
+        ("mapping.json", json.dumps(broken).encode(), "application/json")
+    ).run()
+    at.button(key="cohorts.import").click().run()
+    assert not at.exception
+    assert any("1 problem(s); nothing was written" in e.value for e in at.error)
+    assert at.dataframe[-1].value.iloc[0]["column"] == "Grade (missing)"
+    at.file_uploader(key="cohorts.mapping").set_value(
+        ("mapping.json", json.dumps(mapping).encode(), "application/json")
+    ).run()
+    at.button(key="cohorts.import").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["With a DCE-MRI"] == "3"
+    assert (tmp_path / "work" / "cohorts" / "Breast-Phantom-import" / "cases.csv").is_file()
