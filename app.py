@@ -26,7 +26,7 @@ pages = {
         st.Page("pages/cohorts.py", title="Cohorts", icon=":material/table_view:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
-    "About": [st.Page("pages/about.py", title="About", icon=":material/info:")],
+    "": [st.Page("pages/about.py", title="About", icon=":material/info:")],  # a plain link
 }
 navigation = st.navigation(pages, position="top")
 

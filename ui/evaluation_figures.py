@@ -49,7 +49,7 @@ def roc_figure(curves: dict[str, Any]) -> go.Figure:
             )
         )
     figure.update_layout(
-        title="ROC, each outcome against the others",
+        title="ROC (each outcome vs the rest)",
         xaxis_title="false positive rate",
         yaxis_title="true positive rate",
         **LAYOUT,
@@ -79,7 +79,7 @@ def confusion_figure(curves: dict[str, Any]) -> go.Figure:
             hovertemplate="%{y}, %{x}: %{text}<extra></extra>",
         )
     )
-    figure.update_layout(title="Confusion matrix (share of each true outcome)", **LAYOUT)
+    figure.update_layout(title="Confusion (share of true)", **LAYOUT)
     figure.update_yaxes(autorange="reversed")
     return figure
 
@@ -106,13 +106,13 @@ def reliability_figure(curves: dict[str, Any]) -> go.Figure:
             mode="lines+markers",
             marker={"size": [6 + 14 * (b["count"] / max(c["count"] for c in bins)) for b in bins]},
             name="model",
-            customdata=[b["count"] for b in bins],
+            customdata=[b["count"] for b in bins],  # marker size: cases in the bin
             hovertemplate="confidence %{x:.2f}, accuracy %{y:.2f}, %{customdata} cases"
             "<extra></extra>",
         )
     )
     figure.update_layout(
-        title="Reliability (marker size: cases in the bin)",
+        title="Reliability",
         xaxis_title="confidence (top probability)",
         yaxis_title="accuracy",
         **LAYOUT,
