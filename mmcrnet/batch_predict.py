@@ -21,8 +21,9 @@ from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.curves import Curves, curves
 from mmcrnet.errors import InvalidArgument, OncoPredictError
+from mmcrnet.evaluate import MIN_SUBGROUP
 from mmcrnet.explain import Explainer
-from mmcrnet.features import OUTCOMES
+from mmcrnet.features import OUTCOMES, SUBTYPES, column_codes, feature, subtype_of
 from mmcrnet.guard import Guard
 from mmcrnet.io import Study, read_paths
 from mmcrnet.jsonsafe import json_safe
@@ -66,6 +67,7 @@ class CaseRow:
     reasons: tuple[str, ...] = ()
     explanation: dict[str, Any] | None = None
     left_out: tuple[str, ...] = ()
+    subtype: str = "unknown"  # from ER, PR and HER2 as the cohort gives them
 
     @property
     def predicted(self) -> str | None:
@@ -146,6 +148,38 @@ class BatchResult:
         y, proba = self._arrays(include_flagged)
         return curves(y, proba) if len(y) else None
 
+    def breakdown(self) -> list[dict[str, Any]]:
+        """Metrics of the judged cases by time points, subtype and image input (the Model
+        page's rows); a group under :data:`mmcrnet.evaluate.MIN_SUBGROUP` cases says so."""
+        rows = self.scored_rows()
+        out = []
+        for title, key in (
+            ("time points", lambda r: str(r.time_points)),
+            ("subtype", lambda r: r.subtype),
+            ("image input", lambda r: r.image),
+        ):
+            for group in sorted({key(r) for r in rows}):
+                chosen = [r for r in rows if key(r) == group]
+                entry: dict[str, Any] = {"by": title, "group": group, "n": len(chosen)}
+                if len(chosen) >= MIN_SUBGROUP:
+                    y = np.array([OUTCOMES.index(str(r.outcome)) for r in chosen])
+                    metrics = scores(y, np.array([r.probabilities for r in chosen])).to_dict()
+                    entry |= {
+                        "accuracy": metrics["accuracy"],
+                        "macro AUC": metrics["auc"],
+                        "ECE": metrics["ece"],
+                        "note": "",
+                    }
+                else:
+                    entry |= {
+                        "accuracy": None,
+                        "macro AUC": None,
+                        "ECE": None,
+                        "note": f"fewer than {MIN_SUBGROUP} cases: no metrics",
+                    }
+                out.append(entry)
+        return out
+
     def to_csv(self) -> str:
         """One line per case; every text cell that a spreadsheet would run as a formula is
         prefixed with an apostrophe (OWASP's advice for CSV injection)."""
@@ -212,6 +246,7 @@ class BatchResult:
                         tuple(data["reasons"]),
                         data.get("explanation"),
                         tuple(data.get("left_out", ())),
+                        str(data.get("subtype", "unknown")),
                     )
                 )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -282,6 +317,7 @@ def predict_case(
         match = cohort.outcomes.loc[cohort.outcomes["case_id"] == case_id, "response"]
         outcome = str(match.iloc[0]) if len(match) else None
     kind = _image_kind(cohort, case_id, image)
+    subtype = _subtype(cohort, case_id)
     try:
         clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
         study: Study | None = None
@@ -293,7 +329,15 @@ def predict_case(
         predictor = explainer.predictor
         prepared = predictor.prepare(clinical, study)
     except OncoPredictError as exc:
-        return CaseRow(case_id, "", 0, None, outcome, problem=_relative(str(exc), cohort.root))
+        return CaseRow(
+            case_id,
+            "",
+            0,
+            None,
+            outcome,
+            problem=_relative(str(exc), cohort.root),
+            subtype=subtype,
+        )
     logits = predictor.logits(prepared)
     prediction = predictor.prediction(prepared, logits)
     flags: tuple[str, ...] = ()
@@ -317,7 +361,21 @@ def predict_case(
         said,
         document,
         tuple(_relative(item, cohort.root) for item in (study.left_out if study else ())),
+        subtype,
     )
+
+
+def _subtype(cohort: Cohort, case_id: str) -> str:
+    """The case's subtype from its ER, PR and HER2 values ("unknown" where they do not say)."""
+    row = cohort.cases[cohort.cases["case_id"] == case_id]
+    try:
+        codes = [
+            column_codes(feature(n), row[n]) for n in ("er_percent", "pr_percent", "her2_status")
+        ]
+    except OncoPredictError:
+        return "unknown"
+    index = int(subtype_of(*codes)[0]) if len(row) else -1
+    return SUBTYPES[index] if index >= 0 else "unknown"
 
 
 def _relative(text: str, root: Path) -> str:

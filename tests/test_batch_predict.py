@@ -37,6 +37,10 @@ def test_every_case_is_predicted_with_what_the_model_read(examples_result: Batch
     assert len(flagged) == 1 and flagged[0].flags
     summary = examples_result.summary()
     assert summary["predicted"] == 11 and summary["flagged"] == 1
+    assert {r.subtype for r in rows} == {"HR+/HER2-", "HER2+", "TNBC"}
+    by = {(b["by"], b["group"]): b for b in examples_result.breakdown()}
+    assert by[("time points", "4")]["n"] == 11 and by[("time points", "4")]["macro AUC"] > 0.5
+    assert by[("subtype", "HER2+")]["note"] == "fewer than 10 cases: no metrics"
     assert summary["metrics"]["n"] == 11 and summary["metrics_with_flagged"]["n"] == 12
 
 

@@ -360,6 +360,22 @@ def results_ui(result: BatchResult, job: Job) -> None:
                     for o, row in zip(data["outcomes"], data["confusion"])
                 )
             )
+    breakdown = result.breakdown()
+    if scores is not None and breakdown:
+        st.markdown("**By time points, subtype and image input** (judged cases)")
+        if any(r["macro AUC"] is not None for r in breakdown):
+            st.plotly_chart(
+                figures.breakdown_figure(breakdown), width="stretch", key=f"by.{job.id}"
+            )
+        st.dataframe(
+            breakdown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                k: st.column_config.NumberColumn(format="%.3f")
+                for k in ("accuracy", "macro AUC", "ECE")
+            },
+        )
     rows = [
         {
             "case": r.case_id,
