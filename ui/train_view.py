@@ -5,6 +5,7 @@ reference model, the downloads and the switch of this session to the new model."
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,9 @@ def setup_ui(workspace: Workspace) -> list[str] | None:
         return None
     args = ["train", "--seed", str(seed), "--out", str(out), "--epochs", str(epochs)]
     args += ["--max-minutes", str(minutes), "--patience", str(patience)]
-    args += ["--compare-with", str(BUNDLED_MODEL), "--workers", "1"]
+    # one core stays with the server, so the pages answer while the model trains
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    args += ["--compare-with", str(BUNDLED_MODEL), "--workers", "1", "--threads", str(threads)]
     if source == SOURCES[0]:
         cache = workspace.work / "cache" / f"phantom-{n}-{seed}"
         args += ["--phantom", str(n), "--cache", str(cache), "--fit-guard", "--guard-held-out"]
