@@ -18,15 +18,15 @@ st.set_page_config(
 )
 
 pages = {
-    "Oncology": [
+    "": [  # plain links in the top bar: the clinician's page and About
         st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
+        st.Page("pages/about.py", title="About", icon=":material/info:"),
     ],
     "Research": [
         st.Page("pages/model.py", title="Model", icon=":material/analytics:"),
         st.Page("pages/cohorts.py", title="Cohorts", icon=":material/table_view:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
-    "": [st.Page("pages/about.py", title="About", icon=":material/info:")],  # a plain link
 }
 navigation = st.navigation(pages, position="top")
 

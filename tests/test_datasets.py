@@ -59,16 +59,23 @@ def test_split_is_70_15_15_and_seeded() -> None:
 def test_train_command_on_a_cohort_folder(
     small_cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The CLI trains from a cohort folder and writes weights + card (1 epoch, 4 cases)."""
+    """The CLI refuses a 4-case cohort in one line and trains from a 24-case folder, writing
+    weights + card (1 epoch)."""
     from mmcrnet.__main__ import main
+    from mmcrnet.phantom.writer import write_cohort
 
     out = tmp_path / "model"
+    refused = ["train", "--cohort", str(small_cohort_dir), "--seed", "2", "--out", str(out)]
+    assert main(refused) == 2
+    assert "too small to train on" in capsys.readouterr().err
+    cohort = tmp_path / "cohort"
+    write_cohort(cohort, 24, 11, images=True, workers=1)
     assert (
         main(
             [
                 "train",
                 "--cohort",
-                str(small_cohort_dir),
+                str(cohort),
                 "--seed",
                 "2",
                 "--out",

@@ -13,8 +13,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mmcrnet"
 
 #: The layers, bottom first: upload -> decode -> preprocess -> model -> explain -> render.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("mmcrnet.errors", "mmcrnet.model", "mmcrnet.phantom", "mmcrnet.phantom.images"),
-    ("mmcrnet.features", "mmcrnet.io.sources", "mmcrnet.io.phase", "mmcrnet.report"),
+    (
+        "mmcrnet.errors",
+        "mmcrnet.model",
+        "mmcrnet.phantom",
+        "mmcrnet.phantom.images",
+        "mmcrnet.jsonsafe",
+    ),
+    (
+        "mmcrnet.features",
+        "mmcrnet.io.sources",
+        "mmcrnet.io.phase",
+        "mmcrnet.report",
+        "mmcrnet.jobs",
+    ),
     (
         "mmcrnet.io.dicom",
         "mmcrnet.io.raster",
@@ -26,11 +38,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.cohort",
         "mmcrnet.phantom.cohort",
     ),
-    ("mmcrnet.io.sandbox",),
+    ("mmcrnet.io.sandbox", "mmcrnet.curves", "mmcrnet.cohort_import"),
     ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
     ("mmcrnet.io", "mmcrnet.phantom.examples", "mmcrnet.casefile", "mmcrnet.checkpoint"),
-    ("mmcrnet.preprocess",),
+    ("mmcrnet.preprocess", "mmcrnet.workspace", "mmcrnet.model_card"),
     ("mmcrnet.data",),
     ("mmcrnet.datasets", "mmcrnet.reference"),
     ("mmcrnet.batch", "mmcrnet.predict"),
@@ -43,7 +55,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("mmcrnet.explain.explanation",),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
-    ("mmcrnet.benchmark", "mmcrnet.answer", "mmcrnet.fuzz"),
+    (
+        "mmcrnet.benchmark",
+        "mmcrnet.answer",
+        "mmcrnet.fuzz",
+        "mmcrnet.batch_predict",
+        "mmcrnet.compare",
+    ),
     ("mmcrnet",),  # the public names, most of them imported on first use
     ("mmcrnet.__main__",),
 )
