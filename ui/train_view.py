@@ -128,10 +128,11 @@ def jobs_ui(workspace: Workspace) -> None:
         "Job",
         ids,
         index=ids.index(current),
-        format_func=lambda i: f"{jobs[ids.index(i)].title} ({jobs[ids.index(i)].status}, {i})",
+        format_func=lambda i: f"{jobs[ids.index(i)].title} (started {i[:15]})",
         key="train.job_choice",
     )
     job = jobs[ids.index(chosen)]
+    st.caption(f"Status: {job.status}.")
     st.session_state[FOLLOWED] = str(job.folder)
     if job.running:
         st.fragment(_live_fragment, run_every=1.0)(job.folder)
