@@ -43,13 +43,6 @@ if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
     from mmcrnet.datasets import CaseSet
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-#: how a background job (mmcrnet.jobs) hears from a command: progress as JSON in this file
-PROGRESS_FLAG = ("--progress-file",)
-PROGRESS_OPTIONS: dict = {
-    "type": Path,
-    "default": None,
-    "help": "write progress as JSON to this file (for background jobs)",
-}
 Subcommands = argparse._SubParsersAction  # what add_subparsers returns
 
 
@@ -61,6 +54,8 @@ class Flags:
     device: argparse.ArgumentParser  # --device, --threads
     workers: argparse.ArgumentParser  # --workers
     json: argparse.ArgumentParser  # --json
+    steps: argparse.ArgumentParser  # --steps (Integrated Gradients)
+    progress: argparse.ArgumentParser  # --progress-file (how a background job hears from us)
 
 
 def _positive_int(text: str) -> int:
@@ -190,10 +185,8 @@ def cmd_cohort_import(args: argparse.Namespace) -> int:
             {
                 "out": str(args.out),
                 "cases": len(cohort.cases),
-                "with_mri": sum(bool(cohort.image_paths(c, "mri")) for c in cohort.case_ids),
-                "with_mammogram": sum(
-                    bool(cohort.image_paths(c, "mammogram")) for c in cohort.case_ids
-                ),
+                "with_mri": cohort.cases_with_image("mri"),
+                "with_mammogram": cohort.cases_with_image("mammogram"),
                 "outcomes": None
                 if cohort.outcomes is None
                 else cohort.outcomes["response"].value_counts().to_dict(),
@@ -770,7 +763,7 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
 
     train = commands.add_parser(
         "train",
-        parents=[flags.device],
+        parents=[flags.device, flags.progress],
         help="train MM-CRNet or a baseline/ablation variant",
         description="Train on a phantom cohort (--phantom N) or a cohort folder (--cohort DIR) "
         "with the paper's protocol: 70/15/15 split, Adam 1e-3, batch 32, up to 50 "
@@ -850,7 +843,6 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
         help="then score this model and the one in DIR on the new model's test split "
         "(written to OUT/comparison.json)",
     )
-    train.add_argument(*PROGRESS_FLAG, **PROGRESS_OPTIONS)
     train.set_defaults(func=cmd_train)
 
 
@@ -922,7 +914,7 @@ def _add_explain(commands: Subcommands, flags: Flags) -> None:
     """``explain``."""
     explain = commands.add_parser(
         "explain",
-        parents=[flags.model, flags.json, flags.device],
+        parents=[flags.model, flags.json, flags.device, flags.steps],
         help="one case's prediction with its reasons",
         description="Predict one case of a cohort folder and explain it: Grad-CAM and HiResCAM "
         "maps over the image, Integrated Gradients (and occlusion) for every "
@@ -948,9 +940,6 @@ def _add_explain(commands: Subcommands, flags: Flags) -> None:
     explain.add_argument(
         "--target", default=None, help="outcome to explain (default: the predicted one)"
     )
-    explain.add_argument(
-        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
-    )
     explain.add_argument("--top", type=_positive_int, default=8, help="reasons to print")
     explain.add_argument("--no-maps", action="store_true", help="leave the maps out of the JSON")
     explain.set_defaults(func=cmd_explain)
@@ -962,7 +951,7 @@ def _add_predict(commands: Subcommands, flags: Flags) -> None:
 
     predict = commands.add_parser(
         "predict",
-        parents=[flags.model, flags.json, flags.device],
+        parents=[flags.model, flags.json, flags.device, flags.steps, flags.progress],
         help="batch prediction over a cohort folder",
         description="Predict every case of a cohort folder as the Predict page would (the "
         "same readers, sandbox and guard): one row per case with its calibrated "
@@ -988,10 +977,6 @@ def _add_predict(commands: Subcommands, flags: Flags) -> None:
         action="store_true",
         help="explain each case too (reasons in the CSV, the explanation in JSON lines)",
     )
-    predict.add_argument(
-        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
-    )
-    predict.add_argument(*PROGRESS_FLAG, **PROGRESS_OPTIONS)
     predict.set_defaults(func=cmd_predict)
 
 
@@ -999,7 +984,7 @@ def _add_evaluate_explanations(commands: Subcommands, flags: Flags) -> None:
     """``evaluate-explanations``."""
     check_explanations = commands.add_parser(
         "evaluate-explanations",
-        parents=[flags.model, flags.json, flags.workers, flags.device],
+        parents=[flags.model, flags.json, flags.workers, flags.device, flags.steps],
         help="check the explanations against the phantom's truth",
         description="On held-out phantom cases: Grad-CAM pointing game and energy in the "
         "tumour mask, null features' share, agreement with the true contributions, "
@@ -1020,9 +1005,6 @@ def _add_evaluate_explanations(commands: Subcommands, flags: Flags) -> None:
         type=_positive_int,
         default=50,
         help="cases for the randomisation check (default 50)",
-    )
-    check_explanations.add_argument(
-        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
     )
     check_explanations.add_argument(
         "--out",
@@ -1141,7 +1123,18 @@ def _shared_flags() -> Flags:
     )
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument("--json", action="store_true", help="print JSON")
-    return Flags(model_flag, device_flags, workers_flag, json_flag)
+    steps_flag = argparse.ArgumentParser(add_help=False)
+    steps_flag.add_argument(
+        "--steps", type=_positive_int, default=64, help="Integrated Gradients steps (default 64)"
+    )
+    progress_flag = argparse.ArgumentParser(add_help=False)
+    progress_flag.add_argument(
+        "--progress-file",
+        type=Path,
+        default=None,
+        help="write progress as JSON to this file (for background jobs)",
+    )
+    return Flags(model_flag, device_flags, workers_flag, json_flag, steps_flag, progress_flag)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

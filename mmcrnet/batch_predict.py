@@ -21,13 +21,14 @@ from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.curves import Curves, curves
 from mmcrnet.errors import InvalidArgument, OncoPredictError
-from mmcrnet.evaluate import MIN_SUBGROUP
+from mmcrnet.evaluate import subgroup_metrics
 from mmcrnet.explain import Explainer
 from mmcrnet.features import OUTCOMES, SUBTYPES, column_codes, feature, subtype_of
 from mmcrnet.guard import Guard
 from mmcrnet.io import Study, read_paths
 from mmcrnet.jsonsafe import json_safe
 from mmcrnet.metrics import Scores, scores
+from mmcrnet.model_card import breakdown_rows
 from mmcrnet.predict import Predictor
 
 #: which image a case is predicted with: "auto" takes the MRI, else the mammogram, else none
@@ -149,36 +150,24 @@ class BatchResult:
         return curves(y, proba) if len(y) else None
 
     def breakdown(self) -> list[dict[str, Any]]:
-        """Metrics of the judged cases by time points, subtype and image input (the Model
-        page's rows); a group under :data:`mmcrnet.evaluate.MIN_SUBGROUP` cases says so."""
+        """Metrics of the judged cases by time points, subtype and image input, as the
+        evaluation computes them (:func:`mmcrnet.evaluate.subgroup_metrics`) and the Model
+        page lists them (:func:`mmcrnet.model_card.breakdown_rows`)."""
         rows = self.scored_rows()
-        out = []
-        for title, key in (
-            ("time points", lambda r: str(r.time_points)),
-            ("subtype", lambda r: r.subtype),
-            ("image input", lambda r: r.image),
+        groups: dict[str, dict[str, Any]] = {}
+        for key, of in (
+            ("by_time_points", lambda r: str(r.time_points)),
+            ("by_subtype", lambda r: r.subtype),
+            ("by_image", lambda r: r.image),
         ):
-            for group in sorted({key(r) for r in rows}):
-                chosen = [r for r in rows if key(r) == group]
-                entry: dict[str, Any] = {"by": title, "group": group, "n": len(chosen)}
-                if len(chosen) >= MIN_SUBGROUP:
-                    y = np.array([OUTCOMES.index(str(r.outcome)) for r in chosen])
-                    metrics = scores(y, np.array([r.probabilities for r in chosen])).to_dict()
-                    entry |= {
-                        "accuracy": metrics["accuracy"],
-                        "macro AUC": metrics["auc"],
-                        "ECE": metrics["ece"],
-                        "note": "",
-                    }
-                else:
-                    entry |= {
-                        "accuracy": None,
-                        "macro AUC": None,
-                        "ECE": None,
-                        "note": f"fewer than {MIN_SUBGROUP} cases: no metrics",
-                    }
-                out.append(entry)
-        return out
+            groups[key] = {}
+            for group in sorted({of(r) for r in rows}):
+                chosen = [r for r in rows if of(r) == group]
+                y = np.array([OUTCOMES.index(str(r.outcome)) for r in chosen])
+                groups[key][group] = subgroup_metrics(
+                    y, np.array([r.probabilities for r in chosen])
+                )
+        return breakdown_rows(groups)
 
     def to_csv(self) -> str:
         """One line per case; every text cell that a spreadsheet would run as a formula is

@@ -69,6 +69,10 @@ class Cohort:
             return sorted(folder.glob("mammogram.*"))
         raise ValueError(f"image kind '{kind}' is not mri or mammogram")
 
+    def cases_with_image(self, kind: str) -> int:
+        """How many cases have an image of ``kind`` ("mri" or "mammogram")."""
+        return sum(bool(self.image_paths(case_id, kind)) for case_id in self.case_ids)
+
     @property
     def has_truth(self) -> bool:
         return (self.root / "truth" / "truth.csv").is_file()

@@ -170,15 +170,14 @@ def read_clinical_table(path: Path) -> pd.DataFrame:
     Raises:
         InvalidCohort: unreadable, or not CSV/XLSX (named).
     """
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise InvalidCohort([_problem(path.name, "is not a .csv or .xlsx table")])
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            table = pd.read_excel(path, dtype=str).fillna("")
-        elif path.suffix.lower() == ".csv":
+        if suffix == ".csv":
             table = pd.read_csv(path, dtype=str, keep_default_na=False)
         else:
-            raise InvalidCohort([_problem(path.name, "is not a .csv or .xlsx table")])
-    except InvalidCohort:
-        raise
+            table = pd.read_excel(path, dtype=str).fillna("")
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InvalidCohort([_problem(path.name, f"cannot be read as a table ({exc})")]) from None
     table.columns = [str(c).strip() for c in table.columns]

@@ -201,6 +201,14 @@ def _metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float | None]:
     return scores(y, proba).to_dict()
 
 
+def subgroup_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    """A subgroup's metrics; under :data:`MIN_SUBGROUP` cases its size and why there are none
+    (said, not left out: a subgroup this small has no stable metrics)."""
+    if len(y) >= MIN_SUBGROUP:
+        return _metrics(y, proba)
+    return {"n": int(len(y)), "note": f"fewer than {MIN_SUBGROUP} cases: no metrics"}
+
+
 def evaluate(
     model_dir: Path,
     test: CaseSet,
@@ -283,13 +291,7 @@ def evaluate(
     by_subtype: dict[str, Any] = {}
     for index, name in enumerate(SUBTYPES):
         chosen = test.subtypes == index
-        if chosen.sum() >= MIN_SUBGROUP:
-            by_subtype[name] = _metrics(y[chosen], calibrated[chosen])
-        else:  # said, not left out: a subgroup this small has no stable metrics
-            by_subtype[name] = {
-                "n": int(chosen.sum()),
-                "note": f"fewer than {MIN_SUBGROUP} cases: no metrics",
-            }
+        by_subtype[name] = subgroup_metrics(y[chosen], calibrated[chosen])
     by_image: dict[str, Any] = {}
     for kind in (MRI, MAMMOGRAM, NO_IMAGE):
         if kind != NO_IMAGE and not main.model.config.uses_image:

@@ -83,6 +83,13 @@ class Job:
         shown = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
         return "\n".join([line for line in shown if line.strip()][-lines:])[-4000:]
 
+    def end_line(self, subject: str) -> str:
+        """How a job that did not finish well ended, in one line: "Training was cancelled.",
+        "The batch prediction failed: <its error line>"."""
+        said = {"failed": "failed", "cancelled": "was cancelled", "lost": "was interrupted"}
+        line = self.error_line()
+        return f"{subject} {said.get(self.status, self.status)}" + (f": {line}" if line else ".")
+
     def error_line(self) -> str | None:
         """The last line of a failed job's output (its one-line error), None otherwise."""
         if self.status != "failed":
@@ -192,7 +199,6 @@ def start_job(
             start_new_session=True,  # its own process group: cancel reaches the work too
             cwd=Path(__file__).resolve().parent.parent,
         )
-    record["pid"] = process.pid
     # the supervisor may already be writing its own record: only fill in the pid
     current = _read_json(folder / JOB)
     if current.get("status", "running") == "running":

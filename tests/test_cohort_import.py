@@ -14,7 +14,7 @@ import pytest
 from mmcrnet.__main__ import main
 from mmcrnet.batch_predict import predict_cohort
 from mmcrnet.cohort_import import import_cohort, mapping_template, read_mapping
-from mmcrnet.errors import InvalidCohort
+from mmcrnet.errors import CohortProblem, InvalidCohort
 from tests.conftest import PATIENTS
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -47,18 +47,17 @@ def test_problems_name_the_clinical_table_row_and_column(collection: Path, tmp_p
     table = pd.read_csv(collection / "clinical.csv", dtype=str, keep_default_na=False)
     table.loc[1, "grade"] = "7"
     table.loc[2, "pCR (1=yes)"] = "maybe"
-    table.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(InvalidCohort) as info:
-        import_cohort(
-            collection / "Breast-Phantom",
-            tmp_path / "bad.csv",
-            collection / "mapping.json",
-            tmp_path / "c",
-        )
-    problems = [str(p) for p in info.value.problems]
+    problems = [str(p) for p in _refused(collection, table, tmp_path)]
     assert any("bad.csv line 4" in p and "pCR (1=yes)" in p and "maybe" in p for p in problems)
     assert not (tmp_path / "c").exists()
     table.loc[2, "pCR (1=yes)"] = "no"
+    (problem,) = _refused(collection, table, tmp_path)
+    assert (problem.file, problem.row, problem.column) == ("bad.csv", 3, "grade")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "c.partial").exists()
+
+
+def _refused(collection: Path, table: pd.DataFrame, tmp_path: Path) -> list[CohortProblem]:
+    """The problems of importing the collection with ``table`` as bad.csv (it must fail)."""
     table.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InvalidCohort) as info:
         import_cohort(
@@ -67,9 +66,7 @@ def test_problems_name_the_clinical_table_row_and_column(collection: Path, tmp_p
             collection / "mapping.json",
             tmp_path / "c",
         )
-    (problem,) = info.value.problems
-    assert (problem.file, problem.row, problem.column) == ("bad.csv", 3, "grade")
-    assert not (tmp_path / "c").exists() and not (tmp_path / "c.partial").exists()
+    return info.value.problems
 
 
 def test_a_bad_mapping_lists_every_problem(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ def test_a_failing_job_keeps_its_one_line_error(tmp_path: Path) -> None:
     ended = _wait(job.folder)
     assert ended.status == "failed" and ended.returncode == 2
     assert "cases.csv" in str(ended.error_line())
+    assert ended.end_line("The batch prediction").startswith("The batch prediction failed: ")
 
 
 def test_a_training_job_streams_its_curves_and_can_be_cancelled(tmp_path: Path) -> None:
@@ -101,6 +102,7 @@ def test_a_training_job_streams_its_curves_and_can_be_cancelled(tmp_path: Path) 
     cancel_job(running)
     ended = _wait(job.folder)
     assert ended.status == "cancelled"
+    assert ended.end_line("Training") == "Training was cancelled."
     assert not (tmp_path / "model" / "model.json").exists()  # stopped before the end
     assert (tmp_path / "model" / "checkpoint").is_dir()  # ... and resumable
 

@@ -6,6 +6,7 @@ and plots when it has outcomes, the table, the downloads, and a case opened on P
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -20,6 +21,7 @@ from ui import evaluation_figures as figures
 from ui import state
 from ui.case_form import use_case
 from ui.images import SOURCE, STUDIES
+from ui.tables import problem_rows, table
 
 SOURCES = ("Upload a zip", "On this server", "Import a DICOM tree", "Uploaded before")
 CHOSEN = "cohorts.chosen"  # the cohort folder this session looks at
@@ -105,7 +107,7 @@ def _import_ui(workspace: Workspace) -> None:
     names = [t.name for t in trees]
     tree = st.selectbox("DICOM tree", names, key="cohorts.tree")
     left, right = st.columns(2)
-    table = left.file_uploader(
+    clinical = left.file_uploader(
         "Clinical table (CSV or XLSX, one row per patient)",
         type=["csv", "xlsx"],
         key="cohorts.clinical",
@@ -120,13 +122,13 @@ def _import_ui(workspace: Workspace) -> None:
     name = st.text_input(
         "Name for the imported cohort", value=f"{tree}-import", key="cohorts.import_name"
     )
-    if table is None or mapping is None or not st.button("Import", key="cohorts.import"):
+    if clinical is None or mapping is None or not st.button("Import", key="cohorts.import"):
         return
     try:
         out = workspace.uploads / check_name(name)
         staging = workspace.work / "staging" / out.name
         staging.mkdir(parents=True, exist_ok=True)
-        (staging / Path(table.name).name).write_bytes(table.getvalue())
+        (staging / Path(clinical.name).name).write_bytes(clinical.getvalue())
         (staging / "mapping.json").write_bytes(mapping.getvalue())
         bar = st.progress(0.0, text="Importing ...")
 
@@ -135,21 +137,14 @@ def _import_ui(workspace: Workspace) -> None:
 
         result = import_cohort(
             trees[names.index(str(tree))],
-            staging / Path(table.name).name,
+            staging / Path(clinical.name).name,
             staging / "mapping.json",
             out,
             progress=progress,
         )
     except InvalidCohort as exc:
         st.error(f"The import found {len(exc.problems)} problem(s); nothing was written.")
-        st.dataframe(
-            [
-                {"file": p.file, "line": p.row, "column": p.column, "problem": p.message}
-                for p in exc.problems
-            ],
-            hide_index=True,
-            width="stretch",
-        )
+        table(problem_rows(exc.problems))
         return
     except OncoPredictError as exc:
         st.error(f"The import failed: {exc}", icon=":material/error:")
@@ -161,18 +156,29 @@ def _import_ui(workspace: Workspace) -> None:
             st.markdown("\n".join(f"- {line}" for line in result.left_out))
 
 
+@dataclass(frozen=True)
+class _Check:
+    """A cohort folder checked: the cohort and its image counts, or its problems as rows and
+    the first one as a line."""
+
+    cohort: Cohort | None
+    problems: list[dict[str, object]]
+    first: str = ""
+    with_mri: int = 0
+    with_mammogram: int = 0
+
+
 @st.cache_data(show_spinner="Checking the cohort ...")
-def _validated(folder: str, stamp: float) -> tuple[Cohort | None, list[dict[str, object]], str]:
-    """The cohort, or its problems as rows and the first one as a line (``stamp``: the
-    folder's modification time, so an edited cohort is checked again)."""
+def _validated(folder: str, stamp: float) -> _Check:
+    """:class:`_Check` of ``folder``, once per version (``stamp``: the folder's modification
+    time, so an edited cohort is checked again)."""
     try:
-        return load_cohort(folder, require_outcomes=False), [], ""
+        cohort = load_cohort(folder, require_outcomes=False)
     except InvalidCohort as exc:
-        rows: list[dict[str, object]] = [
-            {"file": p.file, "line": p.row, "column": p.column, "problem": p.message}
-            for p in exc.problems
-        ]
-        return None, rows, str(exc)
+        return _Check(None, problem_rows(exc.problems), str(exc))
+    return _Check(
+        cohort, [], "", cohort.cases_with_image("mri"), cohort.cases_with_image("mammogram")
+    )
 
 
 def validation_ui(folder: Path) -> Cohort | None:
@@ -182,16 +188,17 @@ def validation_ui(folder: Path) -> Cohort | None:
     if not folder.is_dir():
         st.error(f"The cohort folder '{folder.name}' is gone.", icon=":material/error:")
         return None
-    cohort, problems, first = _validated(str(folder), folder.stat().st_mtime)
+    check = _validated(str(folder), folder.stat().st_mtime)
+    cohort = check.cohort
     if cohort is None:
         st.error(
-            f"'{folder.name}' does not follow the cohort format: {first}", icon=":material/error:"
+            f"'{folder.name}' does not follow the cohort format: {check.first}",
+            icon=":material/error:",
         )
-        st.dataframe(problems, hide_index=True, width="stretch")
+        table(check.problems)
         return None
     ids = cohort.case_ids
-    mri = sum(bool(cohort.image_paths(c, "mri")) for c in ids)
-    mammogram = sum(bool(cohort.image_paths(c, "mammogram")) for c in ids)
+    mri, mammogram = check.with_mri, check.with_mammogram
     columns = st.columns(4)
     columns[0].metric("Cases", len(ids))
     columns[1].metric("With a DCE-MRI", mri)
@@ -296,13 +303,7 @@ def _progress_fragment(folder: Path) -> None:
 
 def _ended_ui(job: Job) -> None:
     if job.status != "done":
-        what = {"failed": "failed", "cancelled": "was cancelled", "lost": "was interrupted"}
-        line = job.error_line()
-        ending = f": {line}" if line else "."
-        st.error(
-            f"The batch prediction {what.get(job.status, job.status)}{ending}",
-            icon=":material/error:",
-        )
+        st.error(job.end_line("The batch prediction"), icon=":material/error:")
         return
     path = Path(job.outputs["out"])
     try:
@@ -367,15 +368,7 @@ def results_ui(result: BatchResult, job: Job) -> None:
             st.plotly_chart(
                 figures.breakdown_figure(breakdown), width="stretch", key=f"by.{job.id}"
             )
-        st.dataframe(
-            breakdown,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                k: st.column_config.NumberColumn(format="%.3f")
-                for k in ("accuracy", "macro AUC", "ECE")
-            },
-        )
+        table(breakdown, ("accuracy", "macro AUC", "ECE"))
     rows = [
         {
             "case": r.case_id,
@@ -391,15 +384,7 @@ def results_ui(result: BatchResult, job: Job) -> None:
         }
         for r in result.rows
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            f"P({c})": st.column_config.NumberColumn(format="%.3f")
-            for c in ("pCR", "partial", "none")
-        },
-    )
+    table(rows, (f"P({c})" for c in ("pCR", "partial", "none")))
     left, right = st.columns(2)
     left.download_button(
         "Download CSV", result.to_csv(), file_name=f"{job.id}.csv", mime="text/csv"

@@ -22,19 +22,23 @@ LAYOUT: dict[str, Any] = {
 }
 
 
+def _diagonal(name: str) -> go.Scatter:
+    """The dotted y = x reference line (chance on a ROC, perfect calibration on a
+    reliability diagram)."""
+    return go.Scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        line={"dash": "dot", "color": "#999"},
+        name=name,
+        hoverinfo="skip",
+    )
+
+
 def roc_figure(curves: dict[str, Any]) -> go.Figure:
     """One-vs-rest ROC curve of each outcome, with its AUC in the legend, and the chance line."""
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dot", "color": "#999"},
-            name="chance",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(_diagonal("chance"))
     for curve in curves["roc"]:
         if not curve["fpr"]:
             continue
@@ -89,16 +93,7 @@ def reliability_figure(curves: dict[str, Any]) -> go.Figure:
     diagonal of perfect calibration; the bar under it counts the cases per bin."""
     bins = [b for b in curves["reliability"] if b["count"]]
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dot", "color": "#999"},
-            name="perfectly calibrated",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(_diagonal("perfectly calibrated"))
     figure.add_trace(
         go.Scatter(
             x=[b["confidence"] for b in bins],

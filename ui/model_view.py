@@ -21,12 +21,7 @@ from mmcrnet.model_card import (
 from mmcrnet.workspace import BUNDLED_MODEL, Workspace
 from ui import evaluation_figures as figures
 from ui import state
-
-NUMBER = st.column_config.NumberColumn(format="%.3f")
-
-
-def _table(rows: list[dict[str, Any]], numbers: tuple[str, ...] = ()) -> None:
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={n: NUMBER for n in numbers})
+from ui.tables import table
 
 
 def card_ui(docs: ModelDocuments) -> None:
@@ -57,7 +52,7 @@ def tables_ui(evaluation: dict[str, Any]) -> None:
         ),
     ):
         st.markdown(f"**{title}**")
-        _table(table_rows(evaluation, key), numbers)
+        table(table_rows(evaluation, key), numbers)
 
 
 def plots_ui(evaluation: dict[str, Any]) -> None:
@@ -103,7 +98,7 @@ def subgroups_ui(evaluation: dict[str, Any]) -> None:
         st.info("No subgroup figures in this evaluation.")
         return
     st.plotly_chart(figures.breakdown_figure(rows), width="stretch")
-    _table(rows, ("accuracy", "macro AUC", "ECE"))
+    table(rows, ("accuracy", "macro AUC", "ECE"))
 
 
 def importance_ui(explanations: dict[str, Any] | None, synthetic: bool) -> None:
@@ -127,12 +122,12 @@ def importance_ui(explanations: dict[str, Any] | None, synthetic: bool) -> None:
             else "."
         )
     )
-    chart, table = st.columns([3, 2])
+    chart, numbers = st.columns([3, 2])
     with chart:
         st.plotly_chart(figures.importance_figure(rows), width="stretch")
-    with table:
+    with numbers:
         shown = [{**r, "feature": feature_label(r["feature"])} for r in rows]
-        _table(shown, ("model", "truth"))
+        table(shown, ("model", "truth"))
 
 
 def checks_ui(explanations: dict[str, Any] | None) -> None:
@@ -147,7 +142,7 @@ def checks_ui(explanations: dict[str, Any] | None) -> None:
         f"{met} of {len(rows)} targets met on {explanations.get('n', '?')} held-out phantom "
         "cases. The README's explanations section says what each measures."
     )
-    _table([{**r, "met": "yes" if r["met"] else "no"} for r in rows])
+    table([{**r, "met": "yes" if r["met"] else "no"} for r in rows])
 
 
 def model_choice_ui(workspace: Workspace) -> None:

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from mmcrnet import OncoPredictError, load_cohort
@@ -22,13 +23,16 @@ from mmcrnet.train import split_warnings
 from mmcrnet.workspace import BUNDLED_MODEL, Workspace, check_name
 from ui import evaluation_figures as figures
 from ui import state
+from ui.tables import table
 
 FOLLOWED = "train.job"  # the training job this session follows
 SOURCES = ("A new phantom cohort", "A cohort folder")
 
 
-def _labels(source: str, n: int, seed: int, folder: Path | None) -> list[int] | str:
-    """The outcomes the split will see, or why they cannot be had (one line)."""
+@st.cache_data(show_spinner=False)
+def _labels(source: str, n: int, seed: int, folder: Path | None, stamp: float) -> list[int] | str:
+    """The outcomes the split will see, or why they cannot be had (one line); once per
+    setting, not on every rerun (``stamp``: the folder's modification time)."""
     if source == SOURCES[0]:
         return [OUTCOMES.index(o) for o in generate_cohort(n, seed).outcomes["response"]]
     assert folder is not None
@@ -70,14 +74,13 @@ def setup_ui(workspace: Workspace) -> list[str] | None:
         st.session_state["train.name"] = default_name
     st.session_state["train.name_default"] = default_name
     name = st.text_input("Name of the new model", key="train.name")
-    labels = _labels(source, n, seed, folder)
+    stamp = folder.stat().st_mtime if folder is not None else 0.0
+    labels = _labels(source, n, seed, folder, stamp)
     if isinstance(labels, str):
         st.error(labels, icon=":material/error:")
         return None
     train_rows, val_rows, _ = split_rows(len(labels), seed)
     try:
-        import numpy as np
-
         warnings = split_warnings(np.array(labels), train_rows, val_rows)
     except OncoPredictError as exc:
         st.error(f"Cannot train: {exc}", icon=":material/error:")
@@ -181,12 +184,7 @@ def ended_ui(workspace: Workspace, job: Job) -> None:
     if history:
         st.plotly_chart(figures.training_figure(history), width="stretch", key=f"end.{job.id}")
     if job.status != "done":
-        words = {"failed": "failed", "cancelled": "was cancelled", "lost": "was interrupted"}
-        line = job.error_line()
-        st.error(
-            f"Training {words.get(job.status, job.status)}" + (f": {line}" if line else "."),
-            icon=":material/error:",
-        )
+        st.error(job.end_line("Training"), icon=":material/error:")
         if job.status in ("cancelled", "lost") and st.button("Resume", key="train.resume"):
             resumed = start_job(
                 workspace.jobs, "train", job.title, list(job.args), job.outputs, job_id=job.id
@@ -229,15 +227,7 @@ def comparison_ui(folder: Path) -> None:
         }
         for role, m in comparison["models"].items()
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            k: st.column_config.NumberColumn(format="%.3f")
-            for k in ("accuracy", "auc", "f1", "ece")
-        },
-    )
+    table(rows, ("accuracy", "auc", "f1", "ece"))
 
 
 def _model_zip(folder: Path) -> bytes:
