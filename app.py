@@ -27,6 +27,12 @@ pages = {
         st.Page("pages/cohorts.py", title="Cohorts", icon=":material/table_view:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
+    "Teach": [
+        st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+        st.Page("pages/case_truth.py", title="Case and truth", icon=":material/fact_check:"),
+        st.Page("pages/quiz.py", title="Quiz", icon=":material/quiz:"),
+        st.Page("pages/what_if.py", title="What if", icon=":material/tune:"),
+    ],
 }
 navigation = st.navigation(pages, position="top")
 

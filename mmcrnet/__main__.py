@@ -17,6 +17,9 @@ Subcommands:
     guard fit         fit the out-of-distribution guard on the model's training split
     guard evaluate    measure what the guard flags (phantom, pydicom images, transforms)
     fuzz              mutation-fuzz the upload path; the readers' contract under hostile bytes
+    teach prepare     a teaching cohort: phantom cases with images and the model's answers
+    teach predict     another model's answers for a teaching cohort
+    teach bench       time opening a teaching case and drawing a "what if" curve
 
 Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr naming it).
 """
@@ -638,6 +641,70 @@ def _add_fuzz(commands: Subcommands, flags: Flags) -> None:
     fuzz.set_defaults(func=cmd_fuzz)
 
 
+def cmd_teach_prepare(args: argparse.Namespace) -> int:
+    from mmcrnet.teach.gallery import folder_name, prepare
+
+    folder_name(args.n, args.seed)  # bad n or seed: one line, before any work
+    if args.out.exists() and any(args.out.iterdir()):
+        raise InvalidArgument(f"{args.out} exists and is not empty")
+    started = time.perf_counter()
+    report = ProgressFile(args.progress_file)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, _progress_bar(total, stage))
+        bar.update(done - bar.n)
+        report.update(stage=stage, done=done, total=total, force=done == total)
+
+    result = prepare(args.out, args.n, args.seed, args.model, progress, _command(args))
+    for bar in bars.values():
+        bar.close()
+    summary = {
+        "out": str(args.out),
+        "n": args.n,
+        "seed": args.seed,
+        "counts": result.counts(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    report.update(force=True, stage="done", summary=summary)
+    print(dumps(summary, indent=2))
+    return EXIT_OK
+
+
+def cmd_teach_predict(args: argparse.Namespace) -> int:
+    from mmcrnet.teach.gallery import predict
+
+    report = ProgressFile(args.progress_file)
+    bar: tqdm | None = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or _progress_bar(total, stage)
+        bar.update(done - bar.n)
+        report.update(stage=stage, done=done, total=total, force=done == total)
+
+    result = predict(args.cohort, args.model, progress=progress)
+    if bar is not None:
+        bar.close()
+    summary = {"cohort": str(args.cohort), "counts": result.counts()}
+    report.update(force=True, stage="done", summary=summary)
+    print(dumps(summary, indent=2))
+    return EXIT_OK
+
+
+def cmd_teach_bench(args: argparse.Namespace) -> int:
+    from mmcrnet.teach.bench import run_bench
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    figures = run_bench(args.model, args.cohort, args.repeats, args.device)
+    figures["command"] = _command(args)
+    print(dumps(figures, indent=2))
+    return EXIT_OK
+
+
 def _add_phantom(commands: Subcommands, flags: Flags) -> None:
     """``phantom write / validate / examples``."""
     phantom = commands.add_parser(
@@ -1079,6 +1146,56 @@ def _add_guard(commands: Subcommands, flags: Flags) -> None:
     guard_evaluate.set_defaults(func=cmd_guard_evaluate)
 
 
+def _add_teach(commands: Subcommands, flags: Flags) -> None:
+    """``teach prepare``, ``teach bench``."""
+    teach = commands.add_parser(
+        "teach",
+        help="teaching cohorts and their timings",
+        description="Phantom cohorts for the teaching pages (Gallery, Case and truth, Quiz, "
+        "What if).",
+    )
+    teach_commands = teach.add_subparsers(dest="teach_command", required=True, metavar="<action>")
+    prepared = teach_commands.add_parser(
+        "prepare",
+        parents=[flags.model, flags.progress],
+        help="write a phantom cohort with images and the model's answer for every case",
+        description="Write a phantom cohort of N cases (images included) to OUT and predict "
+        "every case on its MRI, keeping the answers beside the cohort "
+        "(predictions-<weights>.jsonl) for the Gallery's filters.",
+    )
+    prepared.add_argument("--n", type=_positive_int, required=True, help="cases (at most 2000)")
+    prepared.add_argument("--seed", type=int, required=True, help="generator seed")
+    prepared.add_argument("--out", type=Path, required=True, help="folder to write (new)")
+    prepared.set_defaults(func=cmd_teach_prepare)
+    answered = teach_commands.add_parser(
+        "predict",
+        parents=[flags.model, flags.progress],
+        help="let another model answer a teaching cohort",
+        description="Predict every case of a teaching cohort on its MRI and keep the answers "
+        "beside it (predictions-<weights>.jsonl).",
+    )
+    answered.add_argument("--cohort", type=Path, required=True, help="the teaching cohort")
+    answered.set_defaults(func=cmd_teach_predict)
+    bench = teach_commands.add_parser(
+        "bench",
+        parents=[flags.model, flags.device],
+        help='time opening a teaching case and drawing a "what if" curve',
+        description="Median and p95 over the cohort's cases of opening a case with its truth "
+        '(read, predict, explain, compare) and of each "what if" curve, with the Predict '
+        "page's read-and-explain on the same cases as the peer (ratios).",
+    )
+    bench.add_argument(
+        "--cohort",
+        type=Path,
+        default=Path("assets/examples"),
+        help="a phantom cohort folder (default: the bundled examples)",
+    )
+    bench.add_argument(
+        "--repeats", type=_positive_int, default=1, help="passes over the cases (default 1)"
+    )
+    bench.set_defaults(func=cmd_teach_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmcrnet",
@@ -1099,6 +1216,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate_explanations,
         _add_guard,
         _add_fuzz,
+        _add_teach,
     ):
         add(commands, flags)
     return parser

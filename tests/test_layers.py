@@ -19,6 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.phantom",
         "mmcrnet.phantom.images",
         "mmcrnet.jsonsafe",
+        "mmcrnet.teach",
     ),
     (
         "mmcrnet.features",
@@ -38,7 +39,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.cohort",
         "mmcrnet.phantom.cohort",
     ),
-    ("mmcrnet.io.sandbox", "mmcrnet.curves", "mmcrnet.cohort_import"),
+    (
+        "mmcrnet.io.sandbox",
+        "mmcrnet.curves",
+        "mmcrnet.cohort_import",
+        "mmcrnet.teach.truth",
+        "mmcrnet.teach.observer",
+    ),
     ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
     ("mmcrnet.io", "mmcrnet.phantom.examples", "mmcrnet.casefile", "mmcrnet.checkpoint"),
@@ -62,6 +69,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.batch_predict",
         "mmcrnet.compare",
     ),
+    ("mmcrnet.teach.agreement", "mmcrnet.teach.gallery"),
+    ("mmcrnet.teach.case",),
+    ("mmcrnet.teach.quiz", "mmcrnet.teach.whatif"),
+    ("mmcrnet.teach.bench",),
     ("mmcrnet",),  # the public names, most of them imported on first use
     ("mmcrnet.__main__",),
 )
