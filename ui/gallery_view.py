@@ -43,7 +43,14 @@ def generate_ui(workspace: Workspace) -> None:
         seed = int(right.number_input("Seed", 0, 2**31 - 1, 1, key="gallery.seed"))
         if button.button("Generate", key="gallery.generate"):
             out = teach_state.teaching_root(workspace) / folder_name(n, seed)
-            if (out / "cohort.json").is_file():
+            running = [
+                j
+                for j in list_jobs(workspace.jobs, "teach")
+                if j.running and j.outputs.get("cohort") == str(out)
+            ]
+            if running:  # pressed twice, or by another session: follow that one
+                st.session_state[FOLLOWED] = str(running[0].folder)
+            elif (out / "cohort.json").is_file():
                 st.info(
                     "That cohort is already here: choose it under Phantom cohort.",
                     icon=":material/info:",

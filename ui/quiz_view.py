@@ -87,14 +87,10 @@ def setup_ui() -> Quiz:
 def score_ui() -> None:
     score = tally()
     columns = st.columns(4)
-    columns[0].metric("Your responses right", f"{score.learner_right} / {score.rounds}")
-    columns[1].metric("The model's right", f"{score.model_right} / {score.rounds}")
-    columns[2].metric(
-        "Your points on the tumour", f"{score.learner_located} / {score.learner_pointed}"
-    )
-    columns[3].metric(
-        "The model's map on the tumour", f"{score.model_located} / {score.model_mapped}"
-    )
+    columns[0].metric("You: right", f"{score.learner_right} / {score.rounds}")
+    columns[1].metric("Model: right", f"{score.model_right} / {score.rounds}")
+    columns[2].metric("You: on tumour", f"{score.learner_located} / {score.learner_pointed}")
+    columns[3].metric("Model: on tumour", f"{score.model_located} / {score.model_mapped}")
     st.caption(" ".join(score.lines()))
 
 
@@ -151,11 +147,13 @@ def round_ui(quiz: Quiz, case: TeachingCase) -> None:
         column.image(tf.gray(phase.volume[study.slice_index]), caption=caption, width="stretch")
     with st.expander("The form (baseline and follow-up values)", expanded=True):
         baseline, follow_up = values_tables(case)
-        left, right = st.columns([2, 3])
+        table(follow_up, all_rows=True)
+        half = (len(baseline) + 1) // 2
+        left, right = st.columns(2)
         with left:
-            table(baseline)
+            table(baseline[:half], all_rows=True)
         with right:
-            table(follow_up)
+            table(baseline[half:], all_rows=True)
     answer = st.radio(
         "Your answer: the response to neoadjuvant chemotherapy",
         OUTCOMES,

@@ -12,9 +12,21 @@ from mmcrnet import CohortProblem
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 
 
-def table(rows: Sequence[dict[str, Any]], numbers: Iterable[str] = ()) -> None:
-    """``rows`` as a table; the columns named in ``numbers`` with three decimals."""
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={n: NUMBER for n in numbers})
+ROW_PX = 35  # a data-frame row's height in the browser
+
+
+def table(
+    rows: Sequence[dict[str, Any]], numbers: Iterable[str] = (), all_rows: bool = False
+) -> None:
+    """``rows`` as a table; the columns named in ``numbers`` with three decimals; with
+    ``all_rows`` tall enough to show every row without scrolling."""
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={n: NUMBER for n in numbers},
+        height=(len(rows) + 1) * ROW_PX + 3 if all_rows else "auto",
+    )
 
 
 def problem_rows(problems: Iterable[CohortProblem]) -> list[dict[str, object]]:

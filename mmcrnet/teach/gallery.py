@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,10 +120,15 @@ def prepare(
     command: str = "",
 ) -> BatchResult:
     """Write a phantom cohort of ``n`` cases (with images) to ``out`` and predict every case
-    on its MRI with the model in ``model_dir``; ``progress(stage, done, total)``."""
+    on its MRI with the model in ``model_dir``; ``progress(stage, done, total)``.
+
+    The work is done in ``<out>.partial`` and renamed to ``out`` at the end, so a cancelled
+    or failed run never leaves a half cohort in the Gallery's list."""
     folder_name(n, seed)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what a cancelled run left
     write_cohort(
-        out,
+        partial,
         n,
         seed,
         images=True,
@@ -130,7 +136,9 @@ def prepare(
         progress=(lambda d, t: progress("rendering images", d, t)) if progress else None,
         command=command,
     )
-    return predict(out, model_dir, progress=progress)
+    result = predict(partial, model_dir, progress=progress)
+    partial.rename(out)
+    return result
 
 
 def predict(
