@@ -88,7 +88,7 @@ def score_ui() -> None:
     score = tally()
     columns = st.columns(4)
     columns[0].metric("You: right", f"{score.learner_right} / {score.rounds}")
-    columns[1].metric("Model: right", f"{score.model_right} / {score.rounds}")
+    columns[1].metric("Model: right", f"{score.model_right} / {score.model_judged}")
     columns[2].metric("You: on tumour", f"{score.learner_located} / {score.learner_pointed}")
     columns[3].metric("Model: on tumour", f"{score.model_located} / {score.model_mapped}")
     st.caption(" ".join(score.lines()))
@@ -269,8 +269,10 @@ def finished_ui(quiz: Quiz) -> None:
     st.subheader("Quiz done")
     right = sum(m.learner_right for m in quiz.done)
     model = sum(m.model_right for m in quiz.done)
+    judged = sum(m.model_judged for m in quiz.done)
     st.markdown(
-        f"In this quiz: you {right} of {len(quiz.done)}, the model {model} of {len(quiz.done)}."
+        f"In this quiz: you {right} of {len(quiz.done)}, the model {model} of the {judged} "
+        "cases it judged."
     )
     table(
         [
@@ -279,7 +281,7 @@ def finished_ui(quiz: Quiz) -> None:
                 "chosen as": item.why,
                 "truth": m.truth,
                 "you": m.answer,
-                "the model": m.model_answer,
+                "the model": m.model_answer if m.model_judged else f"{m.model_answer} (flagged)",
             }
             for item, m in zip(quiz.items, quiz.done)
         ]

@@ -9,7 +9,9 @@ import streamlit as st
 from scipy.ndimage import binary_dilation, distance_transform_edt
 
 from mmcrnet import OUTCOMES
+from mmcrnet.explain import feature_label
 from mmcrnet.explain.evaluate import DILATION_PX, _disk, axis_map_score
+from mmcrnet.features import FEATURES_BY_NAME
 from mmcrnet.phantom.images import MG_PIXEL_MM, MRI_PIXEL_MM
 from mmcrnet.teach.case import TeachingCase
 from mmcrnet.teach.truth import (
@@ -106,9 +108,14 @@ def probabilities_ui(case: TeachingCase) -> None:
     st.subheader("The answer and the truth")
     prediction = case.explanation.prediction
     truth = case.truth
-    verdict = "right" if case.right else "wrong"
-    flagged = "" if case.guard.ok else " The model flags this case: it cannot judge it, so "
-    flagged += "" if case.guard.ok else "its answer is not a reliable one."
+    if case.guard.ok:
+        verdict = "right" if case.right else "wrong"
+        flagged = ""
+    else:
+        verdict = "flagged, not scored"
+        flagged = (
+            " The model flags this case: it cannot judge it, so its answer is not a reliable one."
+        )
     st.markdown(
         f"True outcome: **{truth.outcome}**. The model's most likely outcome: "
         f"**{prediction.label}** ({verdict}).{flagged}"
@@ -140,6 +147,27 @@ def probabilities_ui(case: TeachingCase) -> None:
             "not the unexplained chemosensitivity u, which it infers from the follow-up "
             "values; the fair target for a model. Oracle: knows u too; the physical limit."
         )
+
+
+def follow_up_rows(case: TeachingCase) -> list[dict[str, object]]:
+    """The model's response-axis attribution of each follow-up value (after week 0)."""
+    sequence = case.explanation.sequence
+    if sequence is None:
+        return []
+    rows: list[dict[str, object]] = []
+    for t in range(1, min(len(sequence.time_points), case.table.shape[0])):
+        for j, name in enumerate(sequence.features):
+            if name == "subtype" or FEATURES_BY_NAME[name].timing != "dynamic":
+                continue
+            rows.append(
+                {
+                    "value": f"{feature_label(name)} at week {sequence.weeks[t]:g}",
+                    "case": sequence.values[t][j] if sequence.values else "",
+                    "model (log-odds)": round(float(case.table[t, j]), 3),
+                    "truth": "no term",
+                }
+            )
+    return rows
 
 
 def reasons_ui(case: TeachingCase) -> None:
@@ -174,3 +202,8 @@ def reasons_ui(case: TeachingCase) -> None:
                 for r in agreement.rows
             ]
         )
+        st.markdown(
+            "**Follow-up values** (no term in the truth: they are driven by the response, so "
+            "they carry the hidden chemosensitivity u rather than cause anything)"
+        )
+        table(follow_up_rows(case))

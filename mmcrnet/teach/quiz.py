@@ -103,7 +103,9 @@ class Marked:
     """One round marked against the truth.
 
     Attributes:
-        truth: the true outcome; learner_right, model_right: whether each named it.
+        truth: the true outcome; learner_right, model_right: whether each named it (the
+            model only where it judged the case: a flagged answer is shown, never scored).
+        model_judged: the guard let the model judge the case.
         learner_located: the learner's point falls on the tumour (its mask dilated by
             :data:`DILATION_PX` px), None without a point; distance_mm: from the point to the
             tumour (0 inside).
@@ -121,6 +123,7 @@ class Marked:
     distance_mm: float | None
     model_located: bool | None
     model_point: tuple[int, int] | None
+    model_judged: bool = True
 
 
 def mark(attempt: Attempt, case: TeachingCase) -> Marked:
@@ -159,11 +162,12 @@ def mark(attempt: Attempt, case: TeachingCase) -> Marked:
         attempt.answer,
         case.predicted,
         attempt.answer == truth,
-        case.predicted == truth,
+        case.guard.ok and case.predicted == truth,
         located,
         distance,
         model_located,
         model_point,
+        case.guard.ok,
     )
 
 
@@ -173,6 +177,7 @@ class Tally:
 
     rounds: int = 0
     learner_right: int = 0
+    model_judged: int = 0
     model_right: int = 0
     learner_pointed: int = 0
     learner_located: int = 0
@@ -183,6 +188,7 @@ class Tally:
     def add(self, marked: Marked) -> None:
         self.rounds += 1
         self.learner_right += marked.learner_right
+        self.model_judged += marked.model_judged
         self.model_right += marked.model_right
         if marked.learner_located is not None:
             self.learner_pointed += 1
@@ -196,9 +202,15 @@ class Tally:
         """The score in words, for the page and its text equivalent."""
         if not self.rounds:
             return ["No round played yet."]
+        flagged = self.rounds - self.model_judged
         out = [
             f"You: {self.learner_right} of {self.rounds} responses right; the model: "
-            f"{self.model_right} of {self.rounds}."
+            f"{self.model_right} of the {self.model_judged} cases it judged"
+            + (
+                f" ({flagged} flagged: it cannot judge them, so they are not scored)."
+                if flagged
+                else "."
+            )
         ]
         if self.learner_pointed or self.model_mapped:
             out.append(

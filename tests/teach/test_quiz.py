@@ -48,6 +48,19 @@ def test_the_tally_runs_over_rounds(her2_case) -> None:
     tally = Tally()
     tally.add(mark(Attempt("partial", (2.0, 2.0)), her2_case))
     tally.add(mark(Attempt("none"), her2_case))
-    assert tally.rounds == 2 and tally.learner_right == 1
+    assert tally.rounds == 2 and tally.learner_right == 1 and tally.model_judged == 2
     assert tally.learner_pointed == 1 and tally.learner_located == 0
     assert tally.lines()[0].startswith("You: 1 of 2 responses right")
+
+
+def test_a_flagged_answer_is_shown_but_not_scored(examples, engine) -> None:
+    from mmcrnet.teach.case import open_case
+
+    case = open_case(*engine, examples, "PH00005")  # the guard flags this TNBC case
+    assert not case.guard.ok
+    marked = mark(Attempt(case.truth.outcome or "pCR"), case)
+    assert marked.model_judged is False and marked.model_right is False
+    assert marked.model_answer == case.predicted
+    tally = Tally()
+    tally.add(marked)
+    assert tally.model_judged == 0 and "1 flagged" in tally.lines()[0]

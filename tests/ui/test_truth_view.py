@@ -36,6 +36,8 @@ def test_the_case_is_shown_beside_its_truth(page: AppTest) -> None:
     assert list(probabilities["outcome"]) == ["pCR", "partial", "none"]
     numbers = next(f for f in frames if "truth share" in f.columns)
     assert len(numbers) == 24 and np.isclose(numbers["truth share"].abs().sum(), 1.0, atol=0.01)
+    follow_up = next(f for f in frames if "model (log-odds)" in f.columns and "truth" in f.columns)
+    assert len(follow_up) == 9 and set(follow_up["truth"]) == {"no term"}  # 3 values x T1-T3
 
 
 def test_another_case_and_the_mammogram(page: AppTest) -> None:
