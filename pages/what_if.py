@@ -29,7 +29,7 @@ def page() -> None:
     names = [item.name for item in WHAT_IF_INPUTS]
     kept = st.session_state.get(f"{INPUT}.kept", names[0])
     name = st.selectbox(
-        "Change",
+        "Input to vary",
         names,
         index=names.index(kept) if kept in names else 0,
         format_func=lambda n: INPUTS_BY_NAME[n].label,
@@ -50,11 +50,12 @@ def page() -> None:
         f"**{case_id}** ({case.truth.subtype}, truth: {case.truth.outcome}); its own "
         f"{item.label}: **{sweep.shown(sweep.current)}** (the grey line)."
     )
-    st.plotly_chart(tf.whatif_chart(sweep), key="whatif.chart")
+    st.plotly_chart(tf.whatif_chart(sweep), key="whatif.chart", config={"displayModeBar": False})
     st.caption(
         "Solid: the model. Dashed: the ideal observer (the true model, this tumour and every "
         "value shown, not the hidden chemosensitivity u). Dotted: the oracle (knows u). "
-        "Crosses: values the model flags as outside its training data."
+        "Grey crosses: values the model flags as outside its training data (its line breaks "
+        "there). Probabilities in %; moves in percentage points."
     )
     st.markdown("**What the curves say**")
     for line in sweep.findings():

@@ -96,7 +96,9 @@ def test_gallery_opens_a_case_with_its_truth_and_draws_a_what_if(page) -> None:
     _shots(page, "24-gallery")
 
     started = time.perf_counter()
-    page.locator(".st-key-gallery-open-PH00001 button").click()  # HER2+, partial
+    page.locator(
+        ".st-key-gallery-open-PH00001 button >> visible=true"
+    ).first.click()  # HER2+, partial
     page.get_by_text("The numbers (text equivalent of the chart)").wait_for()
     page.locator(".js-plotly-plot").nth(1).wait_for()  # probabilities, reasons
     _record("open_case_from_gallery_s", time.perf_counter() - started)
@@ -110,7 +112,7 @@ def test_gallery_opens_a_case_with_its_truth_and_draws_a_what_if(page) -> None:
     page.get_by_text("What the curves say").wait_for()
     _wait_idle(page)
     started = time.perf_counter()
-    page.get_by_role("combobox", name="Change").click()
+    page.get_by_role("combobox", name="Input to vary").click()
     page.get_by_role("option", name="Ki-67").click()
     page.get_by_text("From 1 % to 95 %").first.wait_for()
     page.locator(".js-plotly-plot").first.wait_for()

@@ -22,6 +22,7 @@ from mmcrnet.teach.gallery import (
 )
 from mmcrnet.workspace import Workspace
 from ui import state, teach_state
+from ui.result import NEAR_TIE
 from ui.teach_figures import gray
 
 PER_PAGE = 12
@@ -185,10 +186,15 @@ def _caption(card: Card) -> str:
         return f"{card.subtype} · {truth} · the model did not answer"
     if card.status == "flagged":
         return (
-            f"{card.subtype} · {truth} · model {card.predicted}, flagged: it cannot judge this case"
+            f":orange[:material/warning: flagged, not judged] · {card.subtype} · {truth} "
+            f"(the model would say {card.predicted})"
         )
     mark = ":green[right]" if card.right else ":red[wrong]"
-    return f"{card.subtype} · {truth} · model **{card.predicted}** ({mark})"
+    tie = ""
+    if card.probabilities is not None:
+        ranked = sorted(card.probabilities, reverse=True)
+        tie = " · a near tie" if ranked[0] - ranked[1] < NEAR_TIE else ""
+    return f"{card.subtype} · {truth} · model **{card.predicted}** ({mark}){tie}"
 
 
 def cards_ui(folder: Path, shown: list[Card]) -> None:
@@ -212,14 +218,24 @@ def cards_ui(folder: Path, shown: list[Card]) -> None:
                 if picture is not None:
                     st.image(
                         picture,
-                        caption="Early DCE phase and mammogram",
+                        caption=f"{card.case_id}: early DCE phase and mammogram",
                         width="stretch",
                     )
                 st.markdown(_caption(card))
                 left, right = st.columns(2)
-                if left.button("Open", key=f"gallery.open.{card.case_id}", width="stretch"):
+                if left.button(
+                    "Open",
+                    key=f"gallery.open.{card.case_id}",
+                    width="stretch",
+                    help=f"Open {card.case_id} with its truth",
+                ):
                     teach_state.choose(folder, card.case_id)
                     st.switch_page("pages/case_truth.py")
-                if right.button("What if", key=f"gallery.whatif.{card.case_id}", width="stretch"):
+                if right.button(
+                    "What if",
+                    key=f"gallery.whatif.{card.case_id}",
+                    width="stretch",
+                    help=f'"What if" for {card.case_id}',
+                ):
                     teach_state.choose(folder, card.case_id)
                     st.switch_page("pages/what_if.py")

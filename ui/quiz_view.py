@@ -105,12 +105,12 @@ def values_tables(case: TeachingCase) -> tuple[list[dict[str, str]], list[dict[s
         if name == "subtype":
             continue
         if FEATURES_BY_NAME[name].timing == "dynamic":
-            row = {"value": feature_label(name)}
+            row = {"feature": feature_label(name)}
             for t, tp in enumerate(sequence.time_points):
                 row[f"{tp} (week {sequence.weeks[t]:g})"] = sequence.values[t][j]
             follow_up.append(row)
         else:
-            baseline.append({"value": feature_label(name), "baseline": sequence.values[0][j]})
+            baseline.append({"feature": feature_label(name), "baseline": sequence.values[0][j]})
     return baseline, follow_up
 
 
@@ -193,6 +193,8 @@ def round_ui(quiz: Quiz, case: TeachingCase) -> None:
             if point is not None
             else "No point marked: only your response is scored."
         )
+    if answer is None:
+        st.caption("Choose a response to reveal the answer.")
     if st.button("Reveal the answer", key="quiz.reveal", disabled=answer is None, type="primary"):
         marked = mark(Attempt(str(answer), _point()), case)
         quiz.marked = marked
@@ -209,12 +211,21 @@ def reveal_ui(quiz: Quiz, case: TeachingCase) -> None:
     st.subheader(f"Case {quiz.index + 1} of {len(quiz.items)}: {case.case_id} ({item.why})")
     probabilities = case.explanation.prediction.probabilities
     you = ":green[right]" if marked.learner_right else ":red[wrong]"
-    model = ":green[right]" if marked.model_right else ":red[wrong]"
+    if marked.model_judged:
+        model = ":green[right]" if marked.model_right else ":red[wrong]"
+    else:
+        model = ":orange[flagged: it cannot judge this case, so the answer is not scored]"
     st.markdown(
         f"The truth: **{marked.truth}**. You answered **{marked.answer}** ({you}). The model "
         f"answered **{marked.model_answer}** ({percent(probabilities[marked.model_answer])}; "
-        f"{model})." + ("" if case.guard.ok else " The model flags this case: it cannot judge it.")
+        f"{model})."
     )
+    if not marked.model_judged:
+        st.warning(
+            "Why the model cannot judge it: "
+            + "; ".join(case.guard.image_reasons + case.guard.tabular_reasons),
+            icon=":material/warning:",
+        )
     lines = []
     if marked.learner_located is not None and marked.distance_mm is not None:
         lines.append(
@@ -247,14 +258,19 @@ def reveal_ui(quiz: Quiz, case: TeachingCase) -> None:
         if point is not None:
             picture = tf.cross(picture, point, tf.LEARNER)
         column.image(picture, caption=caption, width="stretch")
+    st.image(
+        figures.colour_bar(False),
+        caption=f"evidence for {marked.model_answer}: none (left) to strongest (right)",
+        width=256,
+    )
     st.caption(
-        f"Yellow: the true tumour. Red: where the model sees evidence for "
-        f"{marked.model_answer} (Grad-CAM). Green cross: your point; white: the model's "
-        "strongest point."
+        "Yellow: the true tumour. Red: where the model sees evidence for its own answer, "
+        f"{marked.model_answer} (Grad-CAM; the Case and truth page shows the pCR-against-no-"
+        "response map instead). Green cross: your point; white: the model's strongest point."
     )
     for sentence in case.agreement.sentences[:2]:
         st.markdown(f"- {sentence}")
-    left, right = st.columns(2)
+    left, right, _ = st.columns([1, 2, 2])
     if left.button("Next case", key="quiz.next", type="primary"):
         quiz.index += 1
         quiz.marked = None

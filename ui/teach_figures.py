@@ -59,7 +59,7 @@ def agreement_chart(agreement: CaseAgreement) -> go.Figure:
     """Each baseline feature's share of the push, the truth's beside the model's, in the same
     order on the same axis (signed: > 0 towards pCR)."""
     rows = [r for r in agreement.rows if abs(r.truth_share) >= 0.01 or abs(r.model_share) >= 0.01]
-    labels = [f"{r.label} ({r.value})" if r.value else r.label for r in rows]
+    labels = [f"{r.label} ({r.value.strip('()')})" if r.value else r.label for r in rows]
     figure = go.Figure(
         [
             go.Bar(
@@ -128,8 +128,34 @@ def whatif_chart(sweep: Sweep) -> go.Figure:
         rows=1, cols=len(OUTCOMES), shared_yaxes=True, subplot_titles=[f"P({o})" for o in OUTCOMES]
     )
     x = [sweep.shown(v) if isinstance(v, str) else v for v in sweep.values]
-    flagged = [bool(why) for why in sweep.flagged]
-    series = {"model": sweep.model, "ideal": sweep.ideal, "oracle": sweep.oracle}
+    flagged = np.array([bool(why) for why in sweep.flagged])
+    model = sweep.model.copy()
+    model[flagged] = np.nan  # the line breaks where the model cannot judge
+    series = {"model": model, "ideal": sweep.ideal, "oracle": sweep.oracle}
+    for key in series:  # the legend in grey: line styles, not outcome colours
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                name=SOURCES[key],
+                mode="lines+markers" if key == "model" else "lines",
+                line={"color": "#555", "dash": DASHES[key]},
+            ),
+            row=1,
+            col=1,
+        )
+    if flagged.any():
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                name="the model, flagged: cannot judge",
+                mode="markers",
+                marker={"symbol": "x", "color": "#999", "size": 8},
+            ),
+            row=1,
+            col=1,
+        )
     for j, outcome in enumerate(OUTCOMES):
         for key, values in series.items():
             figure.add_trace(
@@ -137,12 +163,24 @@ def whatif_chart(sweep: Sweep) -> go.Figure:
                     x=x,
                     y=values[:, j],
                     name=SOURCES[key],
-                    legendgroup=key,
-                    showlegend=j == 0,
+                    showlegend=False,
                     mode="lines+markers" if key == "model" else "lines",
                     line={"color": OUTCOME_COLOURS[outcome], "dash": DASHES[key]},
-                    marker={"symbol": ["x" if f else "circle" for f in flagged], "size": 7},
+                    marker={"size": 6},
                     hovertemplate="%{x}: %{y:.0%}<extra>" + SOURCES[key] + "</extra>",
+                ),
+                row=1,
+                col=j + 1,
+            )
+        if flagged.any():
+            figure.add_trace(
+                go.Scatter(
+                    x=[v for v, f in zip(x, flagged) if f],
+                    y=sweep.model[flagged, j],
+                    showlegend=False,
+                    mode="markers",
+                    marker={"symbol": "x", "color": "#999", "size": 8},
+                    hovertemplate="%{x}: %{y:.0%}<extra>flagged: the model cannot judge</extra>",
                 ),
                 row=1,
                 col=j + 1,

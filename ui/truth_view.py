@@ -21,7 +21,7 @@ from mmcrnet.teach.truth import (
 )
 from ui import figures, state
 from ui import teach_figures as tf
-from ui.result import percent
+from ui.result import headline, percent
 from ui.tables import table
 
 
@@ -43,10 +43,16 @@ def map_sentence(case: TeachingCase, cam: np.ndarray) -> str:
         "falls on the tumour" if score.located else f"lies {distance:.0f} mm from the tumour's edge"
     )
     way = "towards pCR" if score.mass > 0 else "towards no response"
+    ratio = score.share / max(float(region.mean()), 1e-9)
+    focus = (
+        f"{ratio:.1f} times its share of the image"
+        if ratio >= 1.5
+        else "no more than its share of the image: the map is not focused on the tumour"
+    )
     return (
         f"The map's strongest point {where}. {score.share:.0%} of the map's weight lies on the "
         f"tumour (with a {DILATION_PX}-pixel margin), which covers {region.mean():.0%} of the "
-        f"image; on the tumour the map leans {way}."
+        f"image: {focus}. On the tumour the map leans {way}."
     ).replace("%", " %")
 
 
@@ -118,7 +124,7 @@ def probabilities_ui(case: TeachingCase) -> None:
         )
     st.markdown(
         f"True outcome: **{truth.outcome}**. The model's most likely outcome: "
-        f"**{prediction.label}** ({verdict}).{flagged}"
+        f"**{prediction.label}** ({verdict}).{flagged} {headline(prediction.probabilities)}"
     )
     if not case.guard.ok:
         st.warning(
@@ -175,17 +181,21 @@ def reasons_ui(case: TeachingCase) -> None:
     st.subheader("The model's reasons beside the truth's")
     agreement = case.agreement
     st.markdown(agreement.summary)
-    st.plotly_chart(tf.agreement_chart(agreement), key="truth.agreement")
+    st.plotly_chart(
+        tf.agreement_chart(agreement), key="truth.agreement", config={"displayModeBar": False}
+    )
     st.caption(
         "Each bar is the feature's share of the whole push (signed: towards pCR to the right). "
         "The model's: Integrated Gradients on log P(pCR) - log P(none) from the reference "
         "patient; the truth's: the feature's terms in the true response model minus their "
-        "cohort mean (cohort-spec section 3). Baseline features in the truth's order."
+        "cohort mean (cohort-spec section 3). Baseline features in the truth's order; those "
+        "under 1 % on both sides are only in the table below."
     )
     if agreement.sentences:
         st.markdown("**Where they disagree, and why**")
         for sentence in agreement.sentences:
             st.markdown(f"- {sentence}")
+    st.markdown("**The image and the follow-up values**")
     st.markdown(f"- {agreement.image}")
     st.markdown(f"- {agreement.follow_up}")
     with st.expander("The numbers (text equivalent of the chart)"):

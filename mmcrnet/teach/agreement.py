@@ -242,21 +242,7 @@ def disagreement_sentences(model: np.ndarray, truth: np.ndarray, limit: int = 4)
                     f"The model gives {name} {_pct(m)} of its push; the truth has no term for "
                     "it and no input it stands in for explains the credit."
                 )
-        elif abs(t) >= SMALL and abs(m) < abs(t) / 3:  # a cause the model barely uses
-            match = _stand_in(i, np.abs(model) >= SMALL, t, model)
-            if match is not None:
-                j, r = match
-                said.append(
-                    f"The model gives {_label(BASELINE_FEATURES[j])} the credit the truth gives "
-                    f"{name}: they are correlated (r = {r:+.2f} in the phantom cohort)."
-                )
-                explained.add(j)
-            else:
-                said.append(
-                    f"The truth gives {name} {_pct(t)} of its push; the model only {_pct(m)}: "
-                    "it has not learnt this effect fully for a case like this one."
-                )
-        elif m * t < 0:
+        elif m * t < 0 and abs(m) >= SMALL:
             line = (
                 f"The model reads {name} as pushing {'towards' if m > 0 else 'away from'} pCR "
                 f"({_pct(m)}); the truth says the opposite ({_pct(t)})."
@@ -267,6 +253,21 @@ def disagreement_sentences(model: np.ndarray, truth: np.ndarray, limit: int = 4)
                     "ones, where the same later size after a larger start means more shrinkage."
                 )
             said.append(line)
+        elif abs(t) >= SMALL and abs(m) < abs(t) / 3:  # a cause the model barely uses
+            match = _stand_in(i, np.abs(model) >= SMALL, t, model)
+            if match is not None:
+                j, r = match
+                said.append(
+                    f"The model gives {_label(BASELINE_FEATURES[j])} the credit the truth gives "
+                    f"{name}: they are correlated (r = {r:+.2f} in the phantom cohort)."
+                )
+                explained.add(j)
+            else:
+                other = ", and the other way" if m * t < 0 else ""
+                said.append(
+                    f"The truth gives {name} {_pct(t)} of its push; the model only {_pct(m)}"
+                    f"{other}: it has not learnt this effect fully for a case like this one."
+                )
         else:
             said.append(
                 f"The model weighs {name} {'more' if abs(m) > abs(t) else 'less'} than the "

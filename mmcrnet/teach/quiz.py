@@ -193,7 +193,7 @@ class Tally:
         if marked.learner_located is not None:
             self.learner_pointed += 1
             self.learner_located += marked.learner_located
-        if marked.model_located is not None:
+        if marked.model_located is not None and marked.model_judged:
             self.model_mapped += 1
             self.model_located += marked.model_located
         self.history.append(marked)

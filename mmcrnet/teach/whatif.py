@@ -163,50 +163,32 @@ class Sweep:
         return out
 
     def findings(self) -> list[str]:
-        """Where the model departs from the ideal observer, in words."""
+        """Where the model departs from the ideal observer, in words (values the model cannot
+        judge, or that cannot occur, are left out of the comparison and named)."""
         possible = ~np.isnan(self.ideal[:, 0])
+        judged = np.array([not why for why in self.flagged], dtype=bool)
+        usable = possible & judged
         out = []
-        if not possible.any():
-            return ["No value in this range can occur in the phantom world for this case."]
-        gap = np.abs(self.model - self.ideal)
-        gap[~possible] = -1.0
-        i, j = (int(k) for k in np.unravel_index(int(np.argmax(gap)), gap.shape))
-        outcome = OUTCOMES[j]
-        if gap[i, j] < 0.05:
-            out.append("The model follows the ideal observer within 5 points over the whole range.")
-        else:
+        if not usable.any():
             out.append(
-                f"The model departs most from the ideal observer at {self.input.label} = "
-                f"{self.shown(self.values[i])}: P({outcome}) {_pct(self.model[i, j])} against "
-                f"{_pct(self.ideal[i, j])}."
+                "No value in this range is both possible in the phantom world and one the model "
+                "can judge: there is nothing to compare."
             )
-        for j, outcome in ((0, "pCR"), (2, "none")):
-            model_move = float(self.model[possible, j][-1] - self.model[possible, j][0])
-            truth_move = float(self.ideal[possible, j][-1] - self.ideal[possible, j][0])
-            if max(abs(model_move), abs(truth_move)) < 0.05:
-                continue
-            first, last = self.shown(self.values[0]), self.shown(self.values[-1])
-            span = f"From {first} to {last},"
-            if model_move * truth_move < 0:
+        else:
+            gap = np.abs(self.model - self.ideal)
+            gap[~usable] = -1.0
+            i, j = (int(k) for k in np.unravel_index(int(np.argmax(gap)), gap.shape))
+            if gap[i, j] < 0.05:
                 out.append(
-                    f"{span} the model's P({outcome}) moves the other way from the truth's "
-                    f"({_pct(model_move, True)} against {_pct(truth_move, True)})."
-                )
-            elif abs(model_move) < 0.5 * abs(truth_move):
-                out.append(
-                    f"{span} the model's P({outcome}) moves {_pct(model_move, True)}, the truth's "
-                    f"{_pct(truth_move, True)}: the model under-reacts."
-                )
-            elif abs(model_move) > 2 * abs(truth_move) + 0.05:
-                out.append(
-                    f"{span} the model's P({outcome}) moves {_pct(model_move, True)}, the truth's "
-                    f"{_pct(truth_move, True)}: the model over-reacts."
+                    "The model follows the ideal observer within 5 points over the whole range."
                 )
             else:
                 out.append(
-                    f"{span} the model's P({outcome}) moves {_pct(model_move, True)} and the "
-                    f"truth's {_pct(truth_move, True)}: they move together."
+                    f"The model departs most from the ideal observer at {self.input.label} = "
+                    f"{self.shown(self.values[i])}: P({OUTCOMES[j]}) {_pct(self.model[i, j])} "
+                    f"against {_pct(self.ideal[i, j])}."
                 )
+            out += self._moves(usable)
         if self.input.kind == "dynamic":
             out.append(
                 "The oracle does not move: it knows the patient's true chemosensitivity, and a "
@@ -220,9 +202,43 @@ class Sweep:
             out.append(
                 "The model cannot judge the case at "
                 + ", ".join(flagged)
-                + " (outside what it was trained on): those answers are not reliable."
+                + " (outside what it was trained on): those answers are not reliable and are "
+                "left out of the comparison."
             )
         return out
+
+    def _moves(self, usable: np.ndarray) -> list[str]:
+        """How P(pCR) and P(none) move over the usable values, the model against the ideal
+        observer (in percentage points)."""
+        out: list[str] = []
+        values = [v for v, ok in zip(self.values, usable) if ok]
+        if len(values) < 2:
+            return out
+        span = f"From {self.shown(values[0])} to {self.shown(values[-1])},"
+        for j, outcome in ((0, "pCR"), (2, "none")):
+            model_move = float(self.model[usable, j][-1] - self.model[usable, j][0])
+            ideal_move = float(self.ideal[usable, j][-1] - self.ideal[usable, j][0])
+            if max(abs(model_move), abs(ideal_move)) < 0.05:
+                continue
+            moves = (
+                f"the model's P({outcome}) moves {_points(model_move)} and the ideal "
+                f"observer's {_points(ideal_move)}"
+            )
+            if model_move * ideal_move < 0:
+                verdict = "they move in opposite directions"
+            elif abs(model_move) < 0.5 * abs(ideal_move):
+                verdict = "the model under-reacts"
+            elif abs(model_move) > 2 * abs(ideal_move) + 0.05:
+                verdict = "the model over-reacts"
+            else:
+                verdict = "they move together"
+            out.append(f"{span} {moves}: {verdict}.")
+        return out
+
+
+def _points(change: float) -> str:
+    """ "+35 points": a change of probability in percentage points."""
+    return f"{change * 100:+.0f} points"
 
 
 def _pct(p: float, signed: bool = False) -> str:

@@ -38,7 +38,10 @@ def test_ki67_moves_the_truth_towards_pcr_and_the_curve_says_how_the_model_follo
     assert np.all(np.diff(result.oracle[:, 0]) > 0)
     assert np.allclose(result.model.sum(axis=1), 1.0, atol=1e-5)
     findings = result.findings()
-    assert findings and any("From 1 % to 95 %" in f for f in findings)
+    assert findings and any(
+        f.startswith("From 1 % to 95 %, the model's P(pCR) moves") for f in findings
+    )
+    assert any("points and the ideal observer's" in f for f in findings)
     rows = result.rows()
     assert rows[0]["Ki-67"] == "1 %" and set(rows[0]) >= {"model P(pCR)", "ideal P(pCR)"}
 

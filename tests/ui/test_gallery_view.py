@@ -34,10 +34,11 @@ def test_every_case_is_a_card_with_its_truth_and_the_model_s_answer(gallery: App
 def test_filters_narrow_the_cards(gallery: AppTest) -> None:
     gallery.multiselect(key="gallery.subtypes").set_value(["TNBC"]).run()
     captions = [m.value for m in gallery.markdown if "· truth **" in m.value]
-    assert captions and all(c.startswith("TNBC") for c in captions)
+    assert captions and all("TNBC · truth" in c for c in captions)
+    assert any(c.startswith(":orange[:material/warning: flagged, not judged]") for c in captions)
     gallery.radio(key="gallery.verdict").set_value("wrong").run()
     captions = [m.value for m in gallery.markdown if "· truth **" in m.value]
-    assert captions and all(c.startswith("TNBC") and ":red[wrong]" in c for c in captions)
+    assert captions and all("TNBC · truth" in c and ":red[wrong]" in c for c in captions)
     gallery.multiselect(key="gallery.outcomes").set_value(["pCR"]).run()
     assert any("No case passes these filters" in i.value for i in gallery.info)
 
