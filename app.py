@@ -18,8 +18,9 @@ st.set_page_config(
 )
 
 pages = {
-    "": [  # plain links in the top bar: the clinician's page and About
+    "": [  # plain links in the top bar: the clinician's pages and About
         st.Page("pages/predict.py", title="Predict", icon=":material/monitoring:", default=True),
+        st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ],
     "Research": [

@@ -11,6 +11,7 @@ Subcommands:
     evaluate          the paper's Tables 2 and 4, references, calibration, breakdowns
     benchmark         time one-case inference and explanation on this machine
     explain           one case's prediction with its reasons (maps, attributions, Shapley)
+    report            one case's result as a PDF report
     predict           batch prediction over a cohort folder, to CSV or JSON lines
     evaluate-explanations
                       check the explanations against the phantom's truth
@@ -460,6 +461,51 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     else:
         print(answer.text(args.top))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mmcrnet.answer import answer_case
+    from mmcrnet.pdf_report import build_pdf
+    from mmcrnet.store.store import CaseNotFound, CaseStore, database_url
+
+    if args.out.suffix.lower() != ".pdf":
+        raise InvalidArgument(f"--out {args.out} does not end in .pdf")
+    answer = answer_case(
+        args.model,
+        args.cohort,
+        args.case,
+        image=args.image,
+        time_points=args.time_points,
+        device=args.device,
+    )
+    visits: list[dict[str, object]] = []
+    if args.label and args.with_visits:
+        try:
+            visits = CaseStore(database_url()).case(args.label).trajectory()
+        except CaseNotFound:
+            visits = []
+    report = build_pdf(
+        answer.explanation,
+        answer.clinical.static,
+        answer.clinical.timepoints,
+        answer.study,
+        answer.guard,
+        list(answer.study.left_out) if answer.study else [],
+        args.label,
+        visits,
+    )
+    args.out.write_bytes(report.data)
+    print(
+        dumps(
+            {
+                "out": str(args.out),
+                "pages": report.pages,
+                "bytes": len(report.data),
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    )
     return EXIT_OK
 
 
@@ -1012,6 +1058,37 @@ def _add_explain(commands: Subcommands, flags: Flags) -> None:
     explain.set_defaults(func=cmd_explain)
 
 
+def _add_report(commands: Subcommands, flags: Flags) -> None:
+    """``report``."""
+    report = commands.add_parser(
+        "report",
+        parents=[flags.model, flags.device],
+        help="one case's result as a PDF report",
+        description="Predict and explain one case of a cohort folder and write the PDF the "
+        "Predict page gives: the inputs read and left out, the calibrated probabilities, the "
+        "maps over each phase with a colour bar, the attributions, the modality contributions, "
+        "the trajectory, the model and its weights hash; research use only on every page.",
+    )
+    report.add_argument("case", help="case_id in the cohort folder")
+    report.add_argument("--out", type=Path, required=True, help="the PDF to write")
+    report.add_argument(
+        "--cohort", type=Path, default=Path("assets/examples"), help="cohort folder"
+    )
+    report.add_argument(
+        "--image", choices=["mri", "mammogram", "none"], default="mri", help="image to use"
+    )
+    report.add_argument(
+        "--time-points", type=_positive_int, default=None, help="use only the first N time points"
+    )
+    report.add_argument("--label", default=None, help="the case's pseudonymous label")
+    report.add_argument(
+        "--with-visits",
+        action="store_true",
+        help="draw the trajectory across the visits saved under --label (ONCOPREDICT_DB)",
+    )
+    report.set_defaults(func=cmd_report)
+
+
 def _add_predict(commands: Subcommands, flags: Flags) -> None:
     """``predict``."""
     from mmcrnet.batch_predict import IMAGE_CHOICES
@@ -1212,6 +1289,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_benchmark,
         _add_explain,
+        _add_report,
         _add_predict,
         _add_evaluate_explanations,
         _add_guard,

@@ -17,6 +17,7 @@ import streamlit as st
 from mmcrnet import DISCLAIMER, OncoPredictError, Study
 from ui import state
 from ui.case_form import FormResult, form_ui, use_case
+from ui.case_record import record_ui
 from ui.errors import bug_box
 from ui.images import ImageChoice, images_ui
 from ui.result import RESULT, TARGET, PageResult, result_ui
@@ -129,8 +130,8 @@ def page() -> None:
             "The images changed since the last prediction: press Predict for this case.",
             icon=":material/info:",
         )
-    if RESULT in st.session_state:
-        result_ui(model)
+    if RESULT in st.session_state and result_ui(model):
+        record_ui()
 
 
 with bug_box():  # a bug of ours: an error id here, the traceback in the server log

@@ -29,6 +29,7 @@ from ui import state
 from ui.names import shown, shown_name
 
 SOURCES = ("Bundled example", "Upload", "No image")
+SAVED = "Saved visit"  # offered once a visit of a saved case is loaded (the Cases page)
 EXAMPLE_IMAGES = {"mri": "DCE-MRI", "mammogram": "mammogram"}
 #: Session keys (plain values, kept when the user visits another page).
 SOURCE, EXAMPLE, EXAMPLE_IMAGE = "predict.source", "predict.example", "predict.example_image"
@@ -90,8 +91,12 @@ def images_ui(use_case: Callable[[ClinicalCase], None]) -> ImageChoice:
     """Choose the images; show what was read and what the model will read of it."""
     st.subheader("1. Images")
     keep(SOURCE, SOURCES[0])
+    saved = st.session_state.get(STUDIES, {}).get(SAVED)
+    sources = SOURCES + ((SAVED,) if saved is not None else ())
+    if st.session_state.get(SOURCE) not in sources:
+        st.session_state[SOURCE] = SOURCES[0]
     source = st.radio(
-        "Images from", SOURCES, horizontal=True, key=SOURCE, on_change=remember, args=(SOURCE,)
+        "Images from", sources, horizontal=True, key=SOURCE, on_change=remember, args=(SOURCE,)
     )
     study: Study | None = None
     problem: str | None = None
@@ -121,6 +126,9 @@ def images_ui(use_case: Callable[[ClinicalCase], None]) -> ImageChoice:
         study = st.session_state.get(STUDIES, {}).get(source)
     elif source == "Upload":
         study, problem = upload_ui()
+    elif source == SAVED:
+        study = saved
+        st.caption("The image of the saved visit, as the model read it then (kept as pixels only).")
     if study is not None:
         study = phases_ui(study)
     if study is None:

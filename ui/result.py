@@ -16,6 +16,7 @@ from mmcrnet.guard import GuardReport
 from mmcrnet.report import CaseReport, case_report
 from ui import figures, state
 from ui.names import shown
+from ui.viewer import viewer_ui
 
 RESULT, TARGET = "predict.result", "predict.target"
 #: Below this gap between the two likeliest outcomes the page names both, not one label.
@@ -105,8 +106,9 @@ def guard_ui(report: GuardReport, case: CaseValues) -> bool:
     )
 
 
-def result_ui(explainer: Explainer) -> None:
-    """The prediction and its reasons (for the predicted outcome, or another on request)."""
+def result_ui(explainer: Explainer) -> bool:
+    """The prediction and its reasons (for the predicted outcome, or another on request);
+    False when the result is withheld (the model cannot judge the image)."""
     result: PageResult = st.session_state[RESULT]
     explanation, prediction = result.explanation, result.explanation.prediction
     st.subheader("3. Result")
@@ -124,7 +126,7 @@ def result_ui(explainer: Explainer) -> None:
             icon=":material/warning:",
         )
     if not guard_ui(result.guard, result.case):
-        return
+        return False
     flagged = not result.guard.ok
     if flagged:
         st.markdown(
@@ -164,6 +166,13 @@ def result_ui(explainer: Explainer) -> None:
         )
     if explanation.image is not None and result.study is not None:
         maps_ui(explanation, result.study)
+        with st.expander("Viewer: window/level, zoom and pan, slices, contrast aids"):
+            axis = explanation.image.axis_maps.get("gradcam")
+            named = {
+                p.index: c for p, c in zip(explanation.image.phases, explanation.image.channels)
+            }
+            captions = [named.get(i, p.label) for i, p in enumerate(result.study.phases)]
+            viewer_ui(result.study, axis, result.study.slice_index, captions)
     if explanation.sequence is not None:
         reasons_ui(explanation)
     left, right = st.columns(2)
@@ -171,19 +180,7 @@ def result_ui(explainer: Explainer) -> None:
     left.plotly_chart(figures.modalities(explanation), key="predict.modalities")
     right.markdown("**How the prediction changed with each time point**")
     right.plotly_chart(figures.trajectory(explanation), key="predict.trajectory")
-    left, right = st.columns([2, 1], vertical_alignment="bottom")
-    label = left.text_input(
-        "Case label for the download (optional; no patient identifiers)",
-        key="predict.case_label",
-        max_chars=80,
-    )
-    right.download_button(
-        "Download the result (JSON)",
-        result.report(label.strip() or None).to_json(),
-        file_name="oncopredict-result.json",
-        mime="application/json",
-        key="predict.download",
-    )
+    return True
 
 
 def _image_words(explanation: Explanation) -> str:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from mmcrnet import Cohort, Explainer, Predictor, load_cohort
 from mmcrnet.guard import Guard
+from mmcrnet.store.store import CaseStore, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "models"
@@ -64,6 +65,21 @@ def map_checks() -> dict[str, dict[str, float]]:
     """The session model's measured map quality (``evaluate-explanations``), e.g.
     ``{"mammogram/gradcam": {"pointing_game": ...}}``; empty when it was not measured."""
     return _map_checks(str(model_dir()))
+
+
+@st.cache_resource(show_spinner=False)
+def _case_store(url: str) -> CaseStore:
+    return CaseStore(url)
+
+
+def case_store() -> CaseStore:
+    """The case store (``ONCOPREDICT_DB``, else SQLite in the work folder), opened and migrated
+    once per server.
+
+    Raises:
+        StoreUnavailable: it cannot be opened (the URL shown without its password).
+    """
+    return _case_store(database_url())
 
 
 @st.cache_resource
