@@ -131,10 +131,11 @@ def test_pages_and_plotly_charts_work_under_the_policy(app: RunningApp) -> None:
         _example(page)
         _predict(page)
         _wait_result(page)
-        charts = page.locator(".js-plotly-plot")
-        charts.nth(3).wait_for()  # the result's four charts
+        page.get_by_text("Viewer: window/level").click()  # its chart is drawn when opened
+        charts = page.locator(".js-plotly-plot >> visible=true")
+        charts.nth(4).wait_for()  # the viewer and the result's four charts
         page.locator('[data-testid="stImage"] img').nth(5).wait_for()  # and its overlays
-        for i in range(4):
+        for i in range(5):
             chart = charts.nth(i)
             chart.scroll_into_view_if_needed()
             chart.locator(".main-svg").first.wait_for()
