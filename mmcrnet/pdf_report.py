@@ -21,10 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: PNGs only
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
@@ -35,7 +31,7 @@ from mmcrnet.explain.overlay import colour_bar, overlay
 from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, STATIC_FEATURES
 from mmcrnet.guard import GuardReport
 from mmcrnet.io import Study
-from mmcrnet.report import APP_VERSION, DISCLAIMER
+from mmcrnet.report import APP_VERSION, DISCLAIMER, Pseudonyms, file_names
 
 OUTCOME_COLOURS = {"pCR": "#1b9e77", "partial": "#d95f02", "none": "#7570b3"}
 TOWARDS, AWAY = "#b2182b", "#2166ac"
@@ -73,10 +69,15 @@ class PdfReport:
     pages: int
 
 
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    """A figure of its own (no pyplot state: sessions build reports at the same time)."""
+    figure = Figure(figsize=size)
+    return figure, figure.add_subplot()
+
+
 def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    plt.close(figure)
     return _data_uri(buffer.getvalue())
 
 
@@ -94,7 +95,7 @@ def reasons_chart(explanation: Explanation, k: int = 10) -> str | None:
     statements = explanation.statements(k)
     if not statements:
         return None
-    figure, axis = plt.subplots(figsize=(7.0, 0.32 * len(statements) + 0.8))
+    figure, axis = _figure((7.0, 0.32 * len(statements) + 0.8))
     values = [s.value for s in statements][::-1]
     axis.barh(
         [s.text for s in statements][::-1],
@@ -109,7 +110,7 @@ def reasons_chart(explanation: Explanation, k: int = 10) -> str | None:
 
 def modalities_chart(explanation: Explanation) -> str:
     shapley = explanation.modalities.shapley
-    figure, axis = plt.subplots(figsize=(4.2, 2.4))
+    figure, axis = _figure((4.2, 2.4))
     width = 0.25
     x = np.arange(len(MODALITIES))
     for j, outcome in enumerate(OUTCOMES):
@@ -125,7 +126,7 @@ def modalities_chart(explanation: Explanation) -> str:
 
 
 def trajectory_chart(rows: Sequence[Mapping[str, Any]], x_key: str, x_label: str) -> str:
-    figure, axis = plt.subplots(figsize=(4.2, 2.4))
+    figure, axis = _figure((4.2, 2.4))
     x = [str(r[x_key]) for r in rows]
     for outcome in OUTCOMES:
         axis.plot(
@@ -141,6 +142,21 @@ def trajectory_chart(rows: Sequence[Mapping[str, Any]], x_key: str, x_label: str
     axis.legend(fontsize=7)
     axis.tick_params(labelsize=7)
     return _png(figure)
+
+
+def _css_string(text: str) -> str:
+    """``text`` safe inside a CSS string: anything but letters, digits and plain punctuation
+    as a CSS escape (so a label cannot close the string, the rule or the style element)."""
+    return "".join(c if c.isalnum() or c in " -_.,:()" else f"\\{ord(c):x} " for c in text)
+
+
+def _only_inline() -> object:
+    """WeasyPrint's URL fetcher for our reports: the images are inline (``data:`` URLs) and no
+    other protocol is allowed, so nothing a label could name (a server file, a network
+    address) is ever fetched."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"})
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -184,6 +200,8 @@ def build_pdf(
 
     started = time.perf_counter()
     prediction = explanation.prediction
+    # file and folder names never reach the report
+    names = Pseudonyms(file_names(study) + [line.split(": ", 1)[0] for line in left_out])
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     name = label or "unlabelled case"
     parts = [
@@ -207,7 +225,7 @@ def build_pdf(
         parts.append(
             "<p class='flag'>Flagged: the model cannot judge this case, so the probabilities "
             "below are not a reliable answer: "
-            + html.escape("; ".join(guard.image_reasons + guard.tabular_reasons))
+            + html.escape(names.text("; ".join(guard.image_reasons + guard.tabular_reasons)))
             + "</p>"
         )
     parts.append(
@@ -250,7 +268,7 @@ def build_pdf(
     )
     if study is not None:
         phases = ", ".join(
-            f"{p.label}" + (f" ({p.time_s:g} s)" if p.time_s is not None else "")
+            names.text(p.label) + (f" ({p.time_s:g} s)" if p.time_s is not None else "")
             for p in study.phases
         )
         parts.append(
@@ -260,7 +278,7 @@ def build_pdf(
     parts.append(
         "<p><b>Left out:</b> "
         + (
-            html.escape("; ".join(left_out))
+            html.escape("; ".join(names.text(line) for line in left_out))
             if left_out
             else "nothing: every value and file given was read."
         )
@@ -277,7 +295,7 @@ def build_pdf(
         parts.append("<div class='keep'><h2>Where the image pushes the prediction</h2>")
         parts.append(f"<div class='maps'>{pictures}</div>")
         parts.append(
-            "<p class='small'>" + html.escape(" · ".join(image.channels)) + "</p>"
+            "<p class='small'>" + html.escape(names.text(" · ".join(image.channels))) + "</p>"
             f"<img class='bar' src='{_array_png(colour_bar(True, height=10, width=256))}'>"
             "<p class='small'>Colour bar: strongest towards no response (left, blue) to "
             "strongest towards pCR (right, red); Grad-CAM on log P(pCR) - log P(none).</p>"
@@ -329,15 +347,15 @@ def build_pdf(
             + "</div>"
         )
     css = CSS % {
-        "disclaimer": DISCLAIMER.replace('"', "'"),
+        "disclaimer": _css_string(DISCLAIMER),
         "version": APP_VERSION,
-        "label": name.replace('"', "'").replace("\\", "/"),
+        "label": _css_string(name),
     }
     document = (
         f"<html><head><meta charset='utf-8'><style>{css}</style></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
-    rendered = HTML(string=document).render()
+    rendered = HTML(string=document, url_fetcher=_only_inline()).render()
     data = rendered.write_pdf()
     assert isinstance(data, bytes)
     return PdfReport(data, time.perf_counter() - started, len(rendered.pages))

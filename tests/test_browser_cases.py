@@ -131,10 +131,11 @@ def test_a_patient_is_followed_across_visits_and_the_report_taken_away(app) -> N
         _shots(page, "29-predict-visit-2")
 
         started = time.perf_counter()
+        page.get_by_role("button", name="Make the PDF report").click()
         with page.expect_download() as download:
             page.get_by_role("button", name="Download the report (PDF)").click()
         pdf = Path(download.value.path())
-        figures["pdf_download_s"] = time.perf_counter() - started
+        figures["pdf_make_and_download_s"] = time.perf_counter() - started
         reader = PdfReader(pdf)
         text = " ".join(p.extract_text() for p in reader.pages)
         assert "breast-017" in text and "The prediction across visits" in text

@@ -3,6 +3,7 @@ with pdftoppm (artifacts/pdf/, for looking at); the CLI writes it."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -42,6 +43,19 @@ VISITS = [
 ]
 
 
+def _build(answer, left_out: list[str], label: str, visits: list | tuple = ()):
+    return build_pdf(
+        answer.explanation,
+        answer.clinical.static,
+        answer.clinical.timepoints,
+        answer.study,
+        answer.guard,
+        left_out,
+        label,
+        visits,
+    )
+
+
 @pytest.fixture(scope="module")
 def answer():
     return answer_case(ROOT / "models", ROOT / "assets" / "examples", "PH00001", image="mri")
@@ -49,16 +63,7 @@ def answer():
 
 @pytest.fixture(scope="module")
 def pdf(answer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    report = build_pdf(
-        answer.explanation,
-        answer.clinical.static,
-        answer.clinical.timepoints,
-        answer.study,
-        answer.guard,
-        ["notes.txt: not an image"],
-        "breast-017",
-        VISITS,
-    )
+    report = _build(answer, ["notes.txt: not an image"], "breast-017", VISITS)
     path = tmp_path_factory.mktemp("pdf") / "report.pdf"
     path.write_bytes(report.data)
     return path
@@ -76,7 +81,7 @@ def test_the_report_says_what_a_clinician_takes_away(pdf: Path, answer) -> None:
         prediction.training_data,
         "MM-CRNet",
         "calibrated probability",
-        "notes.txt: not an image",
+        ": not an image",  # the file named by a pseudonym ("file 4"), never its name
         "Ki-67 index",
         "The prediction across visits",
         "Colour bar",
@@ -121,3 +126,13 @@ def test_the_cli_writes_it_and_names_a_bad_path(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "does not end in .pdf" in bad.stderr
+
+
+def test_a_label_cannot_reach_out_and_names_never_reach_the_report(answer) -> None:
+    label = "a</style><link rel=attachment href=file:///etc/passwd>"
+    report = _build(answer, ["/srv/Doe_Jane/IM1.dcm: not an image"], label)
+    reader = PdfReader(io.BytesIO(report.data))
+    assert not reader.attachments  # nothing fetched or attached
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert "Doe_Jane" not in text and "/srv" not in text  # the label is shown as text only
+    assert "file 4: not an image" in text or "file 1: not an image" in text

@@ -17,7 +17,8 @@ from ui.result import RESULT, PageResult
 
 LABEL = "predict.case_label"  # the label, a plain session value (outlives page switches)
 LABEL_BOX = "predict.case_label.box"  # the text box's generation: a new one takes LABEL
-SAVED = "predict.saved"  # (label, visit number) of the result just saved
+SAVED = "predict.saved"  # (label, result token) of the result just saved
+PDF = "predict.pdf_made"  # ((result token, label, visits), PDF bytes): the report made last
 
 
 def _visits(store: CaseStore | None, label: str) -> list[dict[str, object]]:
@@ -30,18 +31,20 @@ def _visits(store: CaseStore | None, label: str) -> list[dict[str, object]]:
 
 
 def save(store: CaseStore, result: PageResult, label: str, new: bool) -> int:
-    """Save the result as a new case or the next visit; returns the visit's number."""
-    if new:
-        store.create_case(label)
+    """Save the result as a new case or the next visit (one transaction); returns the visit's
+    number."""
     case = result.case
-    visit = store.add_visit(label, case["static"], case["timepoints"], result.study)
     prediction = result.explanation.prediction
-    store.record_prediction(
-        visit.id,
+    visit = store.save_visit(
+        label,
+        case["static"],
+        case["timepoints"],
+        result.study,
         result.report(label).to_dict(),
         prediction.model,
         f"served by OncoPredict {APP_VERSION}",
         prediction.weights_sha256,
+        new_case=new,
     )
     return visit.number
 
@@ -71,7 +74,7 @@ def record_ui() -> None:
     if store is not None:
         exists = bool(label) and any(c.label == label for c in store.cases())
         title = f"Add as the next visit of {label}" if exists else "Save as a new case"
-        if saved == (label, id(result)):
+        if saved == (label, result.token):
             left.success(f"Saved: {label} has {len(visits)} visit(s) with a prediction.")
         elif left.button(title, key="predict.save", disabled=not label, type="primary"):
             try:
@@ -79,33 +82,37 @@ def record_ui() -> None:
             except OncoPredictError as exc:
                 st.error(f"Not saved: {exc}", icon=":material/error:")
             else:
-                st.session_state[SAVED] = (label, id(result))
+                st.session_state[SAVED] = (label, result.token)
                 st.toast(f"Saved as visit {number} of {label}.")
                 st.rerun()
         if not label:
             left.caption("Give the case a label to save it.")
     explanation, case = result.explanation, result.case
 
-    def pdf() -> bytes:
-        return build_pdf(
-            explanation,
-            case["static"],
-            case["timepoints"],
-            result.study,
-            result.guard,
-            [*result.left_out],
-            label or None,
-            visits,
-        ).data
-
-    middle.download_button(
-        "Download the report (PDF)",
-        pdf,
-        file_name=f"oncopredict-{label or 'result'}.pdf".replace(" ", "-"),
-        mime="application/pdf",
-        key="predict.pdf",
-        on_click="ignore",
-    )
+    made = st.session_state.get(PDF)
+    if made is not None and made[0] == (result.token, label, len(visits)):
+        middle.download_button(
+            "Download the report (PDF)",
+            made[1],
+            file_name=f"oncopredict-{label or 'result'}.pdf".replace(" ", "-"),
+            mime="application/pdf",
+            key="predict.pdf",
+            on_click="ignore",
+        )
+    elif middle.button("Make the PDF report", key="predict.make_pdf"):
+        with st.spinner("Making the PDF report ..."):
+            report = build_pdf(
+                explanation,
+                case["static"],
+                case["timepoints"],
+                result.study,
+                result.guard,
+                [*result.left_out],
+                label or None,
+                visits,
+            )
+        st.session_state[PDF] = ((result.token, label, len(visits)), report.data)
+        st.rerun()
     right.download_button(
         "Download the result (JSON)",
         result.report(label or None).to_json(),

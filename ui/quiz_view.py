@@ -34,6 +34,7 @@ class Quiz:
 
     cohort: str
     items: list[QuizItem]
+    id: str = field(default_factory=lambda: secrets.token_hex(4))  # widgets start afresh
     index: int = 0
     marked: Marked | None = None
     done: list[Marked] = field(default_factory=list)
@@ -159,7 +160,7 @@ def round_ui(quiz: Quiz, case: TeachingCase) -> None:
         OUTCOMES,
         index=None,
         horizontal=True,
-        key=f"quiz.answer.{quiz.index}",
+        key=f"quiz.answer.{quiz.id}.{quiz.index}",
     )
     st.markdown(
         "**Where is the evidence?** (optional) Click on the early phase below, or tick the box "

@@ -4,7 +4,8 @@ and its reasons (maps over the phases it read, attributions, modality contributi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -34,6 +35,7 @@ class PageResult:
     study: Study | None
     guard: GuardReport
     left_out: tuple[str, ...]
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this prediction, uniquely
 
     def report(self, case_label: str | None = None) -> CaseReport:
         """The engine's result document of this prediction (the download)."""
@@ -168,6 +170,8 @@ def result_ui(explainer: Explainer) -> bool:
         maps_ui(explanation, result.study)
         with st.expander("Viewer: window/level, zoom and pan, slices, contrast aids"):
             axis = explanation.image.axis_maps.get("gradcam")
+            if explanation.image.kind == "mammogram" and not st.session_state.get("predict.mg_map"):
+                axis = None  # not reliable yet: only where the user asked to see it anyway
             named = {
                 p.index: c for p, c in zip(explanation.image.phases, explanation.image.channels)
             }

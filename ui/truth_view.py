@@ -66,10 +66,14 @@ def images_ui(case: TeachingCase) -> None:
     opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="truth.opacity")
     if case.image_kind == "mammogram" and show_map:
         measured = state.map_checks().get("mammogram/gradcam", {}).get("pointing_game")
-        figure = f" (its strongest point is on the tumour in {measured:.0%} of test cases)"
+        figure = (
+            f" (its strongest point is on the tumour in {measured * 100:.0f} % of test cases)"
+            if measured is not None
+            else ""
+        )
         st.warning(
             "Mammogram maps are not reliable yet"
-            + (figure.replace("%", " %") if measured is not None else "")
+            + figure
             + ": compare them with the true outline to see how.",
             icon=":material/warning:",
         )

@@ -88,6 +88,7 @@ def viewer_ui(
         step=0.01,
     )
     low, high = (float(v) for v in cast(tuple[float, float], window))
+    low = min(low, 0.99)  # both ends dragged to 1: still a window
     aid = top[2].selectbox(
         "Contrast aid (display only)",
         AIDS,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session, selectinload
 from mmcrnet.errors import InvalidArgument, OncoPredictError
 from mmcrnet.io.phase import Phase
 from mmcrnet.io.study import Study
+from mmcrnet.report import Pseudonyms, file_names
 from mmcrnet.store.tables import CaseRow, PredictionRow, VisitRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -99,7 +101,10 @@ def database_url(work: Path | None = None) -> str:
     folder = work or Path(
         os.environ.get("ONCOPREDICT_WORK") or Path.home() / ".local" / "share" / "oncopredict"
     )
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable(f"the work folder {folder} cannot be made: {exc.strerror}") from None
     return f"sqlite:///{folder / 'cases.sqlite'}"
 
 
@@ -132,7 +137,8 @@ def pack_study(study: Study) -> tuple[dict[str, Any], bytes, str]:
     """(summary, compressed pixel arrays, their SHA-256): the study without any header, file
     name, patient ID or UID."""
     summary: dict[str, Any] = {name: getattr(study, name) for name in _STUDY_FIELDS}
-    summary["phases"] = [{"label": p.label, "time_s": p.time_s} for p in study.phases]
+    names = Pseudonyms(file_names(study))  # PNG phases of unknown order carry file names
+    summary["phases"] = [{"label": names.text(p.label), "time_s": p.time_s} for p in study.phases]
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {
         f"phase{i}": p.volume.astype(np.float32) for i, p in enumerate(study.phases)
@@ -270,7 +276,8 @@ def inputs_hash(
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+    """In UTC: SQLite drops the zone (we wrote UTC); PostgreSQL answers in its own zone."""
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _prediction(row: PredictionRow) -> PredictionRecord:
@@ -308,7 +315,7 @@ class CaseStore:
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_foreign_keys)
             migrate(self.engine)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
+        except (SQLAlchemyError, CommandError, OSError, ImportError, ValueError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreUnavailable(
                 f"the case store at {shown_url(url)} cannot be opened: {first}"
@@ -427,6 +434,88 @@ class CaseStore:
             if row.image is None or row.image_summary is None:
                 return None
             return unpack_study(row.image_summary, row.image)
+
+    def save_visit(
+        self,
+        label: str,
+        static: Mapping[str, Any],
+        timepoints: Sequence[Mapping[str, Any]],
+        study: Study | None,
+        result: Mapping[str, Any],
+        model_name: str,
+        model_version: str,
+        weights_sha256: str,
+        new_case: bool = False,
+    ) -> VisitRecord:
+        """The case (when ``new_case``), its next visit and the visit's prediction, in one
+        transaction: all of it is saved or none. Two sessions adding a visit to the same case
+        at once get consecutive numbers (the loser of the race retries).
+
+        Raises:
+            InvalidArgument: a bad label, or ``new_case`` with a label in use.
+            CaseNotFound: not ``new_case`` and no case has that label.
+            StoreUnavailable: the database refuses (down, locked, read-only).
+        """
+        text = check_label(label)
+        summary, data, digest = pack_study(study) if study is not None else (None, None, None)
+        form = json.loads(json.dumps(dict(static), default=str))
+        rows = json.loads(json.dumps([dict(r) for r in timepoints], default=str))
+        document = json.loads(json.dumps(dict(result), default=str))
+        for attempt in range(3):
+            try:
+                with Session(self.engine) as session, session.begin():
+                    case: CaseRow | None
+                    if new_case:
+                        case = CaseRow(label=text)
+                        session.add(case)
+                        session.flush()
+                    else:
+                        case = session.scalars(
+                            select(CaseRow).where(CaseRow.label == text)
+                        ).one_or_none()
+                    if case is None:
+                        raise CaseNotFound(f"no case is labelled '{text}'")
+                    number = (
+                        session.scalar(
+                            select(func.max(VisitRow.number)).where(VisitRow.case_id == case.id)
+                        )
+                        or 0
+                    ) + 1
+                    visit = VisitRow(
+                        case_id=case.id,
+                        number=number,
+                        static=form,
+                        timepoints=rows,
+                        image_summary=summary,
+                        image=data,
+                        image_sha256=digest,
+                    )
+                    session.add(visit)
+                    session.flush()
+                    session.add(
+                        PredictionRow(
+                            visit_id=visit.id,
+                            model_name=model_name,
+                            model_version=model_version,
+                            weights_sha256=weights_sha256,
+                            inputs_sha256=inputs_hash(form, rows, digest),
+                            result=document,
+                        )
+                    )
+                    session.flush()
+                    visit_id = visit.id
+                return self.visit(visit_id)
+            except IntegrityError:
+                if new_case:
+                    raise InvalidArgument(f"a case labelled '{text}' already exists") from None
+                if attempt == 2:
+                    raise StoreUnavailable(
+                        f"visit numbers of '{text}' kept colliding; try again"
+                    ) from None
+            except SQLAlchemyError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise StoreUnavailable(f"the case store refused the save: {first}") from None
+        raise AssertionError("unreachable")
 
     def record_prediction(
         self,

@@ -86,3 +86,31 @@ def test_labels_are_checked_and_warned_about(store) -> None:
     assert any("a date" in w for w in label_warnings("tumour 1970-03-02"))
     assert any("number" in w for w in label_warnings("MRN 12345678"))
     assert any("name" in w for w in label_warnings("Jane Smith"))
+
+
+def test_a_visit_and_its_prediction_are_saved_together(store, example) -> None:
+    clinical, study = example
+    visit = store.save_visit(
+        "c4",
+        clinical.static,
+        clinical.timepoints,
+        study,
+        _result(0.4),
+        "m",
+        "v",
+        "d" * 64,
+        new_case=True,
+    )
+    assert visit.number == 1 and visit.latest is not None and visit.latest.label == "partial"
+    second = store.save_visit(
+        "c4", clinical.static, clinical.timepoints, None, _result(0.7), "m", "v", "d" * 64
+    )
+    assert second.number == 2 and second.latest.inputs_sha256 != visit.latest.inputs_sha256
+    with pytest.raises(InvalidArgument, match="'c4' already exists"):
+        store.save_visit(
+            "c4", clinical.static, [], None, _result(0.1), "m", "v", "d" * 64, new_case=True
+        )
+    with pytest.raises(CaseNotFound):
+        store.save_visit("nobody", clinical.static, [], None, _result(0.1), "m", "v", "d" * 64)
+    assert [v.number for v in store.case("c4").visits] == [1, 2]  # nothing half-saved
+    assert store.case("c4").created.tzinfo is not None

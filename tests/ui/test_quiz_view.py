@@ -18,7 +18,8 @@ def test_a_round_is_answered_pointed_revealed_and_scored() -> None:
     assert at.button(key="quiz.reveal").disabled  # no answer yet
     quiz = at.session_state["quiz.state"]
     case_id = quiz.items[0].case_id
-    at.radio(key="quiz.answer.0").set_value("partial").run()
+    answer = next(r for r in at.radio if r.label.startswith("Your answer"))
+    answer.set_value("partial").run()
     at.checkbox(key="quiz.pointing").check().run()
     at.slider(key="quiz.row").set_value(112).run()
     at.slider(key="quiz.column").set_value(112).run()
