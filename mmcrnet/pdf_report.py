@@ -31,7 +31,7 @@ from mmcrnet.explain.overlay import colour_bar, overlay
 from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, STATIC_FEATURES
 from mmcrnet.guard import GuardReport
 from mmcrnet.io import Study
-from mmcrnet.report import APP_VERSION, DISCLAIMER, Pseudonyms, file_names
+from mmcrnet.report import APP_VERSION, DISCLAIMER, Pseudonyms, file_names, percent
 
 OUTCOME_COLOURS = {"pCR": "#1b9e77", "partial": "#d95f02", "none": "#7570b3"}
 TOWARDS, AWAY = "#b2182b", "#2166ac"
@@ -167,14 +167,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _percent(p: float) -> str:
-    if p < 0.01:
-        return "< 1 %"
-    if p > 0.99:
-        return "> 99 %"
-    return f"{p * 100:.0f} %"
-
-
 def _value(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
@@ -234,7 +226,7 @@ def build_pdf(
             [
                 (
                     o + (" (most likely)" if o == prediction.label else ""),
-                    _percent(prediction.probabilities[o]),
+                    percent(prediction.probabilities[o]),
                 )
                 for o in OUTCOMES
             ],
@@ -338,7 +330,7 @@ def build_pdf(
                         v["visit"],
                         v["date"],
                         v["time_points"],
-                        *[_percent(float(v[o])) for o in OUTCOMES],
+                        *[percent(float(v[o])) for o in OUTCOMES],
                         v["model"],
                     )
                     for v in visits

@@ -27,6 +27,16 @@ DISCLAIMER = "Research use only — not for clinical decisions."
 _IDENTIFYING = ("patient_id", "study_uid")
 
 
+def percent(p: float) -> str:
+    """A probability as a clinician reads it: "< 1 %", "> 99 %", else whole percent (the
+    pages and the PDF report say it the same way)."""
+    if p < 0.01:
+        return "< 1 %"
+    if p > 0.99:
+        return "> 99 %"
+    return f"{p:.0%}".replace("%", " %")
+
+
 class InvalidReport(OncoPredictError):
     """A result document that is not one this version can read."""
 

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from mmcrnet import DISCLAIMER, read_paths
+from tests.browser_support import wait_idle
 from ui.server import CHROMIUM, CHROMIUM_ARGS, RunningApp, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,16 +149,7 @@ def _files(page, files: list[tuple[str, bytes]], mime: str) -> None:
     _wait_idle(page)
 
 
-def _wait_idle(page) -> None:
-    """Wait until the app has finished the run the last action started (the status widget
-    shows while a run is going; under load it can take a moment to appear)."""
-    status = page.locator('[data-testid="stStatusWidget"]')
-    try:
-        status.wait_for(state="attached", timeout=1_500)
-    except sync_api.TimeoutError:
-        pass  # the run was over before the widget showed
-    status.wait_for(state="detached", timeout=120_000)
-    page.wait_for_timeout(300)
+_wait_idle = wait_idle  # shared with the other browser tests
 
 
 # --- the clinician's path ------------------------------------------------------------------------

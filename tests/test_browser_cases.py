@@ -7,7 +7,6 @@ reopen and build the PDF go to artifacts/browser/cases-timings.json."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,52 +15,28 @@ import pytest
 from pypdf import PdfReader
 
 from mmcrnet.store.store import CaseStore
-from ui.server import CHROMIUM, CHROMIUM_ARGS, RunningApp, running_app
+from tests.browser_support import SHOTS, browser_page, environment, shots, wait_idle
+from ui.server import CHROMIUM, RunningApp, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "browser"
 
 if not Path(CHROMIUM).exists():  # the README's test command installs it
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningApp, str]]:
     work = tmp_path_factory.mktemp("work")
     url = f"sqlite:///{work / 'cases.sqlite'}"
-    saved = {k: os.environ.get(k) for k in ("ONCOPREDICT_WORK", "ONCOPREDICT_DB")}
-    os.environ["ONCOPREDICT_WORK"], os.environ["ONCOPREDICT_DB"] = str(work), url
-    try:
-        with running_app() as running:
-            yield running, url
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with (
+        environment({"ONCOPREDICT_WORK": str(work), "ONCOPREDICT_DB": url}),
+        running_app() as running,
+    ):
+        yield running, url
 
 
-def _wait_idle(page) -> None:
-    status = page.locator('[data-testid="stStatusWidget"]')
-    try:
-        status.wait_for(state="attached", timeout=1_500)
-    except sync_api.TimeoutError:
-        pass
-    status.wait_for(state="detached", timeout=120_000)
-    page.wait_for_timeout(300)
-
-
-def _shots(page, name: str) -> None:
-    for width in (1400, 800):
-        page.set_viewport_size({"width": width, "height": 1000})
-        page.wait_for_timeout(1500)
-        height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
-        page.set_viewport_size({"width": width, "height": min(int(height) + 80, 9000)})
-        page.wait_for_timeout(2500)
-        page.screenshot(path=str(SHOTS / f"{name}-{width}px.png"))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+_wait_idle, _shots = wait_idle, shots
 
 
 def _fill(page, label: str, value: str) -> None:
@@ -83,75 +58,72 @@ def _save(page, button: str) -> float:
     return time.perf_counter() - started
 
 
+def _follow(page, figures: dict[str, float]) -> None:
+    """Save, reopen, add a visit, open the viewer, take the PDF, see the trajectory."""
+    page.get_by_role("combobox", name="Example case (phantom, truth known)").click()
+    page.keyboard.type("PH00001")
+    page.get_by_role("option", name="PH00001", exact=True).click()
+    page.get_by_text("What the model will read").wait_for()
+    _wait_idle(page)
+    for cell in page.locator('input[aria-label$=" at T2"], input[aria-label$=" at T3"]').all():
+        cell.fill("")  # the first visit: baseline and week 3 only
+        cell.press("Tab")
+    _wait_idle(page)
+    _predict(page)
+    _fill(
+        page,
+        "Case label: a pseudonym of your own (never a name, ID or birth date)",
+        "breast-017",
+    )
+    _wait_idle(page)
+    figures["save_new_case_s"] = _save(page, "Save as a new case")
+
+    started = time.perf_counter()
+    page.get_by_role("link", name="Cases").click()
+    page.get_by_text("breast-017: the prediction across visits").wait_for()
+    page.get_by_role("button", name="Go on from visit 1 on the Predict page").click()
+    page.get_by_text("What the model will read").wait_for()
+    page.get_by_text("The image of the saved visit").wait_for()
+    figures["reopen_case_s"] = time.perf_counter() - started
+    _wait_idle(page)
+    assert page.get_by_label("Tumour diameter (cm) at T2", exact=True).input_value() == ""
+    _fill(page, "Tumour diameter (cm) at T2", "1.1")
+    _fill(page, "ctDNA tumour fraction (%) at T2", "0")
+    _wait_idle(page)
+    _predict(page)
+    figures["save_next_visit_s"] = _save(page, "Add as the next visit of breast-017")
+    page.get_by_text("Viewer: window/level").click()
+    page.get_by_text("Window 0.00 to 1.00").wait_for()
+    _wait_idle(page)
+    _shots(page, "29-predict-visit-2")
+
+    started = time.perf_counter()
+    page.get_by_role("button", name="Make the PDF report").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the report (PDF)").click()
+    pdf = Path(download.value.path())
+    figures["pdf_make_and_download_s"] = time.perf_counter() - started
+    reader = PdfReader(pdf)
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert "breast-017" in text and "The prediction across visits" in text
+    assert all("Research use only" in p.extract_text() for p in reader.pages)
+
+    page.get_by_role("link", name="Cases").click()
+    page.get_by_text("breast-017: the prediction across visits").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    _wait_idle(page)
+    _shots(page, "30-cases")
+
+
 def test_a_patient_is_followed_across_visits_and_the_report_taken_away(app) -> None:
     running, url = app
-    SHOTS.mkdir(parents=True, exist_ok=True)
     figures: dict[str, float] = {}
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.set_default_timeout(120_000)
-        page.goto(running.url, wait_until="networkidle")
-        page.get_by_role("combobox", name="Example case (phantom, truth known)").click()
-        page.keyboard.type("PH00001")
-        page.get_by_role("option", name="PH00001", exact=True).click()
-        page.get_by_text("What the model will read").wait_for()
-        _wait_idle(page)
-        for cell in page.locator('input[aria-label$=" at T2"], input[aria-label$=" at T3"]').all():
-            cell.fill("")  # the first visit: baseline and week 3 only
-            cell.press("Tab")
-        _wait_idle(page)
-        _predict(page)
-        _fill(
-            page,
-            "Case label: a pseudonym of your own (never a name, ID or birth date)",
-            "breast-017",
-        )
-        _wait_idle(page)
-        figures["save_new_case_s"] = _save(page, "Save as a new case")
-
-        started = time.perf_counter()
-        page.get_by_role("link", name="Cases").click()
-        page.get_by_text("breast-017: the prediction across visits").wait_for()
-        page.get_by_role("button", name="Go on from visit 1 on the Predict page").click()
-        page.get_by_text("What the model will read").wait_for()
-        page.get_by_text("The image of the saved visit").wait_for()
-        figures["reopen_case_s"] = time.perf_counter() - started
-        _wait_idle(page)
-        assert page.get_by_label("Tumour diameter (cm) at T2", exact=True).input_value() == ""
-        _fill(page, "Tumour diameter (cm) at T2", "1.1")
-        _fill(page, "ctDNA tumour fraction (%) at T2", "0")
-        _wait_idle(page)
-        _predict(page)
-        figures["save_next_visit_s"] = _save(page, "Add as the next visit of breast-017")
-        page.get_by_text("Viewer: window/level").click()
-        page.get_by_text("Window 0.00 to 1.00").wait_for()
-        _wait_idle(page)
-        _shots(page, "29-predict-visit-2")
-
-        started = time.perf_counter()
-        page.get_by_role("button", name="Make the PDF report").click()
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Download the report (PDF)").click()
-        pdf = Path(download.value.path())
-        figures["pdf_make_and_download_s"] = time.perf_counter() - started
-        reader = PdfReader(pdf)
-        text = " ".join(p.extract_text() for p in reader.pages)
-        assert "breast-017" in text and "The prediction across visits" in text
-        assert all("Research use only" in p.extract_text() for p in reader.pages)
-
-        page.get_by_role("link", name="Cases").click()
-        page.get_by_text("breast-017: the prediction across visits").wait_for()
-        page.locator(".js-plotly-plot").first.wait_for()
-        _wait_idle(page)
-        _shots(page, "30-cases")
-    except BaseException:
-        page.screenshot(path=str(SHOTS / "failed-cases.png"), full_page=True)
-        raise
-    finally:
-        browser.close()
-        playwright.stop()
+    with browser_page(running.url, accept_downloads=True) as page:
+        try:
+            _follow(page, figures)
+        except BaseException:
+            page.screenshot(path=str(SHOTS / "failed-cases.png"), full_page=True)
+            raise
     case = CaseStore(url).case("breast-017")
     assert [v.time_points for v in case.visits] == [["T0", "T1"], ["T0", "T1", "T2"]]
     assert len(case.trajectory()) == 2

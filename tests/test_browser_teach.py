@@ -6,74 +6,38 @@ open a case and to draw a curve goes to artifacts/browser/teach-timings.json."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ui.server import CHROMIUM, CHROMIUM_ARGS, RunningApp, running_app
+from tests.browser_support import SHOTS, browser_page, environment, shots, wait_idle
+from ui.server import CHROMIUM, RunningApp, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "browser"
 
 if not Path(CHROMIUM).exists():  # the README's test command installs it
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    work = tmp_path_factory.mktemp("work")
-    saved = os.environ.get("ONCOPREDICT_WORK")
-    os.environ["ONCOPREDICT_WORK"] = str(work)
-    try:
-        with running_app() as running:
-            yield running
-    finally:
-        if saved is None:
-            os.environ.pop("ONCOPREDICT_WORK", None)
-        else:
-            os.environ["ONCOPREDICT_WORK"] = saved
+    work = str(tmp_path_factory.mktemp("work"))
+    with environment({"ONCOPREDICT_WORK": work}), running_app() as running:
+        yield running
 
 
 @pytest.fixture()
 def page(app: RunningApp, request: pytest.FixtureRequest):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(120_000)
-    page.goto(app.url, wait_until="networkidle")
-    page.get_by_role("button", name="Predict", exact=True).wait_for()
-    yield page
-    if getattr(request.node, "failed", False):
-        page.screenshot(path=str(SHOTS / f"failed-{request.node.name}.png"), full_page=True)
-    browser.close()
-    playwright.stop()
+    with browser_page(app.url) as page:
+        yield page
+        if getattr(request.node, "failed", False):
+            page.screenshot(path=str(SHOTS / f"failed-{request.node.name}.png"), full_page=True)
 
 
-def _wait_idle(page) -> None:
-    status = page.locator('[data-testid="stStatusWidget"]')
-    try:
-        status.wait_for(state="attached", timeout=1_500)
-    except sync_api.TimeoutError:
-        pass
-    status.wait_for(state="detached", timeout=120_000)
-    page.wait_for_timeout(300)
-
-
-def _shots(page, name: str) -> None:
-    """The whole page at 1400 and at 800 px."""
-    for width in (1400, 800):
-        page.set_viewport_size({"width": width, "height": 1000})
-        page.wait_for_timeout(1500)
-        height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
-        page.set_viewport_size({"width": width, "height": min(int(height) + 80, 9000)})
-        page.wait_for_timeout(2500)  # charts redraw at the new size
-        page.screenshot(path=str(SHOTS / f"{name}-{width}px.png"))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+_wait_idle, _shots = wait_idle, shots
 
 
 def _go(page, title: str) -> None:

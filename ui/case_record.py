@@ -11,7 +11,7 @@ import streamlit as st
 from mmcrnet import OncoPredictError
 from mmcrnet.pdf_report import build_pdf
 from mmcrnet.report import APP_VERSION
-from mmcrnet.store.store import CaseNotFound, CaseStore, label_warnings, shown_url
+from mmcrnet.store.store import CaseNotFound, CaseRecord, CaseStore, label_warnings, shown_url
 from ui import state
 from ui.result import RESULT, PageResult
 
@@ -21,13 +21,14 @@ SAVED = "predict.saved"  # (label, result token) of the result just saved
 PDF = "predict.pdf_made"  # ((result token, label, visits), PDF bytes): the report made last
 
 
-def _visits(store: CaseStore | None, label: str) -> list[dict[str, object]]:
+def _saved_case(store: CaseStore | None, label: str) -> CaseRecord | None:
+    """The case saved under ``label``, or None (no store, no label, or not saved yet)."""
     if store is None or not label:
-        return []
+        return None
     try:
-        return store.case(label).trajectory()
+        return store.case(label)
     except CaseNotFound:
-        return []
+        return None
 
 
 def save(store: CaseStore, result: PageResult, label: str, new: bool) -> int:
@@ -68,11 +69,12 @@ def record_ui() -> None:
     except OncoPredictError as exc:
         store = None
         st.error(f"Cases cannot be saved: {exc}", icon=":material/error:")
-    visits = _visits(store, label)
+    saved_case = _saved_case(store, label)
+    visits = saved_case.trajectory() if saved_case is not None else []
     saved = st.session_state.get(SAVED)
     left, middle, right = st.columns(3, vertical_alignment="bottom")
     if store is not None:
-        exists = bool(label) and any(c.label == label for c in store.cases())
+        exists = saved_case is not None
         title = f"Add as the next visit of {label}" if exists else "Save as a new case"
         if saved == (label, result.token):
             left.success(f"Saved: {label} has {len(visits)} visit(s) with a prediction.")

@@ -14,7 +14,7 @@ from mmcrnet import DISCLAIMER, OUTCOMES, ClinicalCase, Study, __version__
 from mmcrnet.case import CaseValues
 from mmcrnet.explain import Explainer, Explanation
 from mmcrnet.guard import GuardReport
-from mmcrnet.report import CaseReport, case_report
+from mmcrnet.report import CaseReport, case_report, percent
 from ui import figures, state
 from ui.names import shown
 from ui.viewer import viewer_ui
@@ -49,15 +49,6 @@ class PageResult:
             case_label=case_label,
             app_version=__version__,
         )
-
-
-def percent(p: float) -> str:
-    """A probability as a clinician reads it: "< 1 %", "> 99 %", else whole percent."""
-    if p < 0.01:
-        return "< 1 %"
-    if p > 0.99:
-        return "> 99 %"
-    return f"{p:.0%}".replace("%", " %")
 
 
 def headline(probabilities: dict[str, float]) -> str:

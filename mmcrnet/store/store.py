@@ -389,29 +389,12 @@ class CaseStore:
         Raises:
             CaseNotFound: no case has that label.
         """
-        summary, data, digest = pack_study(study) if study is not None else (None, None, None)
+        image = pack_study(study) if study is not None else None
         with Session(self.engine) as session, session.begin():
-            case = session.scalars(
-                select(CaseRow).where(CaseRow.label == label.strip())
-            ).one_or_none()
-            if case is None:
-                raise CaseNotFound(f"no case is labelled '{label.strip()}'")
-            number = (
-                session.scalar(select(func.max(VisitRow.number)).where(VisitRow.case_id == case.id))
-                or 0
-            ) + 1
-            row = VisitRow(
-                case_id=case.id,
-                number=number,
-                static=json.loads(json.dumps(dict(static), default=str)),
-                timepoints=json.loads(json.dumps([dict(r) for r in timepoints], default=str)),
-                image_summary=summary,
-                image=data,
-                image_sha256=digest,
-            )
-            session.add(row)
-            session.flush()
-            visit_id = row.id
+            case = _case_row(session, label.strip())
+            visit_id = _next_visit(
+                session, case, _plain(dict(static)), _plain([dict(r) for r in timepoints]), image
+            ).id
         return self.visit(visit_id)
 
     def visit(self, visit_id: int) -> VisitRecord:
@@ -457,50 +440,20 @@ class CaseStore:
             StoreUnavailable: the database refuses (down, locked, read-only).
         """
         text = check_label(label)
-        summary, data, digest = pack_study(study) if study is not None else (None, None, None)
-        form = json.loads(json.dumps(dict(static), default=str))
-        rows = json.loads(json.dumps([dict(r) for r in timepoints], default=str))
-        document = json.loads(json.dumps(dict(result), default=str))
+        image = pack_study(study) if study is not None else None
+        form, rows = _plain(dict(static)), _plain([dict(r) for r in timepoints])
         for attempt in range(3):
             try:
                 with Session(self.engine) as session, session.begin():
-                    case: CaseRow | None
                     if new_case:
                         case = CaseRow(label=text)
                         session.add(case)
                         session.flush()
                     else:
-                        case = session.scalars(
-                            select(CaseRow).where(CaseRow.label == text)
-                        ).one_or_none()
-                    if case is None:
-                        raise CaseNotFound(f"no case is labelled '{text}'")
-                    number = (
-                        session.scalar(
-                            select(func.max(VisitRow.number)).where(VisitRow.case_id == case.id)
-                        )
-                        or 0
-                    ) + 1
-                    visit = VisitRow(
-                        case_id=case.id,
-                        number=number,
-                        static=form,
-                        timepoints=rows,
-                        image_summary=summary,
-                        image=data,
-                        image_sha256=digest,
-                    )
-                    session.add(visit)
-                    session.flush()
+                        case = _case_row(session, text)
+                    visit = _next_visit(session, case, form, rows, image)
                     session.add(
-                        PredictionRow(
-                            visit_id=visit.id,
-                            model_name=model_name,
-                            model_version=model_version,
-                            weights_sha256=weights_sha256,
-                            inputs_sha256=inputs_hash(form, rows, digest),
-                            result=document,
-                        )
+                        _prediction_row(visit, result, model_name, model_version, weights_sha256)
                     )
                     session.flush()
                     visit_id = visit.id
@@ -530,17 +483,66 @@ class CaseStore:
             visit = session.get(VisitRow, visit_id)
             if visit is None:
                 raise InvalidArgument(f"no visit has id {visit_id}")
-            row = PredictionRow(
-                visit_id=visit_id,
-                model_name=model_name,
-                model_version=model_version,
-                weights_sha256=weights_sha256,
-                inputs_sha256=inputs_hash(visit.static, visit.timepoints, visit.image_sha256),
-                result=json.loads(json.dumps(dict(result), default=str)),
-            )
+            row = _prediction_row(visit, result, model_name, model_version, weights_sha256)
             session.add(row)
             session.flush()
             return _prediction(row)
+
+
+def _plain(value: object) -> Any:  # noqa: ANN401
+    """A JSON-ready copy: what the JSON columns hold, and what the inputs' hash reads."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _case_row(session: Session, label: str) -> CaseRow:
+    case = session.scalars(select(CaseRow).where(CaseRow.label == label)).one_or_none()
+    if case is None:
+        raise CaseNotFound(f"no case is labelled '{label}'")
+    return case
+
+
+def _next_visit(
+    session: Session,
+    case: CaseRow,
+    form: dict[str, Any],
+    rows: list[dict[str, Any]],
+    image: tuple[dict[str, Any], bytes, str] | None,
+) -> VisitRow:
+    """The case's next visit (numbered after its last), added and flushed."""
+    number = (
+        session.scalar(select(func.max(VisitRow.number)).where(VisitRow.case_id == case.id)) or 0
+    ) + 1
+    summary, data, digest = image if image is not None else (None, None, None)
+    visit = VisitRow(
+        case_id=case.id,
+        number=number,
+        static=form,
+        timepoints=rows,
+        image_summary=summary,
+        image=data,
+        image_sha256=digest,
+    )
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def _prediction_row(
+    visit: VisitRow,
+    result: Mapping[str, Any],
+    model_name: str,
+    model_version: str,
+    weights_sha256: str,
+) -> PredictionRow:
+    """A record entry for a visit, the hash of exactly what it holds (form and pixels)."""
+    return PredictionRow(
+        visit_id=visit.id,
+        model_name=model_name,
+        model_version=model_version,
+        weights_sha256=weights_sha256,
+        inputs_sha256=inputs_hash(visit.static, visit.timepoints, visit.image_sha256),
+        result=_plain(dict(result)),
+    )
 
 
 def _sqlite_foreign_keys(connection: sqlite3.Connection, _record: object) -> None:
