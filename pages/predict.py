@@ -2,7 +2,7 @@
 neoadjuvant chemotherapy with its reasons.
 
     images (ui.images) + form (ui.case_form) -> checks -> prepare -> guard -> explain
-    -> result (ui.result)
+    -> result (ui.result) -> keep (ui.case_record) -> DICOM and PACS (ui.exchange_view)
 
 Predict runs only on what the page shows: a bad value, a rejected upload or an image whose
 phases are not known stop it with their reason, and the result says what was left out.
@@ -19,6 +19,7 @@ from ui import state
 from ui.case_form import FormResult, form_ui, use_case
 from ui.case_record import record_ui
 from ui.errors import bug_box
+from ui.exchange_view import exchange_ui
 from ui.images import ImageChoice, images_ui
 from ui.result import RESULT, TARGET, PageResult, result_ui
 
@@ -132,6 +133,7 @@ def page() -> None:
         )
     if RESULT in st.session_state and result_ui(model):
         record_ui()
+        exchange_ui()
 
 
 with bug_box():  # a bug of ours: an error id here, the traceback in the server log

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.store.migrations",
         "mmcrnet.store.migrations.versions.0001_cases",
         "mmcrnet.explain.overlay",
+        "mmcrnet.interop",
     ),
     (
         "mmcrnet.features",
@@ -34,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.jobs",
         "mmcrnet.store.migrations.env",
         "mmcrnet.view",
+        "mmcrnet.interop.pacs",
     ),
     (
         "mmcrnet.io.dicom",
@@ -45,6 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.metrics",
         "mmcrnet.cohort",
         "mmcrnet.phantom.cohort",
+        "mmcrnet.interop.mcode",
     ),
     (
         "mmcrnet.io.sandbox",
@@ -52,6 +55,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.cohort_import",
         "mmcrnet.teach.truth",
         "mmcrnet.teach.observer",
+        "mmcrnet.interop.fhir_import",
     ),
     ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),
@@ -82,6 +86,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.batch_predict",
         "mmcrnet.compare",
         "mmcrnet.pdf_report",
+        "mmcrnet.interop.dicom_export",
     ),
     ("mmcrnet.teach.agreement", "mmcrnet.teach.gallery"),
     ("mmcrnet.teach.case",),

@@ -9,6 +9,7 @@ page shows. Every typed value reaches the server, and a bad one stops Predict wi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from streamlit.delta_generator import DeltaGenerator
 from mmcrnet import FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError, read_case_file
 from mmcrnet.case import CaseValues, FieldProblem
 from mmcrnet.features import Feature, to_float
+from mmcrnet.interop.fhir_import import FhirImport, read_fhir_bundle
 
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
@@ -147,6 +149,72 @@ def _file_ui() -> None:
             use_case(clinical)
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def _plain(text: str) -> str:
+    """Text from a file shown as it is in markdown (no links, emphasis or icons)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+FHIR_DONE = "predict.fhir_import"  # (file id, FhirImport) of the bundle imported last
+
+
+def apply_fhir(imported: FhirImport) -> None:
+    """Put a bundle's values in the form: only those fields change, the rest stays as it is."""
+    case: CaseValues = st.session_state.setdefault(CASE, empty_case())
+    case["static"].update(imported.static)
+    for spec in STATIC:
+        if spec.name in imported.static:
+            key = f"predict.field.{spec.name}"
+            st.session_state[key] = _widget_value(spec, imported.static[spec.name])
+    if imported.baseline:
+        rows = case["timepoints"]
+        t0 = next((r for r in rows if r.get("time_point") == "T0"), None)
+        if t0 is None:
+            t0 = {"time_point": "T0", "week": 0.0}
+            rows.insert(0, t0)
+        t0.update(imported.baseline)
+        for name, value in imported.baseline.items():
+            st.session_state[_cell_key("T0", name)] = to_float(value)
+    st.session_state.pop("predict.result", None)
+
+
+def _fhir_ui() -> None:
+    loaded = st.file_uploader(
+        "Import from FHIR (optional): an HL7 FHIR R4 Bundle following mCODE, JSON",
+        type=["json"],
+        key="predict.fhir_file",
+        help="Reads age, menopausal status, clinical T and N, ER / PR / Ki-67 %, HER2, BMI, "
+        "histology, the baseline tumour size and BRCA1/2, TP53, PIK3CA variants; only those "
+        "fields change. An example: assets/fhir/PH00001-mcode.json.",
+    )
+    done = st.session_state.get(FHIR_DONE)
+    if loaded is not None and (done is None or done[0] != loaded.file_id):
+        try:
+            imported = read_fhir_bundle(loaded.name, loaded.getvalue())
+        except OncoPredictError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return
+        apply_fhir(imported)
+        st.session_state[FHIR_DONE] = done = (loaded.file_id, imported)
+    if loaded is not None and done is not None:
+        imported = done[1]
+        count = len(imported.imported)
+        st.success(
+            f"Imported {count} value{'s' if count != 1 else ''} from {loaded.name}; the other "
+            "fields are as they were.",
+            icon=":material/download:",
+        )
+        with st.expander(
+            f"What was imported, and {len(imported.not_mapped)} element(s) not mapped"
+        ):
+            st.markdown("\n".join(f"- {_plain(line)}" for line in imported.imported) or "Nothing.")
+            if imported.not_mapped:
+                st.markdown("**Not mapped**")
+                st.markdown("\n".join(f"- {_plain(line)}" for line in imported.not_mapped))
+
+
 def _problem_line(slot: DeltaGenerator, problems: list[FieldProblem]) -> None:
     if problems:
         slot.markdown("  \n".join(f":red[:material/error: {p.message}]" for p in problems))
@@ -156,6 +224,7 @@ def form_ui() -> FormResult:
     """The form; returns the case as shown, its problems and whether Predict was pressed."""
     st.subheader("2. Clinical and genomic data")
     _file_ui()
+    _fhir_ui()
     case: CaseValues = st.session_state.setdefault(CASE, empty_case())
     slots: dict[tuple[str, str | None], Any] = {}
     with st.form("predict.form"):

@@ -6,7 +6,17 @@ is one line naming the file.
 
 from __future__ import annotations
 
+from mmcrnet.io.phase import SliceSource
 from mmcrnet.io.sources import DEFAULT_LIMITS, Limits, RawFile
 from mmcrnet.io.study import Phase, Study, read_paths, read_study
 
-__all__ = ["RawFile", "Phase", "Study", "Limits", "DEFAULT_LIMITS", "read_study", "read_paths"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Phase",
+    "RawFile",
+    "SliceSource",
+    "Study",
+    "read_paths",
+    "read_study",
+]

@@ -235,6 +235,24 @@ def parse(raw: RawFile, limits: Limits = DEFAULT_LIMITS) -> tuple[Dataset, list[
     return ds, _record(raw.name, caught)
 
 
+def _holds_pixels(tag: int) -> bool:
+    """Pixel data (group 7FE0) and overlay planes (60xx, which can carry burned-in text)."""
+    group = tag >> 16
+    return group == 0x7FE0 or (0x6000 <= group <= 0x60FF and group % 2 == 0)
+
+
+def header_only(ds: Dataset) -> Dataset:
+    """A copy of ``ds`` without its pixel and overlay data (file meta kept): what a DICOM result
+    needs to reference its source, at a few kilobytes instead of the image's size."""
+    out = Dataset()
+    for element in ds:
+        if not _holds_pixels(int(element.tag)):
+            out.add(element)
+    if getattr(ds, "file_meta", None) is not None:
+        out.file_meta = ds.file_meta
+    return out
+
+
 def _sop_name(ds: Dataset) -> str:
     uid = ds.get("SOPClassUID") or (
         ds.file_meta.get("MediaStorageSOPClassUID") if ds.file_meta else None

@@ -10,6 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydicom.dataset import Dataset
+
+
+@dataclass(frozen=True, eq=False)
+class SliceSource:
+    """Where one slice of a DICOM phase came from: its file's header without pixel data (what a
+    DICOM result must reference: patient, study, series, SOP instance) and the frame within it,
+    with that frame's geometry."""
+
+    header: Dataset  # the file's data set, pixel and overlay data removed
+    frame: int  # 0-based frame number within the file
+    position: tuple[float, ...] | None  # ImagePositionPatient (mm) of the frame
+    orientation: tuple[float, ...] | None  # ImageOrientationPatient of the frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,6 +35,7 @@ class Phase:
     time_s: float | None  # seconds after the first phase; None if unknown
     volume: np.ndarray  # (S, H, W) float32 in [0, 1], slices sorted along the slice normal
     sources: tuple[str, ...] = ()  # files this phase was read from
+    slice_sources: tuple[SliceSource, ...] = ()  # (S,) per slice, in volume order; DICOM only
 
 
 @dataclass(frozen=True, eq=False)

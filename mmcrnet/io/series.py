@@ -23,12 +23,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from mmcrnet.errors import ImageTooLarge, MixedIdentity, MixedSeries, NoPixelData, UnreadableImage
-from mmcrnet.io.dicom import DecodedDicom, DicomHeader, FrameInfo, decode, read_header
+from mmcrnet.io.dicom import (
+    DecodedDicom,
+    DicomHeader,
+    FrameInfo,
+    decode,
+    header_only,
+    read_header,
+)
 from mmcrnet.io.gather import Gather, Item
 from mmcrnet.io.modality import normalise_modality, study_kind
-from mmcrnet.io.phase import Phase, StudyParts
+from mmcrnet.io.phase import Phase, SliceSource, StudyParts
 from mmcrnet.io.sandbox import decode_isolated
 from mmcrnet.io.sources import distinct, natural_key
 from mmcrnet.io.window import apply_window, percentile_window
@@ -41,6 +49,7 @@ _SPACING_RTOL = 1e-3
 @dataclass(frozen=True, eq=False)
 class _Frame:
     source: str
+    header: Dataset  # the file's header, pixel data removed
     info: FrameInfo
     values: np.ndarray  # (H, W) float32 modality units
     voi: np.ndarray | None
@@ -117,9 +126,11 @@ def read_dicom_series(files: list[Item], hint: str | None, gather: Gather) -> St
         gather.raise_empty()
     want_voi = want_voi and all(d.voi is not None for d in decoded)
 
+    headers_only = {id(d): header_only(d.header.dataset) for d in decoded}
     frames = [
         _Frame(
             source=d.header.name,
+            header=headers_only[id(d)],
             info=info,
             values=d.values[info.index],
             voi=d.voi[info.index] if d.voi is not None else None,
@@ -152,6 +163,10 @@ def read_dicom_series(files: list[Item], hint: str | None, gather: Gather) -> St
             time_s=times[k],
             volume=volumes[k],
             sources=distinct([f.source for f in phase_frames[k]]),
+            slice_sources=tuple(
+                SliceSource(f.header, f.info.index, f.info.position, f.info.orientation)
+                for f in phase_frames[k]
+            ),
         )
         for k in range(n)
     )

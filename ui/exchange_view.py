@@ -1,0 +1,112 @@
+"""The Predict page's part 5: the result as DICOM objects for the hospital's viewer (Parametric
+Map, Segmentation, TID 1500 Structured Report), downloaded as a zip or sent to a PACS by
+DICOMweb STOW-RS.
+
+    PageResult -> export_dicom -> download / send_stow
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from mmcrnet.interop.dicom_export import DicomExport, ExportUnavailable, export_dicom
+from mmcrnet.interop.pacs import PacsError, PacsTarget, SendResult, send_stow
+from ui.result import RESULT, PageResult
+
+EXPORT = "predict.dicom_export"  # (result token, maps asked for, DicomExport): the export made
+SENT = "predict.dicom_sent"  # (result token, SendResult): the last send
+URL = "predict.pacs_url"
+USER = "predict.pacs_user"
+PASSWORD = "predict.pacs_password"
+#: The PACS's DICOMweb root the form starts with (a department sets it for its server).
+URL_VARIABLE = "ONCOPREDICT_PACS_URL"
+
+
+def _export(result: PageResult, maps: bool) -> DicomExport:
+    made = st.session_state.get(EXPORT)
+    if made is not None and made[:2] == (result.token, maps):
+        return made[2]
+    export = export_dicom(
+        result.explanation,
+        result.study,
+        result.guard,
+        left_out=result.left_out,
+        include_unreliable_maps=maps,
+    )
+    st.session_state[EXPORT] = (result.token, maps, export)
+    return export
+
+
+def _sent_line(sent: SendResult) -> None:
+    stored = len(sent.stored)
+    line = f"{sent.url} stored {stored} object{'s' if stored != 1 else ''} in {sent.seconds:.2f} s"
+    if sent.failed:
+        st.error(
+            f"{line}; it refused {len(sent.failed)}: " + "; ".join(sent.failed),
+            icon=":material/error:",
+        )
+    else:
+        st.success(line + ".", icon=":material/check_circle:")
+    for warning in sent.warnings:
+        st.warning(f"The PACS says: {warning}.", icon=":material/warning:")
+
+
+def exchange_ui() -> None:
+    """Make the DICOM objects, say what was not made, download them or send them."""
+    result: PageResult = st.session_state[RESULT]
+    st.subheader("5. Send to the hospital's viewer (DICOM)")
+    maps = bool(st.session_state.get("predict.mg_map"))  # the unreliable mammogram map, asked for
+    try:
+        export = _export(result, maps)
+    except ExportUnavailable as exc:
+        st.info(f"No DICOM result for this prediction: {exc}.", icon=":material/info:")
+        return
+    st.markdown(
+        "The result as DICOM objects that reference the images it was made from, so a PACS "
+        "viewer (OHIF, 3D Slicer, the PACS's own) shows them with the study:"
+    )
+    st.markdown(
+        "\n".join(f"- **{o.kind}**: {o.description}" for o in export.objects)
+        + "".join(f"\n- *Not made*: {line}" for line in export.not_made)
+    )
+    st.caption(
+        f"Made in {export.seconds:.2f} s. Every object says research use only; the "
+        "probabilities' code is DCM 122157 \"Probability\", the outcomes' codes are private "
+        "(99ONCOPRED, see the README)."
+    )
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    left.download_button(
+        "Download the DICOM objects (zip)",
+        export.zip_bytes(),
+        file_name="oncopredict-dicom.zip",
+        mime="application/zip",
+        key="predict.dicom_zip",
+        on_click="ignore",
+    )
+    with right.expander("Send to a PACS (DICOMweb STOW-RS)", expanded=SENT in st.session_state):
+        if URL not in st.session_state:
+            st.session_state[URL] = os.environ.get(URL_VARIABLE, "")
+        url = st.text_input(
+            "DICOMweb root URL",
+            key=URL,
+            placeholder="http://pacs.example.org:8042/dicom-web",
+            help="The objects are POSTed to <root>/studies. Orthanc: http://host:8042/dicom-web.",
+        )
+        user_box, password_box = st.columns(2)
+        user = user_box.text_input("User (optional)", key=USER)
+        password = password_box.text_input("Password", key=PASSWORD, type="password")
+        if st.button("Send to the PACS", key="predict.send", disabled=not url.strip()):
+            target = PacsTarget(url, user or None, password or None)
+            try:
+                with st.spinner(f"Sending {len(export.objects)} objects ..."):
+                    sent = send_stow(target, [o.dataset for o in export.objects])
+            except PacsError as exc:
+                st.session_state.pop(SENT, None)
+                st.error(f"Not sent: {exc}", icon=":material/error:")
+            else:
+                st.session_state[SENT] = (result.token, sent)
+        sent_before = st.session_state.get(SENT)
+        if sent_before is not None and sent_before[0] == result.token:
+            _sent_line(sent_before[1])
