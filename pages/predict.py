@@ -122,7 +122,7 @@ def page() -> None:
             key=WITHOUT_IMAGE,
             help="The model then reads only the form; the result says the image was left out.",
         )
-    form = form_ui()
+    form = form_ui(chosen.study.patient_id if chosen.study is not None else None)
     if form.submitted:
         predict(chosen, form)
     elif RESULT in st.session_state and not shows_the_same_images(st.session_state[RESULT], chosen):

@@ -180,7 +180,7 @@ def apply_fhir(imported: FhirImport) -> None:
     st.session_state.pop("predict.result", None)
 
 
-def _fhir_ui() -> None:
+def _fhir_ui(image_patient_id: str | None) -> None:
     loaded = st.file_uploader(
         "Import from FHIR (optional): an HL7 FHIR R4 Bundle following mCODE, JSON",
         type=["json"],
@@ -206,6 +206,12 @@ def _fhir_ui() -> None:
             "fields are as they were.",
             icon=":material/download:",
         )
+        if imported.other_patient(image_patient_id):
+            st.warning(
+                "The bundle's patient is not the images' patient: none of its identifiers is "
+                "the images' Patient ID. Check that the form and the images are of one patient.",
+                icon=":material/person_alert:",
+            )
         with st.expander(
             f"What was imported, and {len(imported.not_mapped)} element(s) not mapped"
         ):
@@ -220,11 +226,13 @@ def _problem_line(slot: DeltaGenerator, problems: list[FieldProblem]) -> None:
         slot.markdown("  \n".join(f":red[:material/error: {p.message}]" for p in problems))
 
 
-def form_ui() -> FormResult:
-    """The form; returns the case as shown, its problems and whether Predict was pressed."""
+def form_ui(image_patient_id: str | None = None) -> FormResult:
+    """The form; returns the case as shown, its problems and whether Predict was pressed.
+    ``image_patient_id``: the images' Patient ID, which a FHIR bundle's patient is checked
+    against."""
     st.subheader("2. Clinical and genomic data")
     _file_ui()
-    _fhir_ui()
+    _fhir_ui(image_patient_id)
     case: CaseValues = st.session_state.setdefault(CASE, empty_case())
     slots: dict[tuple[str, str | None], Any] = {}
     with st.form("predict.form"):

@@ -76,7 +76,7 @@ def exchange_ui() -> None:
         "probabilities' code is DCM 122157 \"Probability\", the outcomes' codes are private "
         "(99ONCOPRED, see the README)."
     )
-    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    left, right = st.columns([1, 2], vertical_alignment="top")
     left.download_button(
         "Download the DICOM objects (zip)",
         export.zip_bytes(),

@@ -43,6 +43,13 @@ class FhirImport:
     baseline: dict[str, object]
     imported: tuple[str, ...]
     not_mapped: tuple[str, ...]
+    patient_ids: tuple[str, ...] = ()  # Patient.identifier values, to check against the images
+
+    def other_patient(self, image_patient_id: str | None) -> bool:
+        """True when the bundle names its patient and the images' Patient ID is none of them."""
+        if not image_patient_id or not self.patient_ids:
+            return False
+        return image_patient_id.strip() not in self.patient_ids
 
 
 @dataclass
@@ -316,6 +323,7 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
     found = _Found()
     birth: dt.date | None = None
     onset: dt.date | None = None
+    patient_ids: list[str] = []
     effective: list[dt.date] = []
     for entry in bundle.entry or []:
         resource = entry.resource
@@ -331,9 +339,11 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
                     else f"{_where(resource)}: birth date '{echo_value(resource.birthDate)}' is "
                     "not a full date, so no age"
                 )
+            patient_ids += [str(i.value).strip() for i in resource.identifier or [] if i.value]
             found.not_mapped.append(
-                f"{_where(resource)}: only the birth date is read (for the age); name, "
-                "identifiers, address and the rest are not read or kept"
+                f"{_where(resource)}: only the birth date is read (for the age) and the "
+                "identifiers (to check they match the images' Patient ID); name, address and "
+                "the rest are not read"
             )
         elif isinstance(resource, Condition):
             onset = onset or _condition(resource, found)
@@ -373,7 +383,9 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
             imported.append(
                 f"{label}: {shown}{' ' + unit if unit and unit != 'z' else ''} ({entries[0][1]})"
             )
-    return FhirImport(static, baseline, tuple(imported), tuple(found.not_mapped))
+    return FhirImport(
+        static, baseline, tuple(imported), tuple(found.not_mapped), tuple(patient_ids)
+    )
 
 
 def _baseline_size(found: _Found) -> list[tuple[object, str]]:

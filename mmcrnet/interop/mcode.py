@@ -165,11 +165,15 @@ def _percent(value: float) -> dict[str, object]:
 
 
 def example_bundle(
-    static: Mapping[str, object], diameter_cm: float | None, diagnosed: dt.date
+    static: Mapping[str, object],
+    diameter_cm: float | None,
+    diagnosed: dt.date,
+    patient_id: str | None = None,
 ) -> dict[str, object]:
     """An mCODE Bundle carrying what mCODE can say of a case's values (age through a birth date
     before ``diagnosed``; ER, PR, Ki-67, HER2, BMI, T and N, menopausal status, histology, the
-    BRCA1, TP53 and PIK3CA variants, the baseline tumour size), for the bundled example."""
+    BRCA1, TP53 and PIK3CA variants, the baseline tumour size), for the bundled example; the
+    patient identified by ``patient_id`` (the images' Patient ID) when given."""
     day = diagnosed.isoformat()
     age = float(str(static["age"]))
     born = diagnosed - dt.timedelta(days=round(age * 365.25))
@@ -180,6 +184,11 @@ def example_bundle(
                 "resourceType": "Patient",
                 "id": "patient",
                 "meta": {"profile": [PROFILE + "mcode-cancer-patient"]},
+                **(
+                    {"identifier": [{"system": "urn:oncopredict:phantom", "value": patient_id}]}
+                    if patient_id
+                    else {}
+                ),
                 "gender": "female",
                 "birthDate": born.isoformat(),
             },

@@ -49,6 +49,7 @@ def test_the_bundled_example_gives_back_its_cases_values() -> None:
         clinical.static,
         float(str(clinical.timepoints[0]["tumor_diameter_cm"])),
         dt.date(2026, 3, 2),
+        "PH00001",
     )
     assert shipped == made  # the asset is what the code makes (no drift)
     result = read_fhir_bundle(BUNDLE.name, BUNDLE.read_bytes())
@@ -66,6 +67,8 @@ def test_the_bundled_example_gives_back_its_cases_values() -> None:
     )
     assert "regimen" not in result.static and "esr1_expr" not in result.static
     assert len(result.imported) == len(result.static) + len(result.baseline)
+    assert not result.other_patient("PH00001") and result.other_patient("PH00019")
+    assert not result.other_patient(None)  # images without a Patient ID: nothing to check
 
 
 def test_every_element_it_cannot_map_is_one_line_and_sets_nothing() -> None:

@@ -33,6 +33,7 @@ def test_a_fhir_bundle_fills_only_what_it_maps() -> None:
     assert at.number_input(key="predict.field.esr1_expr").value == esr1
     assert any("Imported 14 values" in s.value for s in at.success)
     assert any("only the birth date is read" in m.value for m in at.markdown)
+    assert any("not the images' patient" in w.value for w in at.warning)  # PH00019's images
 
     bad = {
         "resourceType": "Bundle",
