@@ -550,7 +550,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     failed = False
     if args.send:
         target = PacsTarget(args.send, args.user, os.environ.get(args.password_env))
-        sends = [send_stow(target, [o.dataset for o in e.objects]) for e in exports]
+        # the last export, sent as often as it was made (the same instances: no copies stored)
+        sends = [send_stow(target, [o.dataset for o in export.objects]) for _ in exports]
         failed = not all(sent.ok for sent in sends)
         summary["sent"] = {
             "url": sends[-1].url,

@@ -9,7 +9,6 @@ page shows. Every typed value reaches the server, and a bad one stops Predict wi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from mmcrnet import FEATURES, TIME_POINTS, WEEKS, ClinicalCase, OncoPredictError
 from mmcrnet.case import CaseValues, FieldProblem
 from mmcrnet.features import Feature, to_float
 from mmcrnet.interop.fhir_import import FhirImport, read_fhir_bundle
+from ui.names import plain
 
 STATIC = [f for f in FEATURES if f.timing == "static"]
 DYNAMIC = [f for f in FEATURES if f.timing == "dynamic"]
@@ -149,14 +149,6 @@ def _file_ui() -> None:
             use_case(clinical)
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def _plain(text: str) -> str:
-    """Text from a file shown as it is in markdown (no links, emphasis or icons)."""
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
 FHIR_DONE = "predict.fhir_import"  # (file id, FhirImport) of the bundle imported last
 
 
@@ -191,19 +183,22 @@ def _fhir_ui(image_patient_id: str | None) -> None:
     )
     done = st.session_state.get(FHIR_DONE)
     if loaded is not None and (done is None or done[0] != loaded.file_id):
+        result: FhirImport | str
         try:
-            imported = read_fhir_bundle(loaded.name, loaded.getvalue())
+            result = read_fhir_bundle(loaded.name, loaded.getvalue())
         except OncoPredictError as exc:
-            st.error(str(exc), icon=":material/error:")
-            return
-        apply_fhir(imported)
-        st.session_state[FHIR_DONE] = done = (loaded.file_id, imported)
-    if loaded is not None and done is not None:
+            result = str(exc)  # kept, so the file is read once, not on every rerun
+        if isinstance(result, FhirImport):
+            apply_fhir(result)
+        st.session_state[FHIR_DONE] = done = (loaded.file_id, result)
+    if loaded is not None and done is not None and isinstance(done[1], str):
+        st.error(plain(done[1]), icon=":material/error:")
+    elif loaded is not None and done is not None:
         imported = done[1]
         count = len(imported.imported)
         st.success(
-            f"Imported {count} value{'s' if count != 1 else ''} from {loaded.name}; the other "
-            "fields are as they were.",
+            f"Imported {count} value{'s' if count != 1 else ''} from {plain(loaded.name)}; "
+            "the other fields are as they were.",
             icon=":material/download:",
         )
         if imported.other_patient(image_patient_id):
@@ -215,10 +210,10 @@ def _fhir_ui(image_patient_id: str | None) -> None:
         with st.expander(
             f"What was imported, and {len(imported.not_mapped)} element(s) not mapped"
         ):
-            st.markdown("\n".join(f"- {_plain(line)}" for line in imported.imported) or "Nothing.")
+            st.markdown("\n".join(f"- {plain(line)}" for line in imported.imported) or "Nothing.")
             if imported.not_mapped:
                 st.markdown("**Not mapped**")
-                st.markdown("\n".join(f"- {_plain(line)}" for line in imported.not_mapped))
+                st.markdown("\n".join(f"- {plain(line)}" for line in imported.not_mapped))
 
 
 def _problem_line(slot: DeltaGenerator, problems: list[FieldProblem]) -> None:

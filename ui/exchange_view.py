@@ -13,21 +13,25 @@ import streamlit as st
 
 from mmcrnet.interop.dicom_export import DicomExport, ExportUnavailable, export_dicom
 from mmcrnet.interop.pacs import PacsError, PacsTarget, SendResult, send_stow
+from ui.names import plain
 from ui.result import RESULT, PageResult
 
-EXPORT = "predict.dicom_export"  # (result token, maps asked for, DicomExport): the export made
+EXPORT = "predict.dicom_export"  # (result token, maps asked for, DicomExport, zip): the export
 SENT = "predict.dicom_sent"  # (result token, SendResult): the last send
 URL = "predict.pacs_url"
 USER = "predict.pacs_user"
 PASSWORD = "predict.pacs_password"
 #: The PACS's DICOMweb root the form starts with (a department sets it for its server).
 URL_VARIABLE = "ONCOPREDICT_PACS_URL"
+#: Comma-separated URL prefixes the server may send to; unset: any URL the user gives.
+ALLOWED_VARIABLE = "ONCOPREDICT_PACS_ALLOWED"
 
 
-def _export(result: PageResult, maps: bool) -> DicomExport:
+def _export(result: PageResult, maps: bool) -> tuple[DicomExport, bytes]:
+    """The export of this result (made once, then kept with its zip)."""
     made = st.session_state.get(EXPORT)
     if made is not None and made[:2] == (result.token, maps):
-        return made[2]
+        return made[2], made[3]
     export = export_dicom(
         result.explanation,
         result.study,
@@ -35,22 +39,30 @@ def _export(result: PageResult, maps: bool) -> DicomExport:
         left_out=result.left_out,
         include_unreliable_maps=maps,
     )
-    st.session_state[EXPORT] = (result.token, maps, export)
-    return export
+    archive = export.zip_bytes()
+    st.session_state[EXPORT] = (result.token, maps, export, archive)
+    return export, archive
+
+
+def allowed_urls() -> tuple[str, ...]:
+    """The URL prefixes this server may send to (empty: any)."""
+    text = os.environ.get(ALLOWED_VARIABLE, "")
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _sent_line(sent: SendResult) -> None:
     stored = len(sent.stored)
-    line = f"{sent.url} stored {stored} object{'s' if stored != 1 else ''} in {sent.seconds:.2f} s"
+    objects = f"{stored} object{'s' if stored != 1 else ''}"
+    line = f"{plain(sent.url)} stored {objects} in {sent.seconds:.2f} s"
     if sent.failed:
         st.error(
-            f"{line}; it refused {len(sent.failed)}: " + "; ".join(sent.failed),
+            f"{line}; {len(sent.failed)} not stored: " + "; ".join(plain(f) for f in sent.failed),
             icon=":material/error:",
         )
     else:
         st.success(line + ".", icon=":material/check_circle:")
     for warning in sent.warnings:
-        st.warning(f"The PACS says: {warning}.", icon=":material/warning:")
+        st.warning(f"The PACS says: {plain(warning)}.", icon=":material/warning:")
 
 
 def exchange_ui() -> None:
@@ -59,9 +71,9 @@ def exchange_ui() -> None:
     st.subheader("5. Send to the hospital's viewer (DICOM)")
     maps = bool(st.session_state.get("predict.mg_map"))  # the unreliable mammogram map, asked for
     try:
-        export = _export(result, maps)
+        export, archive = _export(result, maps)
     except ExportUnavailable as exc:
-        st.info(f"No DICOM result for this prediction: {exc}.", icon=":material/info:")
+        st.info(f"No DICOM result for this prediction: {plain(str(exc))}.", icon=":material/info:")
         return
     st.markdown(
         "The result as DICOM objects that reference the images it was made from, so a PACS "
@@ -69,7 +81,7 @@ def exchange_ui() -> None:
     )
     st.markdown(
         "\n".join(f"- **{o.kind}**: {o.description}" for o in export.objects)
-        + "".join(f"\n- *Not made*: {line}" for line in export.not_made)
+        + "".join(f"\n- *Not made*: {plain(line)}" for line in export.not_made)
     )
     st.caption(
         f"Made in {export.seconds:.2f} s. Every object says research use only; the "
@@ -79,7 +91,7 @@ def exchange_ui() -> None:
     left, right = st.columns([1, 2], vertical_alignment="top")
     left.download_button(
         "Download the DICOM objects (zip)",
-        export.zip_bytes(),
+        archive,
         file_name="oncopredict-dicom.zip",
         mime="application/zip",
         key="predict.dicom_zip",
@@ -98,13 +110,13 @@ def exchange_ui() -> None:
         user = user_box.text_input("User (optional)", key=USER)
         password = password_box.text_input("Password", key=PASSWORD, type="password")
         if st.button("Send to the PACS", key="predict.send", disabled=not url.strip()):
-            target = PacsTarget(url, user or None, password or None)
+            target = PacsTarget(url, user or None, password or None, allowed=allowed_urls())
             try:
                 with st.spinner(f"Sending {len(export.objects)} objects ..."):
                     sent = send_stow(target, [o.dataset for o in export.objects])
             except PacsError as exc:
                 st.session_state.pop(SENT, None)
-                st.error(f"Not sent: {exc}", icon=":material/error:")
+                st.error(f"Not sent: {plain(str(exc))}", icon=":material/error:")
             else:
                 st.session_state[SENT] = (result.token, sent)
         sent_before = st.session_state.get(SENT)

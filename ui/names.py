@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 from mmcrnet import Study
@@ -20,3 +21,12 @@ def shown(text: str, study: Study) -> str:
     for source in sorted(file_names(study), key=len, reverse=True):
         text = text.replace(source, shown_name(source))
     return text
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#|<>~$:])")
+
+
+def plain(text: str) -> str:
+    """Text from a file or another server, shown as it is in markdown: no links, emphasis or
+    icons it could carry."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -19,7 +19,6 @@ judge, mammogram maps (not reliable yet) unless asked for, empty segments.
 
 from __future__ import annotations
 
-import copy
 import io
 import time
 import zipfile
@@ -55,6 +54,7 @@ OUTCOME_CODES: dict[str, Code] = {
 RESPONSE_AXIS = Code("RESPAXIS", PRIVATE_SCHEME, "Response-axis evidence (Grad-CAM)")
 TOWARDS_PCR = Code("TOWARDSPCR", PRIVATE_SCHEME, "Strongest evidence towards pCR")
 TOWARDS_NONE = Code("TOWARDSNONE", PRIVATE_SCHEME, "Strongest evidence towards no response")
+RESPONSE = Code("NACTRESPONSE", PRIVATE_SCHEME, "Response to neoadjuvant chemotherapy")
 PREDICTED = Code("PREDICTED", PRIVATE_SCHEME, "Predicted response to neoadjuvant chemotherapy")
 RELIABILITY = Code("RELIABILITY", PRIVATE_SCHEME, "Reliability of the prediction")
 JUDGED = Code("JUDGED", PRIVATE_SCHEME, "Within what the model was trained on")
@@ -134,9 +134,20 @@ _TYPE2 = (
 )
 
 
+#: What every source must have for a result to reference it.
+_IDENTIFIERS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+#: Projection modalities: no Frame of Reference, geometry from the detector.
+_PROJECTION = ("MG", "CR", "DX", "RF", "XA", "IO", "PX")
+
+
 def _source(header: Dataset) -> Dataset:
-    """A copy of a source header with the type 2 attributes highdicom reads present."""
-    out = copy.deepcopy(header)
+    """A copy of a source header (its own element table, the elements shared: nothing of the
+    study's header changes) with the type 2 attributes highdicom reads present."""
+    out = Dataset()
+    for element in header:
+        out.add(element)
+    if getattr(header, "file_meta", None) is not None:
+        out.file_meta = header.file_meta
     for keyword in _TYPE2:
         if keyword not in out:
             setattr(out, keyword, "")
@@ -158,7 +169,14 @@ def _shown_sources(explanation: Explanation, study: Study) -> list[SliceSource]:
             raise ExportUnavailable(
                 f"phase {study.phases[k].label!r} has no DICOM header for every slice"
             )
-        out.append(sources[study.slice_index])
+        source = sources[study.slice_index]
+        missing = [k for k in _IDENTIFIERS if not source.header.get(k)]
+        if missing:
+            raise ExportUnavailable(
+                f"the image of phase {study.phases[k].label!r} has no {', '.join(missing)}: a "
+                "DICOM result cannot reference it"
+            )
+        out.append(source)
     return out
 
 
@@ -395,14 +413,22 @@ def _report(
         family=codes.cid7162.ArtificialIntelligence,
         manufacturer=MANUFACTURER,
     )
-    groups = []
-    for outcome in OUTCOMES:
-        evaluations = [
-            hd.sr.QualitativeEvaluation(
-                PREDICTED, OUTCOME_CODES[prediction.label] if not flagged else FLAGGED
+    groups = [  # the answer in a group of its own, then one group per outcome
+        hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=hd.UID(), identifier="OncoPredict predicted response"
             ),
-            hd.sr.QualitativeEvaluation(RELIABILITY, FLAGGED if flagged else JUDGED),
-        ]
+            finding_type=RESPONSE,
+            algorithm_id=algorithm,
+            qualitative_evaluations=[
+                hd.sr.QualitativeEvaluation(
+                    PREDICTED, OUTCOME_CODES[prediction.label] if not flagged else FLAGGED
+                ),
+                hd.sr.QualitativeEvaluation(RELIABILITY, FLAGGED if flagged else JUDGED),
+            ],
+        )
+    ]
+    for outcome in OUTCOMES:
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
@@ -418,7 +444,6 @@ def _report(
                         algorithm_id=algorithm,
                     )
                 ],
-                qualitative_evaluations=evaluations if outcome == OUTCOMES[0] else None,
             )
         )
     context = hd.sr.ObservationContext(
@@ -434,7 +459,7 @@ def _report(
     )
     report = hd.sr.MeasurementReport(
         observation_context=context,
-        procedure_reported=Code("719174004", "SCT", "Imaging procedure"),
+        procedure_reported=codes.SCT.ImagingProcedure,  # 363679005, CID 100
         imaging_measurements=groups,
         referenced_images=shown,
     )
@@ -517,40 +542,15 @@ def export_dicom(
             "more than the tumour); they are made only when you ask to see them"
         )
     else:
-        if sources[0].header.get("FrameOfReferenceUID") is None or sources[0].position is None:
-            not_made.append(
-                "Parametric Map: the image has no Frame of Reference (a mammogram is a "
-                "projection), which a Parametric Map requires; the Segmentation carries the map "
-                "instead"
-            )
-        else:
-            pm = _parametric_map(explanation, study, axis, sources, flagged)
-            objects.append(
-                ExportedObject(
-                    "Parametric Map",
-                    pm,
-                    "response-axis map (float, -1 towards no response to +1 towards pCR)",
-                )
-            )
-        seg = _segmentation(explanation, study, axis, sources[0], flagged, not_made)
-        if seg is not None:
-            segments = ", ".join(s.SegmentLabel for s in seg.SegmentSequence)
-            objects.append(
-                ExportedObject(
-                    "Segmentation",
-                    seg,
-                    f"strongest evidence, binary ({segments}; >= {STRONG:g} of the strongest)",
-                )
-            )
+        objects += _maps(explanation, study, axis, sources, flagged, not_made)
     evidence = _evidence(study, explanation)
-    # the image library describes a projection image by its Patient Orientation: a source
-    # without one stays in the evidence list only
-    shown = [
-        header
-        for header in (_source(s.header) for s in sources)
-        if "FrameOfReferenceUID" in header or len(header.get("PatientOrientation", "")) == 2
-    ]
-    sr = _report(explanation, study, guard, left_out, evidence, shown)
+    shown = [_source(s.header) for s in sources if _describable(s)]
+    try:
+        sr = _report(explanation, study, guard, left_out, evidence, shown)
+    except (ValueError, AttributeError, TypeError) as exc:  # what highdicom says of a source
+        raise ExportUnavailable(
+            f"the source images' headers do not make a valid report ({_one_line(exc)})"
+        ) from None
     probabilities = ", ".join(
         f"{o} {explanation.prediction.probabilities[o]:.3f}" for o in OUTCOMES
     )
@@ -563,6 +563,88 @@ def export_dicom(
         )
     )
     return DicomExport(tuple(objects), tuple(not_made), time.perf_counter() - start)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _describable(source: SliceSource) -> bool:
+    """Whether the SR's image library can describe the source: highdicom reads a
+    cross-sectional image's geometry from its top-level attributes and a projection image's
+    Patient Orientation; a multi-frame image (geometry in functional groups) or one without
+    them stays in the evidence list only."""
+    header = source.header
+    if int(header.get("NumberOfFrames", 1) or 1) > 1:
+        return False
+    if "FrameOfReferenceUID" in header:
+        return all(
+            k in header for k in ("PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient")
+        )
+    return len(header.get("PatientOrientation", "")) == 2
+
+
+def _maps(
+    explanation: Explanation,
+    study: Study,
+    axis: np.ndarray,
+    sources: list[SliceSource],
+    flagged: bool,
+    not_made: list[str],
+) -> list[ExportedObject]:
+    """The Parametric Map and the Segmentation, each where the source allows it."""
+    first = sources[0]
+    header = first.header
+    projection = str(header.get("Modality", "")).upper() in _PROJECTION
+    has_frame = header.get("FrameOfReferenceUID") is not None
+    objects: list[ExportedObject] = []
+    if projection:
+        not_made.append(
+            "Parametric Map: a projection image (a mammogram) has no Frame of Reference, which "
+            "a Parametric Map requires; the Segmentation carries the map instead"
+        )
+    elif not has_frame or first.position is None or first.orientation is None:
+        not_made.append(
+            "Parametric Map and Segmentation: the images have no Frame of Reference or no "
+            "position and orientation, which both need over a cross-sectional image"
+        )
+        return objects
+    elif study.pixel_spacing_mm is None:
+        not_made.append(
+            "Parametric Map and Segmentation: the images have no pixel spacing, which both need "
+            "over a cross-sectional image"
+        )
+        return objects
+    else:
+        try:
+            pm = _parametric_map(explanation, study, axis, sources, flagged)
+        except (ValueError, AttributeError, TypeError) as exc:  # highdicom on the source
+            not_made.append(
+                f"Parametric Map: the source images do not allow one ({_one_line(exc)})"
+            )
+        else:
+            objects.append(
+                ExportedObject(
+                    "Parametric Map",
+                    pm,
+                    "response-axis map (float, -1 towards no response to +1 towards pCR)",
+                )
+            )
+    try:
+        seg = _segmentation(explanation, study, axis, first, flagged, not_made)
+    except (ValueError, AttributeError, TypeError) as exc:
+        not_made.append(f"Segmentation: the source images do not allow one ({_one_line(exc)})")
+        seg = None
+    if seg is not None:
+        segments = ", ".join(s.SegmentLabel for s in seg.SegmentSequence)
+        objects.append(
+            ExportedObject(
+                "Segmentation",
+                seg,
+                f"strongest evidence, binary ({segments}; >= {STRONG:g} of the strongest)",
+            )
+        )
+    return objects
 
 
 def _evidence(study: Study, explanation: Explanation) -> list[Dataset]:

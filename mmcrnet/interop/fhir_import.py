@@ -77,9 +77,9 @@ def _codings(concept: CodeableConcept | None) -> list[tuple[str, str, str]]:
 def _where(resource: Resource) -> str:
     kind = resource.get_resource_type()
     ident = f" '{echo_value(resource.id)}'" if getattr(resource, "id", None) else ""
-    code = getattr(resource, "code", None)
+    code = getattr(resource, "code", None)  # not a CodeableConcept in every resource type
     shown = ""
-    if code is not None and _codings(code):
+    if isinstance(code, CodeableConcept) and _codings(code):
         system, value, display = _codings(code)[0]
         short = {mcode.LOINC: "LOINC", mcode.SNOMED: "SNOMED"}.get(system, system or "no system")
         shown = f" ({short} {echo_value(value)} '{echo_value(display, 40)}')"
@@ -98,11 +98,27 @@ def _quantity(quantity: Quantity | None, where: str, found: _Found) -> tuple[flo
     if quantity is None or quantity.value is None:
         found.not_mapped.append(f"{where}: no numeric value")
         return None
+    if quantity.comparator:  # "<1 %" is not 1 %
+        found.not_mapped.append(
+            f"{where}: '{echo_value(quantity.comparator)} {float(quantity.value):g}' is a bound, "
+            "not a value; not imported: enter the value in the form"
+        )
+        return None
     return float(quantity.value), str(quantity.code or quantity.unit or "")
+
+
+#: Observation statuses whose values are results; the others are not imported.
+_RESULT_STATUSES = ("final", "amended", "corrected")
 
 
 def _observation(resource: Observation, found: _Found) -> None:
     where = _where(resource)
+    if resource.status not in _RESULT_STATUSES:
+        found.not_mapped.append(
+            f"{where}: status '{echo_value(resource.status)}' is not a result (final, amended or "
+            "corrected); not imported"
+        )
+        return
     codes = {(s, c) for s, c, _ in _codings(resource.code)}
     loinc = {c for s, c in codes if s == mcode.LOINC}
     value = resource.valueCodeableConcept
@@ -159,7 +175,7 @@ def _observation(resource: Observation, found: _Found) -> None:
         found.not_mapped.append(f"{where}: not an input of the model")
 
 
-_STAGE_TEXT = re.compile(r"^[cp]?(?P<kind>[TN])(?P<number>[0-4])(?:mi|[a-d]|\(.*\))?$", re.I)
+_STAGE_TEXT = re.compile(r"^c?(?P<kind>[TN])(?P<number>[0-4])(?:mi|[a-d]|\(.*\))?$", re.I)
 
 
 def _stage(
@@ -211,18 +227,25 @@ def _tumour_size(resource: Observation, where: str, found: _Found) -> None:
 def _variant(
     resource: Observation, value_codes: set[tuple[str, str]], where: str, found: _Found
 ) -> None:
-    gene = source = None
+    """One gene's variant: the gene by HGNC id (or symbol), its source class, its clinical
+    significance (a benign or uncertain variant is not the form's mutation)."""
+    gene = source = significance = None
     for component in resource.component or []:
         kinds = {c for _, c, _ in _codings(component.code)}
         values = _codings(component.valueCodeableConcept)
         if mcode.GENE_STUDIED in kinds:
-            for system, code, _ in values:
+            for system, code, display in values:
                 if system in mcode.HGNC_SYSTEMS:
-                    gene = code.upper().removeprefix("HGNC:")
+                    text = code.upper().removeprefix("HGNC:")
+                    gene = mcode.GENE_SYMBOLS.get(text, text)
+                elif display.upper() in mcode.GENE_SYMBOLS:
+                    gene = mcode.GENE_SYMBOLS[display.upper()]
         elif mcode.SOURCE_CLASS in kinds:
             source = next((c for _, c, _ in values if c in (mcode.GERMLINE, mcode.SOMATIC)), None)
+        elif mcode.SIGNIFICANCE in kinds:
+            significance = values[0] if values else None
     if gene not in mcode.GENES:
-        shown = f"gene HGNC:{gene}" if gene else "no HGNC gene"
+        shown = f"gene {echo_value(gene)}" if gene else "no HGNC gene"
         found.not_mapped.append(
             f"{where}: {shown} is not one the model reads (BRCA1/2, TP53, PIK3CA)"
         )
@@ -236,6 +259,12 @@ def _variant(
         return
     codes = {c for s, c in value_codes if s == mcode.LOINC}
     if mcode.PRESENT in codes:
+        if significance is not None and significance[1] not in mcode.PATHOGENIC:
+            found.not_mapped.append(
+                f"{where}: {symbol} variant of significance '{echo_value(significance[2], 40)}'; "
+                "the form's value means a pathogenic one; not imported"
+            )
+            return
         found.add(name, "yes", where)
     elif mcode.ABSENT in codes:
         found.add(name, "no", where)
@@ -245,8 +274,37 @@ def _variant(
         )
 
 
+def _is_breast_cancer(resource: Condition) -> bool:
+    """The primary breast cancer: mCODE's profile, the histology extension, or a breast-cancer
+    code (SNOMED 254837009 and its female / left / right forms, ICD-10 C50)."""
+    profiles = [str(p) for p in (resource.meta.profile or [])] if resource.meta else []
+    if any(p.endswith("mcode-primary-cancer-condition") for p in profiles):
+        return True
+    if any(e.url == mcode.HISTOLOGY_EXTENSION for e in resource.extension or []):
+        return True
+    for system, code, _ in _codings(resource.code):
+        if (system, code) in mcode.BREAST_CANCER or (
+            system == mcode.ICD_10 and code.upper().startswith("C50")
+        ):
+            return True
+    return False
+
+
 def _condition(resource: Condition, found: _Found) -> dt.date | None:
+    """Histology of the primary breast cancer, and its onset (or recorded) date; other
+    conditions, and refuted or erroneous ones, are said."""
     where = _where(resource)
+    status = {c for _, c, _ in _codings(resource.verificationStatus)}
+    if status & {"refuted", "entered-in-error"}:
+        found.not_mapped.append(
+            f"{where}: verification status {', '.join(sorted(status))}; not read"
+        )
+        return None
+    if not _is_breast_cancer(resource):
+        found.not_mapped.append(
+            f"{where}: not the primary breast cancer; not an input of the model"
+        )
+        return None
     seen = False
     for extension in resource.extension or []:
         if extension.url != mcode.HISTOLOGY_EXTENSION:
@@ -272,7 +330,7 @@ def _parse(name: str, data: bytes) -> Bundle:
         raise InvalidCase(f"{name}: {len(data)} bytes is too large for one patient's bundle")
     try:
         document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise InvalidCase(f"{name}: not a FHIR JSON file (not valid UTF-8 JSON)") from None
     if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
         kind = document.get("resourceType") if isinstance(document, dict) else None
@@ -290,9 +348,18 @@ def _parse(name: str, data: bytes) -> Bundle:
             f"{name}: not a valid FHIR R4 Bundle at {echo_value(place, 60)}: "
             f"{echo_value(error.get('msg', ''), 80)}"
         ) from None
+    except KeyError as exc:  # fhir.resources' lookup of a resource type R4B does not have
+        raise InvalidCase(
+            f"{name}: the bundle holds a resource type the FHIR R4B models do not know "
+            f"({echo_value(str(exc), 40)})"
+        ) from None
+    except RecursionError:
+        raise InvalidCase(f"{name}: the bundle is nested too deeply to read") from None
 
 
 def _settle(found: _Found, name: str, entries: list[tuple[object, str]]) -> object | None:
+    if name == "brca_germline":  # BRCA1 and BRCA2 tested apart: either present means yes
+        entries = [e for e in entries if e[0] == "yes"] or entries[:1]
     distinct = list(dict.fromkeys(str(v) for v, _ in entries))
     if len(distinct) > 1:
         found.not_mapped.append(
@@ -322,8 +389,13 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
     bundle = _parse(name, data)
     found = _Found()
     birth: dt.date | None = None
-    onset: dt.date | None = None
+    onsets: list[dt.date] = []
     patient_ids: list[str] = []
+    patients = [e.resource for e in bundle.entry or [] if isinstance(e.resource, Patient)]
+    if len(patients) > 1:
+        raise InvalidCase(
+            f"{name}: the bundle holds {len(patients)} patients; import one patient's bundle"
+        )
     effective: list[dt.date] = []
     for entry in bundle.entry or []:
         resource = entry.resource
@@ -346,7 +418,9 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
                 "the rest are not read"
             )
         elif isinstance(resource, Condition):
-            onset = onset or _condition(resource, found)
+            onset = _condition(resource, found)
+            if onset is not None:
+                onsets.append(onset)
         elif isinstance(resource, Observation):
             _observation(resource, found)
             when = _date(resource.effectiveDateTime)
@@ -354,6 +428,7 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
                 effective.append(when)
         else:
             found.not_mapped.append(f"{_where(resource)}: not an input of the model")
+    onset = min(onsets) if onsets else None  # the first diagnosis, if several are recorded
     reference = onset or (min(effective) if effective else None)
     if birth is not None and reference is not None:
         years = round((reference - birth).days / 365.25, 1)
@@ -384,8 +459,30 @@ def read_fhir_bundle(name: str, data: bytes) -> FhirImport:
                 f"{label}: {shown}{' ' + unit if unit and unit != 'z' else ''} ({entries[0][1]})"
             )
     return FhirImport(
-        static, baseline, tuple(imported), tuple(found.not_mapped), tuple(patient_ids)
+        static, baseline, tuple(imported), _summarised(found.not_mapped), tuple(patient_ids)
     )
+
+
+#: How many "not an input of the model" lines are listed one by one before the rest are counted.
+LISTED = 20
+
+
+def _summarised(lines: list[str]) -> tuple[str, ...]:
+    """Every line, except that resources the model has no input for are listed up to
+    :data:`LISTED` and the rest counted by resource type (a patient's whole record can hold
+    thousands)."""
+    other = [line for line in lines if line.endswith("not an input of the model")]
+    if len(other) <= LISTED:
+        return tuple(lines)
+    rest = other[LISTED:]
+    dropped = set(map(id, rest))
+    counts: dict[str, int] = {}
+    for line in rest:
+        kind = line.split(" ", 1)[0].split(":", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    kept = [line for line in lines if id(line) not in dropped]
+    return (*kept, f"{len(rest)} more resources that are not inputs of the model ({summary})")
 
 
 def _baseline_size(found: _Found) -> list[tuple[object, str]]:

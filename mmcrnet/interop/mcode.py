@@ -21,6 +21,7 @@ SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 AJCC = "http://cancerstaging.org"
 ICD_O_3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+ICD_10 = "http://hl7.org/fhir/sid/icd-10-cm"
 HGNC_SYSTEMS = ("http://www.genenames.org", "http://www.genenames.org/geneId")
 HISTOLOGY_EXTENSION = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
@@ -118,6 +119,13 @@ N_VALUES: dict[str, int] = {
     "1229986004": 3,
     "1229987008": 3,
 }
+#: The primary breast cancer's Condition.code (SNOMED; ICD-10 C50.* is matched by prefix).
+BREAST_CANCER = {
+    (SNOMED, "254837009"),  # Malignant neoplasm of breast
+    (SNOMED, "372064008"),  # Malignant neoplasm of female breast
+    (SNOMED, "353431000119107"),  # Primary malignant neoplasm of female left breast
+    (SNOMED, "353441000119104"),  # Primary malignant neoplasm of female right breast
+}
 HISTOLOGY_VALUES: dict[tuple[str, str], str] = {
     (SNOMED, "82711006"): "ductal",  # Infiltrating duct carcinoma
     (SNOMED, "89740008"): "lobular",  # Lobular carcinoma
@@ -130,6 +138,9 @@ SOURCE_CLASS = "48002-0"
 GERMLINE, SOMATIC = "LA6683-2", "LA6684-0"
 PRESENT, ABSENT = "LA9633-4", "LA9634-2"
 #: HGNC id -> (gene, feature, the source class the feature means).
+SIGNIFICANCE = "53037-8"  # Genetic variation clinical significance [Imp]
+PATHOGENIC = ("LA6668-3", "LA26332-9")  # Pathogenic, Likely pathogenic
+GENE_SYMBOLS = {"BRCA1": "1100", "BRCA2": "1101", "TP53": "11998", "PIK3CA": "8975"}
 GENES: dict[str, tuple[str, str, str]] = {
     "1100": ("BRCA1", "brca_germline", GERMLINE),
     "1101": ("BRCA2", "brca_germline", GERMLINE),

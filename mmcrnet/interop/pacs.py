@@ -46,6 +46,7 @@ class PacsTarget:
     user: str | None = None
     password: str | None = None
     timeout_s: float = 30.0  # connect and read, each
+    allowed: tuple[str, ...] = ()  # URL prefixes a server may send to; empty: any
 
     @property
     def shown_url(self) -> str:
@@ -76,7 +77,20 @@ class PacsTarget:
             )
         if parts.query or parts.fragment:
             raise PacsError(f"{self.shown_url}: a DICOMweb root has no query or fragment")
+        if not (text.isascii() and text.isprintable()) or " " in text:
+            raise PacsError(
+                f"'{self.shown_url}': a DICOMweb URL is plain ASCII; percent-encode other "
+                "characters"
+            )
         path = parts.path.rstrip("/")
+        if self.allowed and not any(
+            f"{text.rstrip('/')}/".startswith(prefix.rstrip("/") + "/") for prefix in self.allowed
+        ):
+            raise PacsError(
+                f"{self.shown_url}: this server sends only to "
+                + ", ".join(PacsTarget(a).shown_url for a in self.allowed)
+                + " (ONCOPREDICT_PACS_ALLOWED)"
+            )
         if not path.endswith("/studies"):
             path += "/studies"
         return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
@@ -86,7 +100,9 @@ def _port(parts: urllib.parse.SplitResult) -> int | None:
     try:
         return parts.port
     except ValueError:
-        raise PacsError(f"'{parts.scheme}://{parts.hostname}': the port is not a number") from None
+        raise PacsError(
+            f"'{parts.scheme}://{parts.hostname}': the port is not a port number (1 to 65535)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,25 @@ def _values(item: dict[str, object], tag: str) -> list[object]:
     return []
 
 
+def _reason(code: object) -> str:
+    """A failure reason (US) as DICOM writes it, 0xA700; whatever else a PACS sent, briefly."""
+    try:
+        return f"0x{int(str(code)):04X}"
+    except ValueError:
+        return repr(str(code)[:20])
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is refused: urllib would turn the POST into a GET and carry the
+    Authorization header to wherever it points."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _read_response(body: bytes) -> tuple[list[str], list[str], list[str]]:
     """Stored UIDs, failures and warnings from a STOW-RS response in DICOM JSON (empty when the
     PACS sent none)."""
@@ -156,7 +191,7 @@ def _read_response(body: bytes) -> tuple[list[str], list[str], list[str]]:
     for item in _values(document, _FAILED):
         if isinstance(item, dict):
             uid = "".join(str(v) for v in _values(item, _SOP_INSTANCE))
-            reasons = ", ".join(f"0x{int(str(c)):04X}" for c in _values(item, _FAILURE_REASON))
+            reasons = ", ".join(_reason(c) for c in _values(item, _FAILURE_REASON))
             failed.append(f"{uid}: failure reason {reasons or 'not given'}")
     return stored, failed, warned
 
@@ -182,12 +217,21 @@ def send_stow(target: PacsTarget, datasets: Sequence[Dataset]) -> SendResult:
     start = time.perf_counter()
     shown = target.shown_url
     try:
-        with urllib.request.urlopen(request, timeout=target.timeout_s) as response:
+        with _OPENER.open(request, timeout=target.timeout_s) as response:
             answer = response.read()
     except urllib.error.HTTPError as exc:
-        answer = exc.read() if exc.fp is not None else b""
+        if 300 <= exc.code < 400:
+            raise PacsError(
+                f"{shown}: the PACS answered HTTP {exc.code} (a redirect"
+                + (f" to {_shown(exc.headers.get('Location', ''))}" if exc.headers else "")
+                + "); give the URL it redirects to"
+            ) from None
+        try:
+            answer = exc.read() if exc.fp is not None else b""
+        except OSError:
+            answer = b""
         stored, failed, warned = _read_response(answer)
-        if exc.code in (202, 409) and (stored or failed):  # some stored, some refused
+        if exc.code == 409 and failed:  # every instance refused, each with its reason
             return SendResult(
                 shown, tuple(stored), tuple(failed), tuple(warned), time.perf_counter() - start
             )
@@ -200,11 +244,18 @@ def send_stow(target: PacsTarget, datasets: Sequence[Dataset]) -> SendResult:
         raise PacsError(f"{shown}: could not reach the PACS ({reason})") from None
     except TimeoutError:
         raise PacsError(f"{shown}: the PACS did not answer within {target.timeout_s:g} s") from None
-    except (http.client.HTTPException, ConnectionError) as exc:
+    except (http.client.HTTPException, OSError) as exc:  # a reset, TLS, a broken answer
         raise PacsError(f"{shown}: the connection failed ({type(exc).__name__})") from None
     stored, failed, warned = _read_response(answer)
-    if not stored and not failed:  # said nothing: say so rather than guess
-        warned.append("the PACS accepted the request but did not list what it stored")
+    listed = set(stored) | {line.split(":", 1)[0] for line in failed}
+    for uid in (str(d.SOPInstanceUID) for d in datasets):
+        if uid not in listed:  # the PACS did not say it stored this one
+            failed.append(f"{uid}: not confirmed by the PACS's answer")
     return SendResult(
         shown, tuple(stored), tuple(failed), tuple(warned), time.perf_counter() - start
     )
+
+
+def _shown(location: str) -> str:
+    """A redirect target as a message may show it: scheme, host, port and path."""
+    return PacsTarget(location).shown_url if location else "somewhere else"

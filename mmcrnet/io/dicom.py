@@ -242,12 +242,15 @@ def _holds_pixels(tag: int) -> bool:
 
 
 def header_only(ds: Dataset) -> Dataset:
-    """A copy of ``ds`` without its pixel and overlay data (file meta kept): what a DICOM result
-    needs to reference its source, at a few kilobytes instead of the image's size."""
+    """A copy of ``ds`` without its pixel and overlay data, private elements and icon image
+    (file meta kept): what a DICOM result needs to reference its source, at a few kilobytes
+    instead of the image's size (private groups, e.g. a scanner's protocol, can be tens of
+    kilobytes a file)."""
     out = Dataset()
     for element in ds:
-        if not _holds_pixels(int(element.tag)):
-            out.add(element)
+        tag = int(element.tag)
+        if not _holds_pixels(tag) and not element.tag.is_private and tag != 0x00880200:
+            out.add(element)  # (0088,0200) is the Icon Image Sequence
     if getattr(ds, "file_meta", None) is not None:
         out.file_meta = ds.file_meta
     return out

@@ -151,7 +151,8 @@ def test_an_mri_prediction_exports_three_valid_objects(mri_answer, tmp_path: Pat
     ):
         assert expected_text in dump
     assert sr.Manufacturer == "OncoPredict"
-    assert "PixelData" not in sr  # the export never carries the source's pixels
+    header = sources[0].header  # what the study keeps of a source: no pixels, nothing private
+    assert "PixelData" not in header and not any(e.tag.is_private for e in header)
 
 
 def test_a_mammogram_has_no_parametric_map_and_its_map_only_on_request(
@@ -220,3 +221,91 @@ def test_the_zip_holds_every_object_and_what_was_not_made(mammogram_answer) -> N
         readme = archive.read("README.txt").decode()
     assert sorted(names) == sorted(["README.txt", *(o.file_name for o in export.objects)])
     assert "Research use only" in readme and "not made: maps" in readme
+
+
+def _series(tmp_path: Path, slices: int, enhanced: bool, mutate=None) -> list[Path]:
+    """PH00001's three phases as ``slices`` slices 3 mm apart: one file a slice, or one
+    enhanced multi-frame file a phase (geometry in the functional groups)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import generate_uid
+
+    paths = []
+    for k in (1, 2, 3):
+        source = pydicom.dcmread(EXAMPLES / "images" / "PH00001" / "mri" / f"phase{k}.dcm")
+        frames = []
+        for s in range(slices):
+            ds = pydicom.dcmread(EXAMPLES / "images" / "PH00001" / "mri" / f"phase{k}.dcm")
+            ds.SOPInstanceUID = generate_uid()
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.ImagePositionPatient = [-78.4, -78.4, 3.0 * s]
+            ds.InstanceNumber = (k - 1) * slices + s + 1
+            if mutate is not None:
+                mutate(ds)
+            frames.append(ds)
+        if not enhanced:
+            for s, ds in enumerate(frames):
+                paths.append(tmp_path / f"p{k}s{s}.dcm")
+                ds.save_as(paths[-1], enforce_file_format=False)
+            continue
+        ds = frames[0]
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"  # Enhanced MR Image Storage
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.NumberOfFrames = slices
+        ds.PixelData = b"".join(bytes(f.PixelData) for f in frames)
+        shared, measures, plane = Dataset(), Dataset(), Dataset()
+        measures.PixelSpacing, measures.SliceThickness = source.PixelSpacing, 3
+        plane.ImageOrientationPatient = source.ImageOrientationPatient
+        shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = (
+            Sequence([measures]),
+            Sequence([plane]),
+        )
+        ds.SharedFunctionalGroupsSequence = Sequence([shared])
+        per = []
+        for s in range(slices):
+            item, position, content = Dataset(), Dataset(), Dataset()
+            position.ImagePositionPatient = [-78.4, -78.4, 3.0 * s]
+            content.TemporalPositionIndex = k
+            item.PlanePositionSequence, item.FrameContentSequence = (
+                Sequence([position]),
+                Sequence([content]),
+            )
+            per.append(item)
+        ds.PerFrameFunctionalGroupsSequence = Sequence(per)
+        for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+            delattr(ds, keyword)
+        paths.append(tmp_path / f"p{k}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=False)
+    return paths
+
+
+@pytest.mark.parametrize("enhanced", [False, True], ids=["a file a slice", "enhanced MR"])
+def test_a_multi_slice_series_exports_the_shown_slice(
+    mri_answer, tmp_path: Path, enhanced: bool
+) -> None:
+    study = read_paths(_series(tmp_path, 3, enhanced), isolate=False, slice_index=2)
+    export = export_dicom(mri_answer.explanation, study, mri_answer.guard)
+    assert [o.kind for o in export.objects] == [
+        "Parametric Map",
+        "Segmentation",
+        "Structured Report",
+    ]
+    _valid(export, tmp_path)
+    pm = _by_kind(export)["Parametric Map"]
+    frame = pm.PerFrameFunctionalGroupsSequence[0]
+    assert float(frame.PlanePositionSequence[0].ImagePositionPatient[2]) == pytest.approx(6.0)
+    derived = frame.DerivationImageSequence[0].SourceImageSequence
+    expected = study.phases[0].slice_sources[2]
+    assert str(derived[0].ReferencedSOPInstanceUID) == str(expected.header.SOPInstanceUID)
+    if enhanced:  # the third frame of the phase's one file
+        assert int(derived[0].ReferencedFrameNumber) == 3
+
+
+def test_a_source_without_a_frame_of_reference_says_why_no_maps(mri_answer, tmp_path: Path) -> None:
+    def drop(ds: pydicom.Dataset) -> None:
+        del ds.FrameOfReferenceUID
+
+    study = read_paths(_series(tmp_path, 1, False, drop), isolate=False)
+    export = export_dicom(mri_answer.explanation, study, mri_answer.guard)
+    assert [o.kind for o in export.objects] == ["Structured Report"]
+    assert any("no Frame of Reference" in line for line in export.not_made)

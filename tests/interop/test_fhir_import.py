@@ -158,3 +158,77 @@ def test_a_file_that_is_not_a_bundle_is_one_line(data: bytes, message: str) -> N
     ) as caught:
         read_fhir_bundle("b.json", data)
     assert "\n" not in str(caught.value)
+
+
+def _variant(
+    hgnc: str, present: bool, source: str, significance: str | None = None
+) -> dict[str, Any]:
+    lo = mcode.LOINC
+    components = [
+        {
+            "code": _concept(lo, "48018-6"),
+            "valueCodeableConcept": _concept(mcode.HGNC_SYSTEMS[0], hgnc),
+        },
+        {"code": _concept(lo, "48002-0"), "valueCodeableConcept": _concept(lo, source)},
+    ]
+    if significance:
+        components.append(
+            {
+                "code": _concept(lo, "53037-8"),
+                "valueCodeableConcept": _concept(lo, significance, "Uncertain significance"),
+            }
+        )
+    value = _concept(lo, "LA9633-4" if present else "LA9634-2")
+    return _observation(lo, "69548-6", valueCodeableConcept=value, component=components)
+
+
+def test_what_a_record_says_around_the_values_is_read_too() -> None:
+    lo, s = mcode.LOINC, mcode.SNOMED
+    data = _bundle(
+        {"resourceType": "Patient", "birthDate": "1960-01-01"},
+        {
+            "resourceType": "Condition",
+            "subject": {"reference": "Patient/p"},
+            "code": _concept(s, "38341003", "Hypertension"),
+            "onsetDateTime": "1990-01-01",
+        },
+        {
+            "resourceType": "Condition",
+            "subject": {"reference": "Patient/p"},
+            "code": _concept(s, "254837009"),
+            "onsetDateTime": "2020-01-01",
+        },
+        {
+            **_observation(lo, "85329-1", valueQuantity={"value": 95, "code": "%"}),
+            "status": "entered-in-error",
+        },
+        _observation(lo, "85325-9", valueQuantity={"value": 1, "comparator": "<", "code": "%"}),
+        _variant("HGNC:1100", False, "LA6683-2"),
+        _variant("HGNC:1101", True, "LA6683-2"),
+        _variant("TP53", True, "LA6684-0", significance="LA26333-7"),
+    )
+    result = read_fhir_bundle("b.json", data)
+    assert result.static == {"age": 60.0, "brca_germline": "yes"}  # the cancer's onset; BRCA2
+    lines = "\n".join(result.not_mapped)
+    for expected in (
+        "'Hypertension'): not the primary breast cancer",
+        "status 'entered-in-error' is not a result",
+        "'< 1' is a bound, not a value",
+        "TP53 variant of significance 'Uncertain significance'",
+    ):
+        assert expected in lines, expected
+
+
+def test_a_bundle_of_two_patients_or_unknown_types_is_refused() -> None:
+    two = _bundle({"resourceType": "Patient"}, {"resourceType": "Patient"})
+    with pytest.raises(InvalidCase, match="holds 2 patients"):
+        read_fhir_bundle("b.json", two)
+    with pytest.raises(InvalidCase, match="resource type the FHIR R4B models do not know"):
+        read_fhir_bundle("b.json", _bundle({"resourceType": "FooType"}))
+    many = _bundle(
+        *[_observation(mcode.LOINC, "8480-6", valueQuantity={"value": 120}) for _ in range(50)]
+    )
+    lines = read_fhir_bundle("b.json", many).not_mapped
+    assert len(lines) == 21 and lines[-1] == (
+        "30 more resources that are not inputs of the model (30 Observation)"
+    )
