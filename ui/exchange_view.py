@@ -53,7 +53,8 @@ def allowed_urls() -> tuple[str, ...]:
 def _sent_line(sent: SendResult) -> None:
     stored = len(sent.stored)
     objects = f"{stored} object{'s' if stored != 1 else ''}"
-    line = f"{plain(sent.url)} stored {objects} in {sent.seconds:.2f} s"
+    url = sent.url.replace("`", "'")  # in a code span: not a link, nothing interpreted
+    line = f"`{url}` stored {objects} in {sent.seconds:.2f} s"
     if sent.failed:
         st.error(
             f"{line}; {len(sent.failed)} not stored: " + "; ".join(plain(f) for f in sent.failed),
@@ -98,27 +99,34 @@ def exchange_ui() -> None:
         on_click="ignore",
     )
     with right.expander("Send to a PACS (DICOMweb STOW-RS)", expanded=SENT in st.session_state):
-        if URL not in st.session_state:
-            st.session_state[URL] = os.environ.get(URL_VARIABLE, "")
-        url = st.text_input(
-            "DICOMweb root URL",
-            key=URL,
-            placeholder="http://pacs.example.org:8042/dicom-web",
-            help="The objects are POSTed to <root>/studies. Orthanc: http://host:8042/dicom-web.",
-        )
-        user_box, password_box = st.columns(2)
-        user = user_box.text_input("User (optional)", key=USER)
-        password = password_box.text_input("Password", key=PASSWORD, type="password")
-        if st.button("Send to the PACS", key="predict.send", disabled=not url.strip()):
-            target = PacsTarget(url, user or None, password or None, allowed=allowed_urls())
-            try:
-                with st.spinner(f"Sending {len(export.objects)} objects ..."):
-                    sent = send_stow(target, [o.dataset for o in export.objects])
-            except PacsError as exc:
-                st.session_state.pop(SENT, None)
-                st.error(f"Not sent: {plain(str(exc))}", icon=":material/error:")
-            else:
-                st.session_state[SENT] = (result.token, sent)
-        sent_before = st.session_state.get(SENT)
-        if sent_before is not None and sent_before[0] == result.token:
-            _sent_line(sent_before[1])
+        _send_ui(result.token, export)
+
+
+@st.fragment
+def _send_ui(token: str, export: DicomExport) -> None:
+    """The PACS's URL and credentials, and the send: a fragment, so sending reruns only this
+    box, not the page's result."""
+    if URL not in st.session_state:
+        st.session_state[URL] = os.environ.get(URL_VARIABLE, "")
+    url = st.text_input(
+        "DICOMweb root URL",
+        key=URL,
+        placeholder="http://pacs.example.org:8042/dicom-web",
+        help="The objects are POSTed to <root>/studies. Orthanc: http://host:8042/dicom-web.",
+    )
+    user_box, password_box = st.columns(2)
+    user = user_box.text_input("User (optional)", key=USER)
+    password = password_box.text_input("Password", key=PASSWORD, type="password")
+    if st.button("Send to the PACS", key="predict.send", disabled=not url.strip()):
+        target = PacsTarget(url, user or None, password or None, allowed=allowed_urls())
+        try:
+            with st.spinner(f"Sending {len(export.objects)} objects ..."):
+                sent = send_stow(target, [o.dataset for o in export.objects])
+        except PacsError as exc:
+            st.session_state.pop(SENT, None)
+            st.error(f"Not sent: {plain(str(exc))}", icon=":material/error:")
+        else:
+            st.session_state[SENT] = (token, sent)
+    sent_before = st.session_state.get(SENT)
+    if sent_before is not None and sent_before[0] == token:
+        _sent_line(sent_before[1])
