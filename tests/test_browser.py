@@ -396,7 +396,7 @@ def test_mammogram_map_carries_its_caveat(page) -> None:
     _example(page)
     _predict(page)
     _wait_result(page)
-    page.get_by_text("Mammogram maps are not reliable yet").wait_for()
+    page.get_by_text("Mammogram maps are not reliable yet: they").wait_for()  # the warning
     assert page.get_by_text("Overlay opacity").count() == 0  # no map unless asked for
     page.get_by_text("Show the unreliable mammogram map anyway").click()
     page.get_by_text("Overlay opacity").wait_for()
