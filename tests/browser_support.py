@@ -13,6 +13,11 @@ from typing import Any
 from ui.server import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
+#: True once every plotly chart on the page has its SVG and every image has loaded.
+DRAWN = """() =>
+    [...document.querySelectorAll('.js-plotly-plot')].every((c) => c.querySelector('.main-svg'))
+    && [...document.querySelectorAll('[data-testid="stImage"] img')].every(
+        (i) => i.complete && i.naturalWidth > 0)"""
 SHOTS = ROOT / "artifacts" / "browser"
 
 
@@ -73,9 +78,10 @@ def shots(page: Any, name: str) -> None:
     """The whole page at 1400 and at 800 px (``<name>-<width>px.png``)."""
     for width in (1400, 800):
         page.set_viewport_size({"width": width, "height": 1000})
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(500)
         height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
         page.set_viewport_size({"width": width, "height": min(int(height) + 80, 9000)})
-        page.wait_for_timeout(2500)  # charts redraw at the new size
+        page.wait_for_function(DRAWN)
+        page.wait_for_timeout(1000)  # charts redraw at the new size (plotly debounces resizes)
         page.screenshot(path=str(SHOTS / f"{name}-{width}px.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})

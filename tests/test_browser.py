@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from mmcrnet import DISCLAIMER, read_paths
-from tests.browser_support import wait_idle
+from tests.browser_support import DRAWN, wait_idle
 from ui.server import CHROMIUM, CHROMIUM_ARGS, RunningApp, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,8 @@ def _shot(page, name: str) -> None:
     size = page.viewport_size
     height = page.locator('[data-testid="stMain"]').evaluate("(el) => el.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 80, 9000)})
-    page.wait_for_timeout(2500)  # charts redraw at the new size
+    page.wait_for_function(DRAWN)
+    page.wait_for_timeout(1000)  # charts redraw at the new size (plotly debounces resizes)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     page.set_viewport_size(size)
 
