@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from mmcrnet.bench_peers import gradcam_against_peer, integrated_gradients_against_peer
 from mmcrnet.case import ClinicalCase
 from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.cohort import load_cohort
 from mmcrnet.errors import CohortProblem, InvalidCohort
 from mmcrnet.explain import Explainer
+from mmcrnet.explain.sequence import baseline_for
 from mmcrnet.io import read_paths
-from mmcrnet.predict import Predictor
+from mmcrnet.predict import Predictor, PreparedInput
 
 #: What each timed step covers (the explainer's own step names).
 EXPLAIN_STEPS = {
@@ -66,9 +68,16 @@ def _timed(step: Callable[[], object], repeats: int, device: torch.device) -> li
 
 
 def benchmark(
-    model_dir: Path | str, examples: Path | str, repeats: int = 50, device: str | None = None
+    model_dir: Path | str,
+    examples: Path | str,
+    repeats: int = 50,
+    device: str | None = None,
+    throughput_sizes: tuple[int, ...] = (32, 256),
 ) -> dict[str, Any]:
-    """Time the first bundled example (with its DCE-MRI) through ``model_dir``.
+    """Time the first bundled example (with its DCE-MRI) through ``model_dir``: loading, the
+    forward pass, a prediction, the explanation's steps, batch throughput at
+    ``throughput_sizes`` against one case at a time, and Grad-CAM and Integrated Gradients
+    against their peers (:mod:`mmcrnet.bench_peers`), outputs checked equal.
 
     Raises:
         InvalidModel: the model cannot be loaded; InvalidCohort: the examples have no images.
@@ -117,4 +126,63 @@ def benchmark(
         step: Timing.of(values[3:], EXPLAIN_STEPS.get(step, step))  # after the warm-up calls
         for step, values in steps.items()
     }
+    result["batch_throughput"] = {
+        str(size): batch_throughput(predictor, prepared, size, max(3, repeats // 10))
+        for size in throughput_sizes
+    }
+    model = predictor.model.eval()
+    result["peers"] = {
+        "gradcam": gradcam_against_peer(model, prepared, predictor.temperature, repeats),
+        "integrated_gradients": integrated_gradients_against_peer(
+            model,
+            prepared,
+            _reference_baseline(explainer, prepared),
+            predictor.temperature,
+            max(5, repeats // 5),
+            steps=explainer.steps,
+        ),
+    }
     return result
+
+
+def _reference_baseline(explainer: Explainer, prepared: PreparedInput) -> torch.Tensor:
+    """The explainer's IG baseline for the case: the reference patient, (1, T, F)."""
+    length = int(prepared.length[0])
+    base = baseline_for(
+        prepared.sequence[0].cpu().numpy(), length, explainer.reference, list(range(length))
+    )
+    return torch.from_numpy(base)[None].to(prepared.sequence.device)
+
+
+@torch.no_grad()
+def batch_throughput(
+    predictor: Predictor, prepared: PreparedInput, size: int, repeats: int
+) -> dict[str, Any]:
+    """Cases a second through the model in batches of ``size`` (the case repeated), against
+    the same cases one at a time in the same run; the batch's logits checked equal to the
+    single case's."""
+    model, device = predictor.model.eval(), predictor.device
+    image = prepared.image.expand(size, -1, -1, -1).contiguous()
+    kinds, lengths = prepared.kind.expand(size), prepared.length.expand(size)
+    sequence = prepared.sequence.expand(size, -1, -1).contiguous()
+    single = model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
+    batched = model(image, kinds, sequence, lengths)
+    difference = float((batched - single).abs().max())
+    batch_ms = _timed(lambda: model(image, kinds, sequence, lengths), repeats, device)
+    one_ms = _timed(
+        lambda: [
+            model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
+            for _ in range(size)
+        ],
+        max(2, repeats // 2),
+        device,
+    )
+    batch_rate = size / (float(np.median(batch_ms)) / 1000)
+    one_rate = size / (float(np.median(one_ms)) / 1000)
+    return {
+        "cases_per_s": round(batch_rate, 1),
+        "one_at_a_time_cases_per_s": round(one_rate, 1),
+        "speedup": round(batch_rate / one_rate, 2),
+        "max_abs_logit_difference": difference,
+        "batch_ms": Timing.of(batch_ms),
+    }

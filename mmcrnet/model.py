@@ -148,12 +148,29 @@ class ImageEncoder(nn.Module):
         assert isinstance(last, nn.Sequential)
         return last[5]
 
-    def forward(self, image: Tensor) -> Tensor:
-        features = self.blocks(image)  # (B, E, S / 2**k, S / 2**k)
+    def activations(self, image: Tensor) -> Tensor:
+        """(B, C, S, S) -> the activations of :attr:`last_conv`, (B, E, h, w)."""
+        last = self.blocks[-1]
+        assert isinstance(last, nn.Sequential)
+        return last[:6](self.blocks[:-1](image))
+
+    def embed(self, activations: Tensor) -> Tensor:
+        """:attr:`last_conv`'s activations (B, E, h, w) -> the embedding (B, E), the same as
+        ``forward`` gives: Grad-CAM runs the convolutions without recording them for autograd,
+        then only this part with it."""
+        last = self.blocks[-1]
+        assert isinstance(last, nn.Sequential)
+        return self._pool(last[6:](activations))
+
+    def _pool(self, features: Tensor) -> Tensor:
+        """(B, E, h, w) after the last block -> (B, E)."""
         if self.attention is None:
             return self.pool(features).flatten(1)  # (B, E)
         weights = torch.softmax(self.attention(features).flatten(2), dim=-1)  # (B, 1, h * w)
         return (features.flatten(2) * weights).sum(dim=-1)  # (B, E)
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self._pool(self.blocks(image))  # (B, E, S / 2**k, S / 2**k) pooled
 
 
 class MMCRNet(nn.Module):

@@ -10,8 +10,15 @@ from mmcrnet.benchmark import EXPLAIN_STEPS, Timing, benchmark
 def test_benchmark_reports_every_step_of_the_explainer(
     tiny_model_dir: Path, examples_dir: Path
 ) -> None:
-    result = benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu")
+    result = benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu", throughput_sizes=(4,))
     assert isinstance(result["forward_ms"], Timing) and result["forward_ms"].median > 0
     steps = result["explanation_ms"]
     assert set(steps) == set(EXPLAIN_STEPS)  # the explainer's own steps, none re-created here
     assert steps["total"].median >= steps["image_maps"].median
+
+    throughput = result["batch_throughput"]["4"]
+    assert throughput["cases_per_s"] > 0 and throughput["max_abs_logit_difference"] < 1e-4
+    ig = result["peers"]["integrated_gradients"]
+    assert ig["max_abs_difference"] < 1e-5 and ig["steps"] == 64  # the same attributions
+    cam = result["peers"]["gradcam"]
+    assert "skipped" in cam or cam["pearson_r"] >= 0.999

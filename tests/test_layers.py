@@ -77,7 +77,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.explain.modalities",
         "mmcrnet.explain.sequence",
     ),
-    ("mmcrnet.explain.explanation",),
+    ("mmcrnet.explain.explanation", "mmcrnet.bench_peers"),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
     (
         "mmcrnet.benchmark",

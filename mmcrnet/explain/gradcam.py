@@ -81,10 +81,15 @@ def class_activation_maps(
         sequence_embedding: (B, H) from ``model.sequence_branch`` (held fixed).
         score: logits (B, 3) -> (B,), e.g. :func:`mmcrnet.explain.sequence.class_score`.
     """
+    target_layer(model, image_kind)  # raises for a kind without an image encoder
     kinds = torch.full((image.shape[0],), image_kind, device=image.device, dtype=torch.long)
-    with torch.enable_grad(), captured_output(target_layer(model, image_kind)) as outputs:
-        logits = model.head(model.image_branch(image, kinds), kinds, sequence_embedding.detach())
-        activations = outputs[-1]  # (B, C, h, w)
+    encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
+    pixels = image if image_kind == MRI else image[:, :1]  # as image_branch reads each kind
+    with torch.no_grad():  # the convolutions up to the target layer: nothing to record
+        activations = encoder.activations(pixels)  # (B, C, h, w)
+    activations.requires_grad_(True)
+    with torch.enable_grad():  # only the layers after the target record their graph
+        logits = model.head(encoder.embed(activations), kinds, sequence_embedding.detach())
         (gradients,) = torch.autograd.grad(score(logits).sum(), activations)
     activations, gradients = activations.detach(), gradients.detach()
     gradcam = (gradients.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1)
