@@ -162,7 +162,7 @@ def batch_throughput(
     the same cases one at a time in the same run; the batch's logits checked equal to the
     single case's."""
     model, device = predictor.model.eval(), predictor.device
-    image = prepared.image.expand(size, -1, -1, -1).contiguous()
+    image = prepared.image.expand(size, -1, -1, -1).contiguous(memory_format=torch.channels_last)
     kinds, lengths = prepared.kind.expand(size), prepared.length.expand(size)
     sequence = prepared.sequence.expand(size, -1, -1).contiguous()
     single = model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
