@@ -7,14 +7,18 @@ so a change in the pipeline shows up here as it is, never as a re-creation of it
 
 from __future__ import annotations
 
+import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import torch
+from pydicom.uid import generate_uid
 
 from mmcrnet.bench_peers import gradcam_against_peer, integrated_gradients_against_peer
 from mmcrnet.case import ClinicalCase
@@ -25,6 +29,7 @@ from mmcrnet.explain import Explainer
 from mmcrnet.explain.sequence import baseline_for
 from mmcrnet.io import read_paths
 from mmcrnet.predict import Predictor, PreparedInput
+from mmcrnet.preprocess import model_image
 
 #: What each timed step covers (the explainer's own step names).
 EXPLAIN_STEPS = {
@@ -73,10 +78,13 @@ def benchmark(
     repeats: int = 50,
     device: str | None = None,
     throughput_sizes: tuple[int, ...] = (32, 256),
+    volume_slices: int = 60,
 ) -> dict[str, Any]:
     """Time the first bundled example (with its DCE-MRI) through ``model_dir``: loading, the
     forward pass, a prediction, the explanation's steps, batch throughput at
-    ``throughput_sizes`` against one case at a time, and Grad-CAM and Integrated Gradients
+    ``throughput_sizes`` against one case at a time, decoding and preprocessing the 3-phase
+    series and a ``volume_slices``-slice volume made from it (with peak memory), and Grad-CAM
+    and Integrated Gradients
     against their peers (:mod:`mmcrnet.bench_peers`), outputs checked equal.
 
     Raises:
@@ -126,6 +134,14 @@ def benchmark(
         step: Timing.of(values[3:], EXPLAIN_STEPS.get(step, step))  # after the warm-up calls
         for step, values in steps.items()
     }
+    with tempfile.TemporaryDirectory(prefix="oncopredict-volume-") as scratch:
+        result["decode_and_preprocess"] = {
+            "3-phase series": decode_and_preprocess([folder / "mri"], max(3, repeats // 10)),
+            f"{volume_slices}-slice volume": decode_and_preprocess(
+                [write_volume(folder / "mri", Path(scratch), volume_slices)],
+                max(2, repeats // 50),
+            ),
+        }
     result["batch_throughput"] = {
         str(size): batch_throughput(predictor, prepared, size, max(3, repeats // 10))
         for size in throughput_sizes
@@ -143,6 +159,40 @@ def benchmark(
         ),
     }
     return result
+
+
+def write_volume(phases: Path, out: Path, slices: int) -> Path:
+    """A ``slices``-slice DCE volume: each phase file of ``phases`` written again at every
+    slice position (3 mm apart, new SOP instances); returns its folder."""
+    for k, source in enumerate(sorted(phases.glob("*.dcm"))):
+        dataset = pydicom.dcmread(source)
+        for s in range(slices):
+            dataset.SOPInstanceUID = generate_uid()
+            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+            dataset.ImagePositionPatient = [-78.4, -78.4, 3.0 * s]
+            dataset.SliceLocation = 3.0 * s
+            dataset.InstanceNumber = k * slices + s + 1
+            dataset.save_as(out / f"p{k}s{s:03d}.dcm", enforce_file_format=False)
+    return out
+
+
+def decode_and_preprocess(paths: list[Path], repeats: int) -> dict[str, Any]:
+    """Read a DICOM series the way an upload is read (the decoding sandbox included) and make
+    the model's image input; the time, and the peak of Python-tracked memory (numpy included)
+    during one read."""
+
+    def step() -> None:
+        model_image(read_paths(paths))
+
+    times = _timed(step, repeats, torch.device("cpu"))
+    tracemalloc.start()
+    try:
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    files = sum(1 for p in paths for _ in (p.glob("*.dcm") if p.is_dir() else [p]))
+    return {"files": files, "ms": Timing.of(times), "peak_mb": round(peak / 2**20, 1)}
 
 
 def _reference_baseline(explainer: Explainer, prepared: PreparedInput) -> torch.Tensor:
