@@ -14,7 +14,6 @@ as not installed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,22 +27,7 @@ from mmcrnet.explain.sequence import class_score, sequence_function
 from mmcrnet.features import OUTCOMES
 from mmcrnet.model import MMCRNet
 from mmcrnet.predict import PreparedInput
-
-
-def timed(step: Callable[[], object], repeats: int, device: torch.device) -> list[float]:
-    """``repeats`` wall times in ms after 2 warm-up calls (CUDA synchronised)."""
-    for _ in range(2):
-        step()
-    out = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+from mmcrnet.timing import Timing, timed
 
 
 class _ImageToLogits(nn.Module):
@@ -103,11 +87,14 @@ def gradcam_against_peer(
     mine = scale_cam_image(np.maximum(ours(), 0), size[::-1])  # the peer's ReLU, scale, resize
     other = theirs()
     r = float(np.corrcoef(mine.ravel(), other.ravel())[0, 1])
-    our_ms, peer_ms = timed(ours, repeats, device), timed(theirs, repeats, device)
+    our_ms, peer_ms = (
+        timed(ours, repeats, device, warmup=2),
+        timed(theirs, repeats, device, warmup=2),
+    )
     peer.activations_and_grads.release()
     return {
-        "ours_ms": summary(our_ms),
-        "peer_ms": summary(peer_ms),
+        "ours_ms": Timing.of(our_ms, "class_activation_maps"),
+        "peer_ms": Timing.of(peer_ms, "pytorch-grad-cam GradCAM"),
         "speedup": round(float(np.median(peer_ms) / np.median(our_ms)), 2),
         "pearson_r": round(r, 6),
         "peer": "pytorch-grad-cam GradCAM, same layer and score",
@@ -145,21 +132,13 @@ def integrated_gradients_against_peer(
         return found.detach().double().cpu().numpy()
 
     ours, theirs = attribute(forward), attribute(whole)
-    our_ms = timed(lambda: attribute(forward), repeats, device)
-    peer_ms = timed(lambda: attribute(whole), max(3, repeats // 4), device)
+    our_ms = timed(lambda: attribute(forward), repeats, device, warmup=2)
+    peer_ms = timed(lambda: attribute(whole), max(3, repeats // 4), device, warmup=2)
     return {
-        "ours_ms": summary(our_ms),
-        "peer_ms": summary(peer_ms),
+        "ours_ms": Timing.of(our_ms, "IG over the sequence branch"),
+        "peer_ms": Timing.of(peer_ms, "Captum IG through the whole model"),
         "speedup": round(float(np.median(peer_ms) / np.median(our_ms)), 1),
         "max_abs_difference": float(np.abs(ours - theirs).max()),
         "steps": steps,
         "peer": "Captum IntegratedGradients through the whole model (the CNN at every step)",
-    }
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """Median and p95 (ms)."""
-    return {
-        "median": round(float(np.median(values)), 2),
-        "p95": round(float(np.percentile(values, 95)), 2),
     }

@@ -10,8 +10,6 @@ from __future__ import annotations
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from mmcrnet.explain.sequence import baseline_for
 from mmcrnet.io import read_paths
 from mmcrnet.predict import Predictor, PreparedInput
 from mmcrnet.preprocess import model_image
+from mmcrnet.timing import Timing, timed
 
 #: What each timed step covers (the explainer's own step names).
 EXPLAIN_STEPS = {
@@ -41,35 +40,6 @@ EXPLAIN_STEPS = {
     "trajectory": "the prediction with each prefix of the time points",
     "total": "the whole explanation",
 }
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Milliseconds of one step over the repeats."""
-
-    median: float
-    p95: float
-    what: str = ""
-
-    @classmethod
-    def of(cls, values: list[float], what: str = "") -> Timing:
-        return cls(
-            round(float(np.median(values)), 2), round(float(np.percentile(values, 95)), 2), what
-        )
-
-
-def _timed(step: Callable[[], object], repeats: int, device: torch.device) -> list[float]:
-    """``repeats`` wall times in ms after 3 warm-up calls (CUDA synchronised)."""
-    for _ in range(3):
-        step()
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 def benchmark(
@@ -108,13 +78,13 @@ def benchmark(
         "device": str(predictor.device),
         "threads": torch.get_num_threads(),
         "model_load_ms": round(load_ms, 1),
-        "forward_ms": Timing.of(_timed(lambda: predictor.logits(prepared), repeats, run)),
+        "forward_ms": Timing.of(timed(lambda: predictor.logits(prepared), repeats, run)),
         "predict_case_ms": Timing.of(
-            _timed(lambda: predictor.predict(clinical, study), repeats, run),
+            timed(lambda: predictor.predict(clinical, study), repeats, run),
             "validate + encode + preprocess the image + forward + calibrate",
         ),
         "read_dicom_series_ms": Timing.of(
-            _timed(lambda: read_paths([folder / "mri"], isolate=False), max(5, repeats // 5), run)
+            timed(lambda: read_paths([folder / "mri"], isolate=False), max(5, repeats // 5), run)
         ),
         "repeats": repeats,
     }
@@ -129,7 +99,7 @@ def benchmark(
         for step, ms in explainer.explain(clinical, study, prepared=prepared).timings_ms.items():
             steps.setdefault(step, []).append(ms)
 
-    _timed(explain, repeats, run)
+    timed(explain, repeats, run)
     result["explanation_ms"] = {
         step: Timing.of(values[3:], EXPLAIN_STEPS.get(step, step))  # after the warm-up calls
         for step, values in steps.items()
@@ -184,7 +154,7 @@ def decode_and_preprocess(paths: list[Path], repeats: int) -> dict[str, Any]:
     def step() -> None:
         model_image(read_paths(paths))
 
-    times = _timed(step, repeats, torch.device("cpu"))
+    times = timed(step, repeats, torch.device("cpu"))
     tracemalloc.start()
     try:
         step()
@@ -218,8 +188,8 @@ def batch_throughput(
     single = model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
     batched = model(image, kinds, sequence, lengths)
     difference = float((batched - single).abs().max())
-    batch_ms = _timed(lambda: model(image, kinds, sequence, lengths), repeats, device)
-    one_ms = _timed(
+    batch_ms = timed(lambda: model(image, kinds, sequence, lengths), repeats, device)
+    one_ms = timed(
         lambda: [
             model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
             for _ in range(size)

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.store.migrations.versions.0001_cases",
         "mmcrnet.explain.overlay",
         "mmcrnet.interop",
+        "mmcrnet.timing",
     ),
     (
         "mmcrnet.features",
@@ -35,7 +36,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.jobs",
         "mmcrnet.store.migrations.env",
         "mmcrnet.view",
-        "mmcrnet.interop.pacs",
     ),
     (
         "mmcrnet.io.dicom",
@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.teach.truth",
         "mmcrnet.teach.observer",
         "mmcrnet.interop.fhir_import",
+        "mmcrnet.interop.pacs",
     ),
     ("mmcrnet.io.series", "mmcrnet.io.raster_series"),
     ("mmcrnet.io.study", "mmcrnet.phantom.writer", "mmcrnet.phantom.validate", "mmcrnet.case"),

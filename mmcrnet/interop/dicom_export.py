@@ -24,6 +24,7 @@ import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import highdicom as hd
 import numpy as np
@@ -36,6 +37,7 @@ from mmcrnet.explain import Explanation
 from mmcrnet.features import OUTCOMES
 from mmcrnet.guard import GuardReport
 from mmcrnet.io import SliceSource, Study
+from mmcrnet.io.dicom import file_bytes, header_only
 from mmcrnet.report import APP_VERSION, DISCLAIMER, Pseudonyms, file_names
 
 #: The private coding scheme of the codes DICOM has none for (named in the README).
@@ -81,9 +83,7 @@ class ExportedObject:
         return f"{self.kind.lower().replace(' ', '-')}-{self.dataset.SOPInstanceUID}.dcm"
 
     def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        self.dataset.save_as(buffer, enforce_file_format=True)
-        return buffer.getvalue()
+        return file_bytes(self.dataset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,11 +143,7 @@ _PROJECTION = ("MG", "CR", "DX", "RF", "XA", "IO", "PX")
 def _source(header: Dataset) -> Dataset:
     """A copy of a source header (its own element table, the elements shared: nothing of the
     study's header changes) with the type 2 attributes highdicom reads present."""
-    out = Dataset()
-    for element in header:
-        out.add(element)
-    if getattr(header, "file_meta", None) is not None:
-        out.file_meta = header.file_meta
+    out = header_only(header)
     for keyword in _TYPE2:
         if keyword not in out:
             setattr(out, keyword, "")
@@ -156,14 +152,18 @@ def _source(header: Dataset) -> Dataset:
     return out
 
 
+def _read_phases(explanation: Explanation, study: Study) -> list[int]:
+    """The study phases the model read (every phase when the explanation does not say)."""
+    image = explanation.image
+    indices = [p.index for p in image.phases] if image is not None and image.phases else []
+    return indices or list(range(len(study.phases)))
+
+
 def _shown_sources(explanation: Explanation, study: Study) -> list[SliceSource]:
     """The source of the shown slice in every phase the model read (the first is the one the
     map's geometry is taken from)."""
-    image = explanation.image
-    indices = [p.index for p in image.phases] if image is not None and image.phases else []
-    indices = indices or list(range(len(study.phases)))
     out = []
-    for k in indices:
+    for k in _read_phases(explanation, study):
         sources = study.phases[k].slice_sources
         if len(sources) != study.shape[1]:
             raise ExportUnavailable(
@@ -223,35 +223,49 @@ def _series_description(what: str, flagged: bool) -> str:
     return _short(f"OncoPredict {what}{' FLAGGED' if flagged else ''} - RESEARCH USE ONLY")
 
 
-@dataclass(frozen=True)
-class _Geometry:
-    """Explicit plane geometry of a source frame (a multi-frame source needs it); all None
-    when the frame has no position (a mammogram: highdicom takes what the header has)."""
+class _Written(TypedDict):
+    """What the Parametric Map and the Segmentation both say: the plane geometry of the source
+    frame (explicit, as a multi-frame source needs; None where the frame has no position, a
+    mammogram, and highdicom takes what the header has) and who wrote them."""
 
-    pixel_measures: hd.PixelMeasuresSequence | None = None
-    plane_orientation: hd.PlaneOrientationSequence | None = None
-    plane_positions: list[hd.PlanePositionSequence] | None = None
+    pixel_measures: hd.PixelMeasuresSequence | None
+    plane_orientation: hd.PlaneOrientationSequence | None
+    plane_positions: list[hd.PlanePositionSequence] | None
+    manufacturer: str
+    manufacturer_model_name: str
+    software_versions: str
+    device_serial_number: str
 
 
-def _geometry(source: SliceSource, spacing: tuple[float, float] | None) -> _Geometry:
-    if source.position is None or source.orientation is None or spacing is None:
-        return _Geometry()
-    thickness = source.header.get("SliceThickness")
-    return _Geometry(
-        hd.PixelMeasuresSequence(
-            pixel_spacing=[float(spacing[0]), float(spacing[1])],
-            slice_thickness=float(thickness) if thickness else None,
-        ),
-        hd.PlaneOrientationSequence(
-            coordinate_system="PATIENT", image_orientation=[float(v) for v in source.orientation]
-        ),
-        [
-            hd.PlanePositionSequence(
-                coordinate_system="PATIENT",
-                image_position=[float(v) for v in source.position],
-            )
-        ],
+def _written(
+    explanation: Explanation, source: SliceSource, spacing: tuple[float, float] | None
+) -> _Written:
+    prediction = explanation.prediction
+    written = _Written(
+        pixel_measures=None,
+        plane_orientation=None,
+        plane_positions=None,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name=_short(prediction.model),
+        software_versions=APP_VERSION,
+        device_serial_number=prediction.weights_sha256[:16],
     )
+    if source.position is None or source.orientation is None or spacing is None:
+        return written
+    thickness = source.header.get("SliceThickness")
+    written["pixel_measures"] = hd.PixelMeasuresSequence(
+        pixel_spacing=[float(spacing[0]), float(spacing[1])],
+        slice_thickness=float(thickness) if thickness else None,
+    )
+    written["plane_orientation"] = hd.PlaneOrientationSequence(
+        coordinate_system="PATIENT", image_orientation=[float(v) for v in source.orientation]
+    )
+    written["plane_positions"] = [
+        hd.PlanePositionSequence(
+            coordinate_system="PATIENT", image_position=[float(v) for v in source.position]
+        )
+    ]
+    return written
 
 
 def _parametric_map(
@@ -262,7 +276,6 @@ def _parametric_map(
     flagged: bool,
 ) -> Dataset:
     first, *rest = [_source(s.header) for s in sources]
-    geometry = _geometry(sources[0], study.pixel_spacing_mm)
     mapping = hd.pm.RealWorldValueMapping(
         lut_label="RESPAXIS",
         lut_explanation=_short("Grad-CAM: + towards pCR, - towards no response"),
@@ -292,13 +305,7 @@ def _parametric_map(
         content_label="RESPONSE_MAP",
         content_description=_content_description(flagged),
         series_description=_series_description("response map", flagged),
-        pixel_measures=geometry.pixel_measures,
-        plane_orientation=geometry.plane_orientation,
-        plane_positions=geometry.plane_positions,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name=_short(explanation.prediction.model),
-        software_versions=APP_VERSION,
-        device_serial_number=explanation.prediction.weights_sha256[:16],
+        **_written(explanation, sources[0], study.pixel_spacing_mm),
     )
     pm.Laterality = first.get("Laterality", "")
     return pm
@@ -362,7 +369,6 @@ def _segmentation(
         masks.append(mask)
     pixels = np.stack(masks, axis=-1)[np.newaxis].astype(np.uint8)  # (1, H, W, segments)
     header = _source(source.header)
-    geometry = _geometry(source, study.pixel_spacing_mm)
     seg = hd.seg.Segmentation(
         source_images=[header],
         pixel_array=pixels,
@@ -375,13 +381,7 @@ def _segmentation(
         content_description=_content_description(flagged),
         series_description=_series_description("strongest evidence", flagged),
         content_label="EVIDENCE",
-        pixel_measures=geometry.pixel_measures,
-        plane_orientation=geometry.plane_orientation,
-        plane_positions=geometry.plane_positions,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name=_short(explanation.prediction.model),
-        software_versions=APP_VERSION,
-        device_serial_number=explanation.prediction.weights_sha256[:16],
+        **_written(explanation, source, study.pixel_spacing_mm),
     )
     if "FrameOfReferenceUID" not in header:  # a mammogram: the view's orientation instead
         seg.PatientOrientation = header.get("PatientOrientation", "")
@@ -649,10 +649,8 @@ def _maps(
 
 def _evidence(study: Study, explanation: Explanation) -> list[Dataset]:
     """Every source file of the phases the model read, once each."""
-    image = explanation.image
-    indices = [p.index for p in image.phases] if image is not None and image.phases else []
     seen: dict[str, Dataset] = {}
-    for k in indices or range(len(study.phases)):
+    for k in _read_phases(explanation, study):
         for source in study.phases[k].slice_sources:
             uid = str(source.header.SOPInstanceUID)
             if uid not in seen:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fhir.resources.R4B.bundle import Bundle
@@ -498,8 +497,3 @@ def _baseline_size(found: _Found) -> list[tuple[object, str]]:
                 "on a time point: enter it in the time-point table"
             )
     return keep
-
-
-def names(values: Iterable[str]) -> str:
-    """Feature names as the form labels them, for a summary line."""
-    return ", ".join(FEATURES_BY_NAME[v].label for v in values)

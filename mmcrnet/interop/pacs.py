@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import time
 import urllib.error
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from mmcrnet.errors import OncoPredictError
+from mmcrnet.io.dicom import file_bytes
 
 #: DICOM JSON tags of the STOW-RS response (PS3.18 Table 10.5.3-1).
 _REFERENCED = "00081199"  # ReferencedSOPSequence: stored
@@ -121,19 +121,13 @@ class SendResult:
         return not self.failed
 
 
-def _part(dataset: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 def multipart(datasets: Sequence[Dataset]) -> tuple[bytes, str]:
     """The STOW-RS request body and its Content-Type."""
     boundary = uuid.uuid4().hex
     chunks = []
     for dataset in datasets:
         chunks.append(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode())
-        chunks.append(_part(dataset))
+        chunks.append(file_bytes(dataset))
         chunks.append(b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())
     content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'

@@ -256,6 +256,13 @@ def header_only(ds: Dataset) -> Dataset:
     return out
 
 
+def file_bytes(ds: Dataset) -> bytes:
+    """``ds`` as a DICOM file (preamble and file meta), in memory."""
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def _sop_name(ds: Dataset) -> str:
     uid = ds.get("SOPClassUID") or (
         ds.file_meta.get("MediaStorageSOPClassUID") if ds.file_meta else None

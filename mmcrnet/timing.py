@@ -1,0 +1,44 @@
+"""Wall times of a step over repeats, the way every benchmark here takes them: warm-up calls
+first, CUDA synchronised around each timed call, milliseconds; :class:`Timing` summarises."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Milliseconds of one step over the repeats."""
+
+    median: float
+    p95: float
+    what: str = ""
+
+    @classmethod
+    def of(cls, values: list[float], what: str = "") -> Timing:
+        return cls(
+            round(float(np.median(values)), 2), round(float(np.percentile(values, 95)), 2), what
+        )
+
+
+def timed(
+    step: Callable[[], object], repeats: int, device: torch.device, warmup: int = 3
+) -> list[float]:
+    """``repeats`` wall times in ms after ``warmup`` calls (CUDA synchronised)."""
+    for _ in range(warmup):
+        step()
+    out = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
