@@ -44,9 +44,11 @@ from mmcrnet.jobs import ProgressFile
 from mmcrnet.jsonsafe import dumps
 
 if TYPE_CHECKING:  # the subcommands import torch-heavy modules on first use
+    import torch
     from tqdm import tqdm
 
     from mmcrnet.datasets import CaseSet
+    from mmcrnet.distributed import Ranks
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 Subcommands = argparse._SubParsersAction  # what add_subparsers returns
@@ -79,7 +81,7 @@ def _command(args: argparse.Namespace) -> str:
     return shlex.join(["python", "-m", "mmcrnet", *args.argv])
 
 
-def _progress_bar(total: int, description: str) -> tqdm:
+def _progress_bar(total: int, description: str, quiet: bool = False) -> tqdm:
     from tqdm import tqdm
 
     return tqdm(
@@ -87,7 +89,7 @@ def _progress_bar(total: int, description: str) -> tqdm:
         desc=description,
         unit="case",
         file=sys.stderr,
-        disable=False,
+        disable=quiet,
         dynamic_ncols=True,
     )
 
@@ -233,13 +235,15 @@ def cmd_cohort_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _training_cases(args: argparse.Namespace, report: ProgressFile | None = None) -> CaseSet:
+def _training_cases(
+    args: argparse.Namespace, report: ProgressFile | None = None, quiet: bool = False
+) -> CaseSet:
     """The CaseSet named by --phantom N or --cohort DIR, with a progress bar while images load
-    (and its progress in ``report``)."""
+    (unless ``quiet``) and its progress in ``report``."""
     from mmcrnet.datasets import cohort_case_set, default_cache, phantom_case_set
 
     total = args.phantom if args.phantom else None
-    bar = _progress_bar(total or 0, "reading images")
+    bar = _progress_bar(total or 0, "reading images", quiet)
 
     def progress(done: int, count: int) -> None:
         bar.total = count
@@ -259,14 +263,32 @@ def _training_cases(args: argparse.Namespace, report: ProgressFile | None = None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from mmcrnet import distributed
+    from mmcrnet.predict import compute_device
+
+    device = compute_device(args.device)  # a bad name is one line, before any work
+    ranks, device = distributed.start_from_environment(device)
+    try:
+        return _train(args, ranks, device)
+    finally:
+        distributed.stop()
+
+
+def _train(args: argparse.Namespace, ranks: Ranks, device: torch.device) -> int:
+    """``train`` in this process: alone, or as one of a torchrun's processes (``ranks``), where
+    the main one reads the images first (filling the cache the others then read) and alone
+    reports progress and writes what follows training."""
     from tqdm import tqdm
 
     from mmcrnet.model import ModelConfig
-    from mmcrnet.predict import compute_device
     from mmcrnet.train import TrainConfig, train_model
 
-    report = ProgressFile(args.progress_file)
-    cases = _training_cases(args, report)
+    report = ProgressFile(args.progress_file if ranks.main else None)
+    if not ranks.main:
+        ranks.barrier()
+    cases = _training_cases(args, report, quiet=not ranks.main)
+    if ranks.main:
+        ranks.barrier()
     config = TrainConfig(
         variant=args.variant,
         seed=args.seed,
@@ -286,7 +308,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         desc=f"training {args.variant}",
         unit="epoch",
         file=sys.stderr,
-        disable=False,
+        disable=not ranks.main,
         dynamic_ncols=True,
     )
     batches = tqdm(
@@ -294,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         unit="batch",
         file=sys.stderr,
         leave=False,
-        disable=False,
+        disable=not ranks.main,
         dynamic_ncols=True,
     )
 
@@ -318,12 +340,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         epochs.refresh()
 
-    device = compute_device(args.device)  # a bad name is one line, before any work
     card = train_model(
         cases, Path(args.out), config, on_epoch=on_epoch, on_batch=on_batch, device=device
     )
     batches.close()
     epochs.close()
+    if not ranks.main:
+        return EXIT_OK
     if args.fit_guard:
         from mmcrnet.guard import fit_guard
 

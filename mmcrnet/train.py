@@ -40,6 +40,7 @@ from mmcrnet.data import (
     truncate,
 )
 from mmcrnet.datasets import CaseSet, split_rows, subset
+from mmcrnet.distributed import Ranks, current
 from mmcrnet.errors import CorruptCheckpoint, InvalidArgument
 from mmcrnet.features import OUTCOMES
 from mmcrnet.metrics import fit_temperature, scores, softmax
@@ -300,6 +301,11 @@ def train_model(
     Resumes from ``out/checkpoint/`` when a checkpoint of the same configuration is there (any
     ``epochs``, ``max_minutes`` or ``threads``), and then ends exactly as an uninterrupted run.
 
+    In a ``torch.distributed`` run (:mod:`mmcrnet.distributed`, started by ``torchrun``) every
+    process calls this with the same arguments: each trains on its share of every batch and
+    validates on its share of the validation split, and only the main process writes the
+    checkpoint and the model and calls ``on_epoch`` / ``on_batch``.
+
     Args:
         cases: the whole cohort; it is split 70/15/15 with ``train.seed``.
         on_epoch: called after each epoch with its metrics (for progress bars, live curves).
@@ -313,6 +319,7 @@ def train_model(
     if cases.labels is None:
         raise InvalidArgument("training needs outcomes (outcomes.csv)")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    ranks = current()
     if train.threads:
         torch.set_num_threads(train.threads)
     torch.manual_seed(train.seed)
@@ -323,6 +330,7 @@ def train_model(
     train_rows, val_rows, test_rows = split_rows(cases.n, train.seed, train.split)
     warnings = split_warnings(cases.labels, train_rows, val_rows)
     model = MMCRNet(config).to(device)
+    trained = _data_parallel(model, device, ranks)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
     )
@@ -373,19 +381,19 @@ def train_model(
     val_seq, val_len = sequences.values[val_rows], sequences.lengths[val_rows]
     val_kinds = main_condition_kinds(config, val.n)
     y_train = torch.from_numpy(cases.labels)
-    loss_fn = nn.CrossEntropyLoss()
     started = time.perf_counter() - progress.seconds
     batches = int(np.ceil(len(train_rows) / train.batch_size))
 
     while progress.epoch < train.epochs and progress.stale < train.patience:
         elapsed_min = (time.perf_counter() - started) / 60
-        if train.max_minutes is not None and elapsed_min > train.max_minutes:
+        if ranks.agree(train.max_minutes is not None and elapsed_min > train.max_minutes):
             break
         model.train()
         order = rng.permutation(train_rows)
         total_loss = 0.0
         for b in range(batches):
             rows = order[b * train.batch_size : (b + 1) * train.batch_size]
+            # The draws are the whole batch's in every process; each then takes its share.
             kinds = rng.choice(3, size=len(rows), p=kind_p)
             kinds[(kinds == MRI) & ~cases.images.has_mri[rows]] = NO_IMAGE
             kinds[(kinds == MAMMOGRAM) & ~cases.images.has_mammogram[rows]] = NO_IMAGE
@@ -395,26 +403,35 @@ def train_model(
                 rng.choice(4, size=len(rows), p=train.length_p) + 1,
             )
             withhold(seq, config, train, rng)
-            image = batch_images(cases.images, rows, kinds)
-            flip = torch.from_numpy(rng.random(len(rows)) < train.flip_p)
-            image[flip] = image[flip].flip(-1)
-            logits = model(
+            flip = rng.random(len(rows)) < train.flip_p
+            if len(rows) < ranks.world:  # a last batch too small to share: every process skips it
+                continue
+            mine = ranks.share(rows)
+            image = batch_images(cases.images, rows[mine], kinds[mine])
+            image[flip[mine]] = image[flip[mine]].flip(-1)
+            logits = trained(
                 image.to(device),
-                torch.from_numpy(kinds).to(device),
-                torch.from_numpy(seq).to(device),
-                torch.from_numpy(lengths).to(device),
+                torch.from_numpy(kinds[mine]).to(device),
+                torch.from_numpy(seq[mine]).to(device),
+                torch.from_numpy(lengths[mine]).to(device),
             )
-            loss = loss_fn(logits, y_train[rows].to(device))
+            # The batch's mean loss, as each process's sum over the batch size; the processes'
+            # gradients are averaged, hence the factor world.
+            loss_sum = nn.functional.cross_entropy(
+                logits, y_train[rows[mine]].to(device), reduction="sum"
+            )
+            loss = loss_sum * (ranks.world / len(rows))
             if train.input_lasso and config.uses_sequence:
                 weights = model.lstm.get_parameter("weight_ih_l0")  # (4 H, F)
                 loss = loss + train.input_lasso * torch.linalg.vector_norm(weights, dim=0).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(rows)
-            if on_batch:
+            total_loss += loss_sum.item()
+            if on_batch and ranks.main:
                 on_batch(b + 1, batches)
-        val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
+        total_loss = ranks.total(total_loss)
+        val_logits = _validation_logits(model, val, val_seq, val_len, val_kinds, device, ranks)
         val_scores = scores(val.outcomes, softmax(val_logits))
         progress.epoch += 1
         record = {
@@ -438,6 +455,8 @@ def train_model(
         torch_rng = {"cpu": torch.get_rng_state()}
         if device.type == "cuda":
             torch_rng["cuda"] = torch.cuda.get_rng_state(device)
+        if not ranks.main:
+            continue
         _save_checkpoint(
             checkpoint,
             _Checkpoint(
@@ -455,7 +474,7 @@ def train_model(
             on_epoch(record)
 
     model.load_state_dict(best_state)
-    val_logits = predict_logits(model, val, val_seq, val_len, val_kinds, device=device)
+    val_logits = _validation_logits(model, val, val_seq, val_len, val_kinds, device, ranks)
     # a handful of validation cases cannot set a temperature (it runs to its bound): say so
     calibrated = len(val_rows) >= MIN_VALIDATION
     temperature = fit_temperature(val_logits, val.outcomes) if calibrated else 1.0
@@ -494,7 +513,8 @@ def train_model(
             "device": str(device),
             "cpu": platform.processor() or platform.machine(),
             "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "processes": ranks.world,  # torch.distributed processes (torchrun), 1 alone
         },
         "versions": {
             "python": platform.python_version(),
@@ -502,4 +522,38 @@ def train_model(
             "numpy": np.__version__,
         },
     }
+    if not ranks.main:
+        return card
     return save_model(Path(out), model, card)
+
+
+def _data_parallel(model: MMCRNet, device: torch.device, ranks: Ranks) -> nn.Module:
+    """What the training step calls: ``model`` alone, or wrapped in DistributedDataParallel
+    when several processes train it (the wrapper averages their gradients in backward)."""
+    if ranks.world == 1:
+        return model
+    # Not every encoder runs in every step (a share without a mammogram, say).
+    return nn.parallel.DistributedDataParallel(
+        model,
+        device_ids=[device] if device.type == "cuda" else None,
+        find_unused_parameters=True,
+    )
+
+
+def _validation_logits(
+    model: MMCRNet,
+    val: CaseSet,
+    sequences: np.ndarray,
+    lengths: np.ndarray,
+    kinds: np.ndarray,
+    device: torch.device,
+    ranks: Ranks,
+) -> np.ndarray:
+    """The validation split's logits, each process computing its share."""
+    if ranks.world == 1:
+        return predict_logits(model, val, sequences, lengths, kinds, device=device)
+    mine = ranks.share(np.arange(val.n))
+    logits = predict_logits(
+        model, subset(val, mine), sequences[mine], lengths[mine], kinds[mine], device=device
+    )
+    return ranks.gather(logits)

@@ -30,11 +30,17 @@ TINY_MODEL = {"cnn_channels": (4, 8), "lstm_hidden": 16, "fusion_hidden": 32, "d
 
 
 @pytest.fixture(scope="session")
-def phantom_cases(tmp_path_factory: pytest.TempPathFactory):
+def phantom_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The image cache of ``phantom_cases`` (``--phantom 300 --seed 5 --cache`` it to reuse)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def phantom_cases(phantom_cache: Path):
     """300 phantom cases through the real image pipeline (rendered once per session)."""
     from mmcrnet.datasets import phantom_case_set
 
-    return phantom_case_set(300, 5, cache=tmp_path_factory.mktemp("cache"), workers=2)
+    return phantom_case_set(300, 5, cache=phantom_cache, workers=2)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.jobs",
         "mmcrnet.store.migrations.env",
         "mmcrnet.view",
+        "mmcrnet.distributed",
     ),
     (
         "mmcrnet.io.dicom",
