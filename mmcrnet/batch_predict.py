@@ -9,23 +9,31 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
+import torch
 
 from mmcrnet.case import ClinicalCase
 from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.cohort import Cohort, load_cohort
 from mmcrnet.curves import Curves, curves
-from mmcrnet.errors import InvalidArgument, OncoPredictError
+from mmcrnet.data import EncodedSequences, encode_sequences
+from mmcrnet.errors import InvalidArgument, InvalidCase, OncoPredictError
 from mmcrnet.evaluate import subgroup_metrics
 from mmcrnet.explain import Explainer
 from mmcrnet.features import OUTCOMES, SUBTYPES, column_codes, feature, subtype_of
-from mmcrnet.guard import Guard
+from mmcrnet.guard import Guard, logits_and_image_features
 from mmcrnet.io import Study, read_paths
+from mmcrnet.io.sandbox import reused_child
 from mmcrnet.jsonsafe import json_safe
 from mmcrnet.metrics import Scores, scores
 from mmcrnet.model_card import breakdown_rows
@@ -280,6 +288,78 @@ def safe_cell(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+@dataclass(frozen=True)
+class ImageRead:
+    """What reading a case's image gave: its study (None for no image) or the problem."""
+
+    study_read: Study | None
+    problem: OncoPredictError | None = None
+
+    def study(self) -> Study | None:
+        """The study. Raises: the problem that kept it from being read."""
+        if self.problem is not None:
+            raise self.problem
+        return self.study_read
+
+
+def read_case_image(cohort: Cohort, case_id: str, image: str) -> ImageRead:
+    """The case's image (``image``: one of :data:`IMAGE_CHOICES`), decoded in the sandbox
+    (untrusted files)."""
+    kind = _image_kind(cohort, case_id, image)
+    if kind == "none":
+        return ImageRead(None)
+    paths = cohort.image_paths(case_id, kind)
+    if not paths:
+        return ImageRead(None, OncoPredictError(f"no {kind} image in images/{case_id}/"))
+    try:
+        return ImageRead(read_paths(paths))
+    except OncoPredictError as exc:
+        return ImageRead(None, exc)
+
+
+def _read_ahead(
+    cohort: Cohort, ids: Sequence[str], image: str, depth: int = 4
+) -> Iterator[ImageRead]:
+    """:func:`read_case_image` of each case of ``ids`` in order, read up to ``depth`` cases
+    ahead by a thread (with one decoding child for all of them) while the caller predicts:
+    the decoding child and the model then work at the same time. A bug in the reading
+    thread is raised here."""
+    ahead: queue.Queue[ImageRead | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: ImageRead | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read_all() -> None:
+        try:
+            with reused_child():
+                for case_id in ids:
+                    if stop.is_set():
+                        return
+                    put(read_case_image(cohort, case_id, image))
+            put(None)
+        except BaseException as exc:  # a bug: handed to the caller, who raises it
+            put(exc)
+
+    reader = threading.Thread(target=read_all, name="oncopredict-read-ahead", daemon=True)
+    reader.start()
+    try:
+        for _ in ids:
+            item = ahead.get()
+            if isinstance(item, BaseException):
+                raise item
+            assert item is not None, "the reading thread ended early"
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _image_kind(cohort: Cohort, case_id: str, image: str) -> str:
     if image != "auto":
         return image
@@ -297,26 +377,28 @@ def predict_case(
     image: str = "auto",
     explain: bool = False,
     reasons: int = 5,
+    index: CohortIndex | None = None,
+    read: ImageRead | None = None,
 ) -> CaseRow:
     """One case of ``cohort``: read -> prepare -> guard -> predict (-> explain). A problem with
     the case's own data becomes its row's ``problem``, never an exception; a bug of ours is
-    raised."""
-    outcome = None
-    if cohort.outcomes is not None:
-        match = cohort.outcomes.loc[cohort.outcomes["case_id"] == case_id, "response"]
-        outcome = str(match.iloc[0]) if len(match) else None
-    kind = _image_kind(cohort, case_id, image)
-    subtype = _subtype(cohort, case_id)
+    raised.
+
+    Args:
+        index: the cohort's :class:`CohortIndex` (built once for many cases), else built here.
+        read: the case's image as :func:`read_case_image` read it (ahead), else read here.
+    """
+    index = index or CohortIndex.of(cohort, explainer.predictor.model.config.groups, [case_id])
+    outcome = index.outcomes.get(case_id)
+    cases, timepoints = index.tables(case_id)
+    subtype = index.subtypes.get(case_id) or _subtype(cases)
     try:
-        clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
-        study: Study | None = None
-        if kind != "none":
-            paths = cohort.image_paths(case_id, kind)
-            if not paths:
-                raise OncoPredictError(f"no {kind} image in images/{case_id}/")
-            study = read_paths(paths)  # untrusted files: decoded in the sandbox
+        clinical = index.clinical.get(case_id) or ClinicalCase.from_tables(
+            cases, timepoints, case_id
+        )
+        study = (read or read_case_image(cohort, case_id, image)).study()
         predictor = explainer.predictor
-        prepared = predictor.prepare(clinical, study)
+        prepared = predictor.prepare(clinical, study, index.encoded.get(case_id))
     except OncoPredictError as exc:
         return CaseRow(
             case_id,
@@ -327,12 +409,15 @@ def predict_case(
             problem=_relative(str(exc), cohort.root),
             subtype=subtype,
         )
-    logits = predictor.logits(prepared)
-    prediction = predictor.prediction(prepared, logits)
     flags: tuple[str, ...] = ()
-    if guard is not None:
-        report = guard.check(study, prepared, clinical, predictor.model)
+    if guard is not None:  # one forward pass for the prediction and the guard's measures
+        output, features = logits_and_image_features(predictor.model, prepared)
+        logits = output.float().cpu().numpy()
+        report = guard.check(study, prepared, clinical, predictor.model, features)
         flags = report.image_reasons + report.tabular_reasons
+    else:
+        logits = predictor.logits(prepared)
+    prediction = predictor.prediction(prepared, logits)
     said: tuple[str, ...] = ()
     document = None
     if explain:
@@ -354,9 +439,89 @@ def predict_case(
     )
 
 
-def _subtype(cohort: Cohort, case_id: str) -> str:
-    """The case's subtype from its ER, PR and HER2 values ("unknown" where they do not say)."""
-    row = cohort.cases[cohort.cases["case_id"] == case_id]
+@dataclass(frozen=True)
+class CohortIndex:
+    """A cohort's tables split by case, and its sequences encoded at once: what predicting
+    case after case would otherwise look up in (and encode from) the whole tables each time.
+
+    Attributes:
+        rows: case_id -> (its ``cases`` row, its ``timepoints`` rows).
+        outcomes: case_id -> response, for the cases with one.
+        encoded: case_id -> its sequence encoded for the model's groups (the same function
+            on the same rows as one case alone); empty when a value anywhere in the cohort
+            cannot be encoded, so that each case is then encoded, and refused, on its own.
+        clinical: case_id -> the case's values as :meth:`ClinicalCase.from_tables` reads them.
+        subtypes: case_id -> its subtype (:func:`_subtype`).
+    """
+
+    rows: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+    outcomes: dict[str, str]
+    encoded: dict[str, EncodedSequences]
+    clinical: dict[str, ClinicalCase]
+    subtypes: dict[str, str]
+
+    @classmethod
+    def of(cls, cohort: Cohort, groups: Sequence[str], ids: Sequence[str]) -> CohortIndex:
+        """The index of the cases ``ids`` of ``cohort`` for a model reading ``groups``."""
+        wanted = set(ids)
+        cases = cohort.cases[cohort.cases["case_id"].isin(wanted)]
+        timepoints = cohort.timepoints[cohort.timepoints["case_id"].isin(wanted)]
+        by_case = dict(iter(timepoints.groupby("case_id", sort=False)))
+        rows = {
+            str(case_id): (cases.iloc[[k]], by_case.get(case_id, timepoints.iloc[:0]))
+            for k, case_id in enumerate(cases["case_id"])
+        }
+        outcomes: dict[str, str] = {}
+        if cohort.outcomes is not None:
+            outcomes = {
+                str(c): str(r)
+                for c, r in zip(cohort.outcomes["case_id"], cohort.outcomes["response"])
+                if c in wanted
+            }
+        records: dict[str, list[dict[str, object]]] = {str(c): [] for c in cases["case_id"]}
+        for record in timepoints.to_dict("records"):
+            records.setdefault(str(record.pop("case_id")), []).append(record)
+        clinical = {}
+        for static in cases.to_dict("records"):
+            case_id = str(static.pop("case_id"))
+            clinical[case_id] = ClinicalCase(static, records[case_id])
+        subtypes = _subtypes(cases) or {c: _subtype(row) for c, (row, _) in rows.items()}
+        try:
+            encoded = encode_sequences(cases, timepoints, groups)
+        except InvalidCase:
+            return cls(rows, outcomes, {}, clinical, subtypes)
+        one_each = {
+            case_id: EncodedSequences(
+                encoded.values[k : k + 1], encoded.lengths[k : k + 1], (case_id,)
+            )
+            for k, case_id in enumerate(encoded.case_ids)
+        }
+        return cls(rows, outcomes, one_each, clinical, subtypes)
+
+    def tables(self, case_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The case's ``cases`` row and ``timepoints`` rows (empty when it has none)."""
+        empty = pd.DataFrame({"case_id": []})
+        return self.rows.get(case_id, (empty, empty))
+
+
+def _subtypes(cases: pd.DataFrame) -> dict[str, str] | None:
+    """:func:`_subtype` of every row of ``cases`` at once; None when a value anywhere cannot
+    be read (each row then on its own)."""
+    try:
+        codes = [
+            column_codes(feature(n), cases[n]) for n in ("er_percent", "pr_percent", "her2_status")
+        ]
+    except OncoPredictError:
+        return None
+    return {
+        str(case_id): SUBTYPES[index] if index >= 0 else "unknown"
+        for case_id, index in zip(cases["case_id"], subtype_of(*codes).tolist())
+    }
+
+
+def _subtype(row: pd.DataFrame) -> str:
+    """The subtype of a case's ``cases`` row from its ER, PR and HER2 values ("unknown" where
+    they do not say)."""
     try:
         codes = [
             column_codes(feature(n), row[n]) for n in ("er_percent", "pr_percent", "her2_status")
@@ -383,41 +548,153 @@ def predict_cohort(
     steps: int = 64,
     progress: Progress | None = None,
     explainer: Explainer | None = None,
+    workers: int = 1,
 ) -> BatchResult:
     """Predict every case of the cohort folder ``cohort_dir`` with the model in ``model_dir``.
 
     Args:
         image: which image each case is predicted with (:data:`IMAGE_CHOICES`).
         explain: also explain each case (reasons in words; the explanation in JSON lines).
-        progress: called with (cases done, cases) after each case.
+        progress: called with (cases done, cases) after each case (each chunk with workers).
         explainer: an already loaded explainer of that model (the app's), else one is loaded.
+        workers: processes predicting chunks of cases, each with the model, one torch thread
+            and its own decoding child (1: here, with ``explainer``). The rows are the same
+            with any number.
 
     Raises:
         InvalidCohort: the folder does not follow the cohort format (every problem listed).
-        InvalidArgument: an unknown ``image`` choice.
+        InvalidArgument: an unknown ``image`` choice, or ``explainer`` with several workers.
     """
     if image not in IMAGE_CHOICES:
         raise InvalidArgument(f"image '{image}' is not one of {', '.join(IMAGE_CHOICES)}")
+    if workers > 1 and explainer is not None:
+        raise InvalidArgument("an already loaded explainer predicts in this process only")
     cohort = load_cohort(cohort_dir, require_outcomes=False)
-    explainer = explainer or Explainer(Predictor(model_dir, device=device), steps=steps)
-    unguarded = None
-    try:
-        guard: Guard | None = Guard.load(model_dir)
-    except InvalidModel as exc:
-        guard, unguarded = None, str(exc)
-    rows = []
-    ids = cohort.case_ids
-    for done, case_id in enumerate(ids, start=1):
-        rows.append(predict_case(explainer, guard, cohort, case_id, image, explain))
-        if progress:
-            progress(done, len(ids))
-    predictor = explainer.predictor
+    ids = list(cohort.case_ids)
+    job = _Job(str(model_dir), str(cohort_dir), image, explain, device, steps)
+    if workers > 1 and len(ids) > _CHUNK:
+        rows, unguarded, about = _in_workers(job, ids, workers, progress)
+    else:
+        state = _load(job, explainer, cohort)
+        rows = _predict_chunk(state, ids, progress)
+        unguarded, about = state.unguarded, _about(state.explainer.predictor)
     return BatchResult(
-        predictor.name,
-        str(predictor.card["weights"]["sha256"]),
-        str(predictor.card.get("training_data")),
+        *about,
         str(cohort.metadata.get("description") or Path(cohort_dir).name),
         tuple(rows),
         unguarded,
         cohort.warnings,
     )
+
+
+#: cases a worker predicts between two progress reports
+_CHUNK = 25
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker needs to predict its cases (plain values: it crosses to a process)."""
+
+    model_dir: str
+    cohort_dir: str
+    image: str
+    explain: bool
+    device: str | None
+    steps: int
+
+
+@dataclass
+class _Loaded:
+    """A process's model, guard and cohort for a job."""
+
+    job: _Job
+    explainer: Explainer
+    guard: Guard | None
+    unguarded: str | None
+    cohort: Cohort
+
+
+def _load(job: _Job, explainer: Explainer | None = None, cohort: Cohort | None = None) -> _Loaded:
+    explainer = explainer or Explainer(Predictor(job.model_dir, device=job.device), steps=job.steps)
+    try:
+        guard: Guard | None = Guard.load(job.model_dir)
+        unguarded = None
+    except InvalidModel as exc:
+        guard, unguarded = None, str(exc)
+    cohort = cohort or load_cohort(job.cohort_dir, require_outcomes=False)
+    return _Loaded(job, explainer, guard, unguarded, cohort)
+
+
+def _about(predictor: Predictor) -> tuple[str, str, str]:
+    """The model's name, weights hash and training data, for the result."""
+    return (
+        predictor.name,
+        str(predictor.card["weights"]["sha256"]),
+        str(predictor.card.get("training_data")),
+    )
+
+
+def _predict_chunk(
+    state: _Loaded, ids: list[str], progress: Progress | None = None
+) -> list[CaseRow]:
+    rows = []
+    job = state.job
+    index = CohortIndex.of(state.cohort, state.explainer.predictor.model.config.groups, ids)
+    reads = _read_ahead(state.cohort, ids, job.image)
+    for done, (case_id, read) in enumerate(zip(ids, reads), start=1):
+        rows.append(
+            predict_case(
+                state.explainer,
+                state.guard,
+                state.cohort,
+                case_id,
+                job.image,
+                job.explain,
+                index=index,
+                read=read,
+            )
+        )
+        if progress:
+            progress(done, len(ids))
+    return rows
+
+
+_worker_state: _Loaded | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    global _worker_state
+    torch.set_num_threads(1)  # one core each: the workers share the machine
+    _worker_state = _load(job)
+
+
+def _worker_chunk(ids: list[str]) -> tuple[list[CaseRow], str | None, tuple[str, str, str]]:
+    state = _worker_state
+    assert state is not None, "the worker was not started"
+    return _predict_chunk(state, ids), state.unguarded, _about(state.explainer.predictor)
+
+
+def _in_workers(
+    job: _Job, ids: list[str], workers: int, progress: Progress | None
+) -> tuple[list[CaseRow], str | None, tuple[str, str, str]]:
+    """Chunks of ``ids`` in ``workers`` processes (spawned: torch's threads do not survive a
+    fork), rows back in the cohort's order."""
+    chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    results: dict[int, list[CaseRow]] = {}
+    unguarded: str | None = None
+    about = ("", "", "")
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(job,),
+    ) as pool:
+        futures = {pool.submit(_worker_chunk, chunk): k for k, chunk in enumerate(chunks)}
+        done = 0
+        for future in as_completed(futures):
+            rows, unguarded, about = future.result()
+            results[futures[future]] = rows
+            done += len(rows)
+            if progress:
+                progress(done, len(ids))
+    return [row for k in range(len(chunks)) for row in results[k]], unguarded, about

@@ -256,9 +256,22 @@ def batch_images(arrays: ImageArrays, rows: np.ndarray, kinds: np.ndarray) -> to
     Args:
         rows: (B,) case rows into ``arrays``; kinds: (B,) image kind per case.
     """
+    return torch.from_numpy(batch_image_array(arrays, rows, kinds))
+
+
+def batch_image_array(
+    arrays: ImageArrays, rows: np.ndarray, kinds: np.ndarray, flip: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`batch_images` as a float32 numpy array, the cases where ``flip`` (B,) is True
+    mirrored left-right; numpy only, so a DataLoader worker forked from a process running torch
+    can build it."""
     size = arrays.mri.shape[-1]
     out = np.zeros((len(rows), 3, size, size), dtype=np.float32)
     is_mri, is_mg = kinds == MRI, kinds == MAMMOGRAM
-    out[is_mri] = arrays.mri[rows[is_mri]]
-    out[is_mg, :1] = arrays.mammogram[rows[is_mg]]
-    return torch.from_numpy(out)
+    if is_mri.any():
+        out[is_mri] = arrays.mri[rows[is_mri]]
+    if is_mg.any():
+        out[is_mg, :1] = arrays.mammogram[rows[is_mg]]
+    if flip is not None and flip.any():
+        out[flip] = out[flip][..., ::-1]
+    return out

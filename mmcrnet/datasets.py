@@ -127,9 +127,16 @@ def _render_chunk(renders: list[CaseRender]) -> list[tuple[np.ndarray, np.ndarra
 
 
 def _parallel(
-    chunks: list[list[CaseRender]], workers: int, progress: ProgressCallback | None, total: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    results: list[tuple[np.ndarray, np.ndarray]] = []
+    chunks: list[list[CaseRender]],
+    workers: int,
+    progress: ProgressCallback | None,
+    total: int,
+    mri: np.ndarray,
+    mammogram: np.ndarray,
+) -> None:
+    """Render ``chunks`` into ``mri`` and ``mammogram`` (in memory or memory-mapped files), in
+    order, each chunk written as it comes: no more than a chunk per worker is held at once."""
+    done = 0
     if workers <= 1:
         mapped: Iterator[list[tuple[np.ndarray, np.ndarray]]] = map(_render_chunk, chunks)
     else:
@@ -141,13 +148,29 @@ def _parallel(
         mapped = pool.map(_render_chunk, chunks)
     try:
         for part in mapped:
-            results.extend(part)
+            for mri_image, mammogram_image in part:
+                mri[done], mammogram[done] = mri_image, mammogram_image
+                done += 1
             if progress:
-                progress(len(results), total)
+                progress(done, total)
     finally:
         if workers > 1:
-            pool.shutdown()
-    return results
+            pool.shutdown(cancel_futures=True)
+
+
+def absent_images(n: int) -> ImageArrays:
+    """Image inputs of ``n`` cases without images, in no memory (zero-stride zeros): what a
+    model that reads no image trains on, so that a tabular cohort renders nothing."""
+    return ImageArrays(
+        np.broadcast_to(
+            np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float16), (n, 3, IMAGE_SIZE, IMAGE_SIZE)
+        ),
+        np.broadcast_to(
+            np.zeros((1, 1, IMAGE_SIZE, IMAGE_SIZE), np.float16), (n, 1, IMAGE_SIZE, IMAGE_SIZE)
+        ),
+        np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )
 
 
 def phantom_images(
@@ -156,7 +179,14 @@ def phantom_images(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImageArrays:
-    """Image inputs of every phantom case (both modalities), from ``cache`` when it holds them."""
+    """Image inputs of every phantom case (both modalities), from ``cache`` when it holds them.
+
+    With a ``cache`` the images stream to disk as they are rendered (``mri.npy``,
+    ``mammogram.npy``; ``key.json`` last, so a run cut short leaves no cache that looks whole)
+    and come back memory-mapped: a batch reads only its rows, and a cohort larger than memory
+    is held by the operating system's page cache, never in the process. Without one they are
+    rendered into memory.
+    """
     key = {
         "seed": cohort.seed,
         "n": cohort.n,
@@ -166,23 +196,39 @@ def phantom_images(
     }
     if cache is not None and (cache / "key.json").is_file():
         if json.loads((cache / "key.json").read_text()) == key:
-            mri = np.load(cache / "mri.npy", allow_pickle=False)
-            mammogram = np.load(cache / "mammogram.npy", allow_pickle=False)
-            ones = np.ones(cohort.n, dtype=bool)
-            return ImageArrays(mri, mammogram, ones, ones.copy())
+            return _cached_images(cache, cohort.n)
     renders = case_renders(cohort)
     workers = max(1, min(workers or os.cpu_count() or 1, 8))
     chunk = max(1, min(64, len(renders) // (workers * 4) or 1))
     chunks = [renders[i : i + chunk] for i in range(0, len(renders), chunk)]
-    results = _parallel(chunks, workers, progress, len(renders))
-    mri = np.stack([r[0] for r in results]).astype(np.float16)  # (N, 3, S, S)
-    mammogram = np.stack([r[1] for r in results]).astype(np.float16)  # (N, 1, S, S)
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(cache / "mri.npy", mri, allow_pickle=False)
-        np.save(cache / "mammogram.npy", mammogram, allow_pickle=False)
-        (cache / "key.json").write_text(json.dumps(key))
-    ones = np.ones(cohort.n, dtype=bool)
+    shapes = {
+        "mri": (cohort.n, 3, IMAGE_SIZE, IMAGE_SIZE),
+        "mammogram": (cohort.n, 1, IMAGE_SIZE, IMAGE_SIZE),
+    }
+    if cache is None:
+        mri, mammogram = (np.zeros(shape, np.float16) for shape in shapes.values())
+        _parallel(chunks, workers, progress, len(renders), mri, mammogram)
+        ones = np.ones(cohort.n, dtype=bool)
+        return ImageArrays(mri, mammogram, ones, ones.copy())
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "key.json").unlink(missing_ok=True)
+    files = {
+        name: np.lib.format.open_memmap(cache / f"{name}.npy", "w+", np.float16, shape)
+        for name, shape in shapes.items()
+    }
+    _parallel(chunks, workers, progress, len(renders), files["mri"], files["mammogram"])
+    for written in files.values():
+        written.flush()
+    del files
+    (cache / "key.json").write_text(json.dumps(key))
+    return _cached_images(cache, cohort.n)
+
+
+def _cached_images(cache: Path, n: int) -> ImageArrays:
+    """A phantom image cache, memory-mapped read-only."""
+    mri = np.load(cache / "mri.npy", mmap_mode="r", allow_pickle=False)
+    mammogram = np.load(cache / "mammogram.npy", mmap_mode="r", allow_pickle=False)
+    ones = np.ones(n, dtype=bool)
     return ImageArrays(mri, mammogram, ones, ones.copy())
 
 
@@ -209,17 +255,22 @@ def phantom_case_set(
     cache: Path | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    images: bool = True,
 ) -> CaseSet:
-    """A phantom cohort of ``n`` cases (seed ``seed``) as a CaseSet."""
+    """A phantom cohort of ``n`` cases (seed ``seed``) as a CaseSet; without its images (none
+    rendered, every case imageless) unless ``images``."""
     cohort = generate_cohort(n, seed)
-    images = phantom_images(cohort, cache, workers, progress)
+    if images:
+        arrays = phantom_images(cohort, cache, workers, progress)
+    else:
+        arrays = absent_images(n)
     ids = cohort.case_ids
     return CaseSet(
         tuple(ids),
         cohort.cases,
         cohort.timepoints,
         encode_sequences(cohort.cases, cohort.timepoints),
-        images,
+        arrays,
         _labels(cohort.outcomes, ids),
         _subtypes(cohort.cases),
         cohort.truth,
@@ -316,13 +367,25 @@ def subset(cases: CaseSet, rows: np.ndarray) -> CaseSet:
         cases.cases.iloc[rows].reset_index(drop=True),
         cases.timepoints[keep].reset_index(drop=True),
         EncodedSequences(seq.values[rows], seq.lengths[rows], tuple(ids)),
-        ImageArrays(img.mri[rows], img.mammogram[rows], img.has_mri[rows], img.has_mammogram[rows]),
+        ImageArrays(
+            _take(img.mri, rows),
+            _take(img.mammogram, rows),
+            img.has_mri[rows],
+            img.has_mammogram[rows],
+        ),
         None if cases.labels is None else cases.labels[rows],
         cases.subtypes[rows],
         None if cases.truth is None else cases.truth.iloc[rows].reset_index(drop=True),
         cases.description,
         cases.source,
     )
+
+
+def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]``; still in no memory for :func:`absent_images`' zero-stride zeros."""
+    if array.ndim and array.strides[0] == 0:
+        return np.broadcast_to(array[:1], (len(rows), *array.shape[1:]))
+    return array[rows]
 
 
 def split_rows(

@@ -337,6 +337,20 @@ def image_features(
     return {name: np.concatenate([p[name] for p in parts]) for name in FEATURE_LAYERS}
 
 
+@torch.no_grad()
+def logits_and_image_features(
+    model: MMCRNet, prepared: PreparedInput
+) -> tuple[torch.Tensor, dict[str, np.ndarray] | None]:
+    """One forward pass of a prepared case: its logits (1, 3) and, with an image, the image
+    branch's statistics the guard measures (what :func:`image_features` gives), recorded on
+    the way."""
+    kind = int(prepared.kind[0])
+    with _block_outputs(model) as recorded:
+        logits = model(prepared.image, prepared.kind, prepared.sequence, prepared.length)
+    features = _layer_statistics(recorded[kind]) if kind != NO_IMAGE and recorded[kind] else None
+    return logits, features
+
+
 def fit_image_density(
     train: Mapping[str, np.ndarray],
     held_out: Mapping[str, np.ndarray],
@@ -602,16 +616,22 @@ class Guard:
         return {kind: d.threshold for kind, d in self.densities.items()}
 
     def image_distance(
-        self, model: MMCRNet, image: torch.Tensor, kind: torch.Tensor
+        self,
+        model: MMCRNet,
+        image: torch.Tensor,
+        kind: torch.Tensor,
+        features: dict[str, np.ndarray] | None = None,
     ) -> tuple[float, float, str] | None:
         """(distance, threshold, layer with the largest distance) of one prepared image
         (1, 3, S, S) of kind (1,); None without an image or without a density for its kind.
-        One forward of the image branch."""
+        One forward of the image branch, unless its ``features`` come with it
+        (:func:`logits_and_image_features`)."""
         name = IMAGE_KINDS[int(kind[0])]
         density = self.densities.get(name)
         if density is None or int(kind[0]) == NO_IMAGE:
             return None
-        features = image_features(model, image[:1], int(kind[0]))
+        if features is None:
+            features = image_features(model, image[:1], int(kind[0]))
         distances, largest = density.scores(features)
         return float(distances[0]), density.threshold, list(density.layers)[int(largest[0])]
 
@@ -627,6 +647,7 @@ class Guard:
         prepared: PreparedInput,
         clinical: ClinicalCase,
         model: MMCRNet,
+        features: dict[str, np.ndarray] | None = None,
     ) -> GuardReport:
         """The verdict on one prepared case (:meth:`mmcrnet.predict.Predictor.prepare`).
 
@@ -635,6 +656,8 @@ class Guard:
             prepared: its PreparedInput (``image`` (1, 3, S, S), ``kind`` (1,)).
             clinical: its ClinicalCase.
             model: the predictor's model (``predictor.model``).
+            features: the image's statistics from the prediction's own forward pass
+                (:func:`logits_and_image_features`), so the image is not run again.
         Returns:
             a :class:`GuardReport`; no image reasons when the case has no image input.
         """
@@ -643,7 +666,7 @@ class Guard:
         if int(prepared.kind[0]) != NO_IMAGE:
             if study is not None:
                 image_reasons.extend(header_checks(study))
-            measured = self.image_distance(model, prepared.image, prepared.kind)
+            measured = self.image_distance(model, prepared.image, prepared.kind, features)
             if measured is not None:
                 distance, threshold, layer = measured
                 if distance > threshold:

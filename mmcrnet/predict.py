@@ -12,7 +12,7 @@ import torch
 
 from mmcrnet.case import ClinicalCase, FieldProblem  # noqa: F401 - predict's input, re-exported
 from mmcrnet.checkpoint import load_model
-from mmcrnet.data import encode_sequences
+from mmcrnet.data import EncodedSequences, encode_sequences
 from mmcrnet.errors import InvalidArgument
 from mmcrnet.features import OUTCOMES
 from mmcrnet.io import Study
@@ -93,15 +93,24 @@ class Predictor:
     def name(self) -> str:
         return str(self.card.get("name", "MM-CRNet"))
 
-    def prepare(self, clinical: ClinicalCase, study: Study | None = None) -> PreparedInput:
+    def prepare(
+        self,
+        clinical: ClinicalCase,
+        study: Study | None = None,
+        encoded: EncodedSequences | None = None,
+    ) -> PreparedInput:
         """Validate and encode a case.
 
+        Args:
+            encoded: the case's sequence already encoded for this model's groups (one case of a
+                cohort encoded at once, the same function on the same rows), else encoded here.
         Raises:
             InvalidCase: a bad clinical value; UnsupportedImage: an image the model cannot read.
         """
         clinical.validate()
-        cases, timepoints = clinical.tables()
-        encoded = encode_sequences(cases, timepoints, self.model.config.groups)
+        if encoded is None:
+            cases, timepoints = clinical.tables()
+            encoded = encode_sequences(cases, timepoints, self.model.config.groups)
         image = np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
         kind, read = NO_IMAGE, None
         if study is not None and self.model.config.uses_image:

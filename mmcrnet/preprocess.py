@@ -227,7 +227,8 @@ def model_image(study: Study, size: int = IMAGE_SIZE) -> ModelImage:
             phase, phases whose order is not known (assign them first), or an image more than
             :data:`MAX_ASPECT` times longer than wide or more than :data:`MAX_SIDE` a side.
     """
-    height, width = (int(n) for n in study.image.shape[-2:])
+    image = study.image  # (phases, H, W), stacked from the phases on each access
+    height, width = (int(n) for n in image.shape[-2:])
     aspect = max(height, width) / max(min(height, width), 1)
     if aspect > MAX_ASPECT:
         raise UnsupportedImage(
@@ -252,11 +253,11 @@ def model_image(study: Study, size: int = IMAGE_SIZE) -> ModelImage:
             ModelPhase(role, i, study.phases[i].label, study.phases[i].time_s)
             for role, i in zip(MRI_ROLES, chosen)
         )
-        pixels = geometry.forward(study.image[list(chosen)].astype(np.float32))
+        pixels = geometry.forward(image[list(chosen)].astype(np.float32))
         return ModelImage(MRI, pixels, phases, study.slice_index, geometry, study.window)
     if study.kind == "mammogram":
         first = study.phases[0]
-        pixels = geometry.forward(study.image[:1].astype(np.float32))
+        pixels = geometry.forward(image[:1].astype(np.float32))
         return ModelImage(
             MAMMOGRAM,
             pixels,

@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,9 @@ from mmcrnet.data import (
     MAMMOGRAM,
     MRI,
     NO_IMAGE,
-    batch_images,
+    EncodedSequences,
+    ImageArrays,
+    batch_image_array,
     encode_sequences,
     model_config,
     truncate,
@@ -85,6 +87,9 @@ class TrainConfig:
     input_lasso: float = 0.0
     max_minutes: float | None = None  # stop after this wall time (still calibrates and saves)
     threads: int | None = None  # torch CPU threads (default: torch's choice)
+    # DataLoader worker processes reading the batches' images (0: in the training process);
+    # the draws are made before them, so the result is the same with any number
+    loader_workers: int = 0
     model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
 
 
@@ -352,7 +357,7 @@ def train_model(
                 "train": {
                     k: v
                     for k, v in asdict(train).items()
-                    if k not in ("max_minutes", "threads", "epochs")
+                    if k not in ("max_minutes", "threads", "epochs", "loader_workers")
                 },
                 "config": config.to_dict(),
                 "n": cases.n,
@@ -376,51 +381,33 @@ def train_model(
             progress = saved.progress
             progress.resumed_at_epochs.append(progress.epoch)
 
-    kind_p = image_kind_probabilities(config, train)
     val = subset(cases, val_rows)
     val_seq, val_len = sequences.values[val_rows], sequences.lengths[val_rows]
     val_kinds = main_condition_kinds(config, val.n)
     y_train = torch.from_numpy(cases.labels)
     started = time.perf_counter() - progress.seconds
-    batches = int(np.ceil(len(train_rows) / train.batch_size))
 
     while progress.epoch < train.epochs and progress.stale < train.patience:
         elapsed_min = (time.perf_counter() - started) / 60
         if ranks.agree(train.max_minutes is not None and elapsed_min > train.max_minutes):
             break
         model.train()
-        order = rng.permutation(train_rows)
+        drawn = _draw_epoch(cases, sequences, train_rows, config, train, rng, ranks)
         total_loss = 0.0
-        for b in range(batches):
-            rows = order[b * train.batch_size : (b + 1) * train.batch_size]
-            # The draws are the whole batch's in every process; each then takes its share.
-            kinds = rng.choice(3, size=len(rows), p=kind_p)
-            kinds[(kinds == MRI) & ~cases.images.has_mri[rows]] = NO_IMAGE
-            kinds[(kinds == MAMMOGRAM) & ~cases.images.has_mammogram[rows]] = NO_IMAGE
-            seq, lengths = truncate(
-                sequences.values[rows],
-                sequences.lengths[rows],
-                rng.choice(4, size=len(rows), p=train.length_p) + 1,
-            )
-            withhold(seq, config, train, rng)
-            flip = rng.random(len(rows)) < train.flip_p
-            if len(rows) < ranks.world:  # a last batch too small to share: every process skips it
-                continue
-            mine = ranks.share(rows)
-            image = batch_images(cases.images, rows[mine], kinds[mine])
-            image[flip[mine]] = image[flip[mine]].flip(-1)
+        images = _batch_images(cases.images, drawn, train.loader_workers)
+        for b, (batch, image) in enumerate(zip(drawn, images, strict=True)):
             logits = trained(
                 image.to(device),
-                torch.from_numpy(kinds[mine]).to(device),
-                torch.from_numpy(seq[mine]).to(device),
-                torch.from_numpy(lengths[mine]).to(device),
+                torch.from_numpy(batch.kinds).to(device),
+                torch.from_numpy(batch.sequences).to(device),
+                torch.from_numpy(batch.lengths).to(device),
             )
             # The batch's mean loss, as each process's sum over the batch size; the processes'
             # gradients are averaged, hence the factor world.
             loss_sum = nn.functional.cross_entropy(
-                logits, y_train[rows[mine]].to(device), reduction="sum"
+                logits, y_train[batch.rows].to(device), reduction="sum"
             )
-            loss = loss_sum * (ranks.world / len(rows))
+            loss = loss_sum * (ranks.world / batch.size)
             if train.input_lasso and config.uses_sequence:
                 weights = model.lstm.get_parameter("weight_ih_l0")  # (4 H, F)
                 loss = loss + train.input_lasso * torch.linalg.vector_norm(weights, dim=0).sum()
@@ -429,7 +416,7 @@ def train_model(
             optimizer.step()
             total_loss += loss_sum.item()
             if on_batch and ranks.main:
-                on_batch(b + 1, batches)
+                on_batch(b + 1, len(drawn))
         total_loss = ranks.total(total_loss)
         val_logits = _validation_logits(model, val, val_seq, val_len, val_kinds, device, ranks)
         val_scores = scores(val.outcomes, softmax(val_logits))
@@ -525,6 +512,89 @@ def train_model(
     if not ranks.main:
         return card
     return save_model(Path(out), model, card)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One training step's inputs in this process, all drawn: its share of the batch."""
+
+    rows: np.ndarray  # (b,) case rows
+    size: int  # cases in the whole batch (over every process)
+    kinds: np.ndarray  # (b,) image kind
+    sequences: np.ndarray  # (b, T, F) truncated, with withheld groups zeroed
+    lengths: np.ndarray  # (b,)
+    flip: np.ndarray  # (b,) bool: mirror the image
+
+
+def _draw_epoch(
+    cases: CaseSet,
+    sequences: EncodedSequences,
+    train_rows: np.ndarray,
+    config: ModelConfig,
+    train: TrainConfig,
+    rng: np.random.Generator,
+    ranks: Ranks,
+) -> list[_Batch]:
+    """An epoch's batches: the order, and per case the image kind, the time points seen, the
+    groups withheld and the flip. Every process draws the whole batches (the same numbers) and
+    keeps its share; a last batch too small to share among the processes is left out by all."""
+    kind_p = image_kind_probabilities(config, train)
+    order = rng.permutation(train_rows)
+    drawn = []
+    for start in range(0, len(order), train.batch_size):
+        rows = order[start : start + train.batch_size]
+        kinds = rng.choice(3, size=len(rows), p=kind_p)
+        kinds[(kinds == MRI) & ~cases.images.has_mri[rows]] = NO_IMAGE
+        kinds[(kinds == MAMMOGRAM) & ~cases.images.has_mammogram[rows]] = NO_IMAGE
+        seq, lengths = truncate(
+            sequences.values[rows],
+            sequences.lengths[rows],
+            rng.choice(4, size=len(rows), p=train.length_p) + 1,
+        )
+        withhold(seq, config, train, rng)
+        flip = rng.random(len(rows)) < train.flip_p
+        if len(rows) < ranks.world:
+            continue
+        mine = ranks.share(rows)
+        drawn.append(
+            _Batch(rows[mine], len(rows), kinds[mine], seq[mine], lengths[mine], flip[mine])
+        )
+    return drawn
+
+
+class _BatchImages(torch.utils.data.Dataset):
+    """The image tensor of each drawn batch, read from the cohort's images (memory-mapped for a
+    cached phantom cohort, so only the batch's rows are read from disk)."""
+
+    def __init__(self, images: ImageArrays, batches: list[_Batch]) -> None:
+        self.images, self.batches = images, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        batch = self.batches[index]
+        return batch_image_array(self.images, batch.rows, batch.kinds, batch.flip)
+
+
+def _batch_images(
+    images: ImageArrays, batches: list[_Batch], workers: int
+) -> Iterator[torch.Tensor]:
+    """The batches' image tensors in order: read here, or by ``workers`` DataLoader processes
+    ahead of the training step (forked: they run numpy only, never torch's thread pool)."""
+    dataset = _BatchImages(images, batches)
+    if workers == 0:
+        return (torch.from_numpy(dataset[b]) for b in range(len(dataset)))
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        multiprocessing_context="fork",
+        prefetch_factor=4,
+        # its own generator: seeding the workers from torch's would shift the dropout masks
+        generator=torch.Generator().manual_seed(0),
+    )
+    return iter(loader)
 
 
 def _data_parallel(model: MMCRNet, device: torch.device, ranks: Ranks) -> nn.Module:

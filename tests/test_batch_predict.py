@@ -17,6 +17,7 @@ from mmcrnet.batch_predict import BatchResult, CaseRow, predict_cohort, safe_cel
 from mmcrnet.errors import InvalidArgument, InvalidCohort
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
+TABLES = ("cases.csv", "timepoints.csv", "outcomes.csv")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,28 @@ def test_broken_images_are_named_and_the_other_cases_still_predicted(
     assert sum(r.status == "not predicted" for r in result.rows) == 1
     assert result.summary()["with_files_left_out"] == 1
     assert "phase2.dcm" in result.to_csv()
+
+
+def test_worker_processes_give_the_rows_of_one(examples_dir: Path, tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"  # 36 cases: the 12 examples three times, in two chunks
+    shutil.copytree(examples_dir, cohort)
+    tables = {name: (cohort / name).read_text().splitlines() for name in TABLES}
+    for copy in (1, 2):
+        for name, lines in tables.items():
+            extra = [line.replace("PH", f"PH{copy}", 1) for line in lines[1:]]
+            (cohort / name).write_text(
+                "\n".join((cohort / name).read_text().splitlines() + extra) + "\n"
+            )
+        for folder in sorted((examples_dir / "images").iterdir()):
+            shutil.copytree(folder, cohort / "images" / folder.name.replace("PH", f"PH{copy}"))
+    one = predict_cohort(MODELS, cohort, device="cpu")
+    progress: list[tuple[int, int]] = []
+    two = predict_cohort(
+        MODELS, cohort, device="cpu", workers=2, progress=lambda d, t: progress.append((d, t))
+    )
+    assert len(one.rows) == 36 and two.rows == one.rows and two.model == one.model
+    assert sorted(progress) == [(25, 36), (36, 36)] or sorted(progress) == [(11, 36), (36, 36)]
+    assert two.to_csv() == one.to_csv()
 
 
 def test_image_choices_are_followed_and_checked(examples_dir: Path) -> None:

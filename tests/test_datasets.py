@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmcrnet.data import IMAGE_SIZE
-from mmcrnet.datasets import cohort_case_set, phantom_case_set, split_rows
+from mmcrnet.datasets import cohort_case_set, phantom_case_set, split_rows, subset
 from mmcrnet.errors import InvalidCohort
 
 
@@ -103,3 +103,27 @@ def test_a_recorded_cohort_that_is_gone_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidCohort, match="recorded in its card, is gone"):
         training_case_set(card)
     assert training_case_set({}) is None
+
+
+def test_cached_images_stream_from_disk_and_equal_a_render(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cached = phantom_case_set(12, 21, cache=cache, workers=2)
+    in_memory = phantom_case_set(12, 21, workers=1)
+    assert isinstance(cached.images.mri, np.memmap) and not cached.images.mri.flags.writeable
+    assert np.array_equal(cached.images.mri, in_memory.images.mri)
+    assert np.array_equal(cached.images.mammogram, in_memory.images.mammogram)
+    # a render cut short (no key.json written last) is rendered again, never read as whole
+    (cache / "key.json").unlink()
+    np.lib.format.open_memmap(cache / "mri.npy", "r+")[:] = 0
+    again = phantom_case_set(12, 21, cache=cache, workers=1)
+    assert np.array_equal(again.images.mri, in_memory.images.mri)
+
+
+def test_a_cohort_without_images_takes_no_image_memory() -> None:
+    cases = phantom_case_set(50, 21, images=False)
+    assert not cases.images.has_mri.any() and not cases.images.has_mammogram.any()
+    assert cases.images.mri.shape == (50, 3, IMAGE_SIZE, IMAGE_SIZE)
+    part = subset(cases, np.arange(0, 50, 2))
+    for images in (cases.images, part.images):
+        assert images.mri.strides[0] == 0 and images.mammogram.strides[0] == 0
+    assert part.images.mri.shape[0] == 25 and not part.images.mri.any()

@@ -8,7 +8,9 @@ wall-clock timeout per file: a decoder that crashes or hangs costs that file one
 the server.
 
 Each child decodes one series and exits; a spare child is started ahead so that its Python start
-(about 0.7 s) is not waited for. When a child dies on a file, that file is refused and a new
+(about 0.7 s) is not waited for. A batch over a researcher's own cohort may instead keep one
+child for many series (:func:`reused_child`): the same limits, the same refusals, without a
+Python start per case. When a child dies on a file, that file is refused and a new
 child takes the rest. Nothing crosses the boundary as pickle: both directions are a JSON header
 and raw bytes, and the parent checks every array's dtype and size, so a decoder subverted by a
 hostile file cannot hand the server an object to run.
@@ -17,6 +19,8 @@ hostile file cannot hand the server an object to run.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import json
 import os
 import resource
@@ -27,7 +31,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -122,17 +126,29 @@ def _array_entry(name: str, array: np.ndarray) -> dict[str, Any]:
 
 
 def _child_main() -> None:
-    """Read one job from stdin, answer one message per file on stdout, in order."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    start = stdin.read(_HEADER.size)
-    if len(start) < _HEADER.size:
-        return  # a spare child whose parent has gone
-    (length,) = _HEADER.unpack(start)
-    job = json.loads(stdin.read(length))
-    limits = SandboxLimits(**job["sandbox"])
+    """Read jobs from stdin until it closes, answer one message per file on stdout, in order;
+    the limits are set once, before the first file is decoded."""
+    limited = False
+    while True:
+        stdin = sys.stdin.buffer
+        start = stdin.read(_HEADER.size)
+        if len(start) < _HEADER.size:
+            return  # no more jobs (or a spare child whose parent has gone)
+        (length,) = _HEADER.unpack(start)
+        job = json.loads(stdin.read(length))
+        limits = SandboxLimits(**job["sandbox"])
+        raws = [RawFile(name, stdin.read(size)) for name, size in job["files"]]
+        if not limited:
+            _limit_self(limits)
+            limited = True
+        if not _decode_job(raws, job, limits):
+            return
+
+
+def _decode_job(raws: list[RawFile], job: dict[str, Any], limits: SandboxLimits) -> bool:
+    """Answer one job's files; False after a bug (the child then exits)."""
+    stdout = sys.stdout.buffer
     read_limits = Limits(**job["read_limits"])
-    raws = [RawFile(name, stdin.read(size)) for name, size in job["files"]]
-    _limit_self(limits)
     for raw in raws:
         try:
             decoded = decode(read_header(raw, read_limits), want_voi=job["want_voi"])
@@ -147,7 +163,7 @@ def _child_main() -> None:
             continue
         except Exception:  # a bug, ours or a library's: the parent raises it as one
             _write_message(stdout, {"status": "bug", "traceback": traceback.format_exc()}, [])
-            return
+            return False
         arrays = [("values", np.ascontiguousarray(decoded.values))]
         if decoded.voi is not None:
             arrays.append(("voi", np.ascontiguousarray(decoded.voi)))
@@ -161,6 +177,7 @@ def _child_main() -> None:
             "body_bytes": sum(len(b) for b in blobs),
         }
         _write_message(stdout, header, blobs)
+    return True
 
 
 def _refusal(exc: UnreadableImage) -> dict[str, Any]:
@@ -190,9 +207,63 @@ def _stop_spare() -> None:
             stream.close()
 
 
+@dataclass
+class _Reuse:
+    """A child kept for the reads of one :func:`reused_child` block."""
+
+    max_jobs: int
+    child: subprocess.Popen[bytes] | None = None
+    jobs: int = 0
+
+
+_reuse: contextvars.ContextVar[_Reuse | None] = contextvars.ContextVar(
+    "sandbox_reuse", default=None
+)
+
+
+@contextlib.contextmanager
+def reused_child(max_jobs: int = 256) -> Iterator[None]:
+    """Within the block, this thread's reads share one decoding child, replaced after
+    ``max_jobs`` series (its CPU-time limit counts them all) or when it dies on a file.
+
+    For many series of one source (a batch over a cohort folder): a hostile file still costs
+    only itself, but the child that decoded it may go on to decode the next case.
+    """
+    reuse = _Reuse(max_jobs)
+    token = _reuse.set(reuse)
+    try:
+        yield
+    finally:
+        _reuse.reset(token)
+        if reuse.child is not None:
+            _end(reuse.child)
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """Stop ``child`` and note its peak memory."""
+    _note_peak(child.pid)
+    child.kill()
+    child.wait()
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            stream.close()
+
+
 def _take_child() -> subprocess.Popen[bytes]:
-    """A started child (the spare when there is one); a new spare starts for the next read."""
+    """A started child: the block's reused one, else the spare when there is one (and a new
+    spare starts for the next read)."""
     global _spare
+    reuse = _reuse.get()
+    if reuse is not None:
+        if reuse.child is not None and (
+            reuse.child.poll() is not None or reuse.jobs >= reuse.max_jobs
+        ):
+            _end(reuse.child)
+            reuse.child = None
+        if reuse.child is None:
+            reuse.child, reuse.jobs = _start_child(), 0
+        reuse.jobs += 1
+        return reuse.child
     with _SPARE_LOCK:
         child = _spare if _spare is not None and _spare.poll() is None else _start_child()
         _spare = _start_child()
@@ -215,7 +286,8 @@ def _send_job(
     assert child.stdin is not None
     try:
         _write_message(child.stdin, job, [raw.data for raw in raws])
-        child.stdin.close()
+        if _reuse.get() is None:
+            child.stdin.close()  # the child's only job: it exits after it
     except BrokenPipeError:
         pass  # the child died before reading; the first read below says so
 
@@ -290,13 +362,14 @@ def decode_isolated(
         _send_job(child, [raws[i] for i in pending], read_limits, want_voi, limits)
         assert child.stdout is not None
         fd = child.stdout.fileno()
-        done = 0
+        done, whole = 0, False
         try:
             for index in pending:
                 deadline = time.monotonic() + limits.wall_seconds
                 header, body = _read_message(fd, deadline, limits.memory_bytes)
                 results.append(_result(header, body, headers[index], raws[index].name))
                 done += 1
+            whole = True
         except _Timeout:
             results.append(
                 CorruptDicom(
@@ -316,10 +389,13 @@ def decode_isolated(
             )
             done += 1
         finally:
-            _note_peak(child.pid)
-            child.kill()
-            child.wait()
-            child.stdout.close()
+            reuse = _reuse.get()
+            if reuse is not None and reuse.child is child and whole:
+                pass  # answered every file: kept for the block's next read
+            else:
+                if reuse is not None and reuse.child is child:
+                    reuse.child = None
+                _end(child)
         pending = pending[done:]
     return results
 

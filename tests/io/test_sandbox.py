@@ -95,3 +95,36 @@ def test_a_decoder_that_asks_for_too_much_memory_is_refused(
     )
     assert isinstance(outcome, ImageTooLarge | CorruptDicom), outcome
     assert "big.dcm" in str(outcome)
+
+
+def test_a_reused_child_decodes_many_reads_and_is_replaced_after_a_crash(
+    aborting: RawFile, make_dicom: Callable[..., RawFile]
+) -> None:
+    from mmcrnet.io import sandbox
+
+    good = [make_dicom(f"good{i}.dcm", np.full((16, 16), 100 + i, np.uint16)) for i in range(3)]
+
+    def decoded(raw: RawFile) -> DecodedDicom | Exception:
+        header = read_header(good[0] if raw is aborting else raw, DEFAULT_LIMITS)
+        return decode_isolated([header], [raw], read_limits=DEFAULT_LIMITS, want_voi=False)[0]
+
+    def child_pid() -> int:
+        reuse = sandbox._reuse.get()
+        assert reuse is not None and reuse.child is not None
+        return reuse.child.pid
+
+    with sandbox.reused_child(max_jobs=3):
+        pids = []
+        for i, raw in enumerate(good[:2]):
+            result = decoded(raw)
+            assert isinstance(result, DecodedDicom) and float(result.values.max()) == 100 + i
+            pids.append(child_pid())
+        assert pids[0] == pids[1]  # one child for both reads
+        assert isinstance(decoded(aborting), CorruptDicom)
+        result = decoded(good[2])  # a new child reads on
+        assert isinstance(result, DecodedDicom) and float(result.values.max()) == 102.0
+        assert child_pid() != pids[0]
+        reuse = sandbox._reuse.get()
+        assert reuse is not None and reuse.child is not None
+        kept = reuse.child
+    assert kept.poll() is not None  # the block's child is stopped when it ends
