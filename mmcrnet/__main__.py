@@ -296,6 +296,7 @@ def _train(args: argparse.Namespace, ranks: Ranks, device: torch.device) -> int:
         patience=args.patience,
         max_minutes=args.max_minutes,
         threads=args.threads,
+        loader_workers=args.loader_workers,
         input_lasso=args.input_lasso,
         model_overrides=(
             {}
@@ -450,13 +451,23 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     import torch
 
-    from mmcrnet.benchmark import benchmark
+    from mmcrnet.benchmark import benchmark, summary
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = benchmark(args.model, args.examples, args.repeats, args.device)
+    result = benchmark(
+        args.model,
+        args.examples,
+        args.repeats,
+        args.device,
+        batch_cases=args.batch_cases,
+        app_repeats=args.app_repeats,
+    )
     result["command"] = _command(args)
-    print(json.dumps(result, indent=2, default=dataclasses.asdict))
+    if args.json:
+        print(json.dumps(result, indent=2, default=dataclasses.asdict))
+    else:
+        print(summary(result))
     return EXIT_OK
 
 
@@ -1024,6 +1035,13 @@ def _add_train(commands: Subcommands, flags: Flags) -> None:
         help="processes for rendering phantom images (default: CPU count)",
     )
     train.add_argument(
+        "--loader-workers",
+        type=int,
+        default=0,
+        help="DataLoader processes reading each batch's images ahead of the training step "
+        "(default 0: in the training process; the weights are the same with any number)",
+    )
+    train.add_argument(
         "--cache",
         type=Path,
         default=None,
@@ -1099,8 +1117,8 @@ def _add_benchmark(commands: Subcommands, flags: Flags) -> None:
     """``benchmark``."""
     benchmark = commands.add_parser(
         "benchmark",
-        parents=[flags.model, flags.device],
-        help="time one-case inference",
+        parents=[flags.model, flags.device, flags.json],
+        help="time one-case inference, batches, the app, and the explanations' peers",
         description="Time the model's forward pass, a whole one-case prediction and its "
         "explanation (Grad-CAM, Integrated Gradients, everything) on a bundled "
         "example (median and 95th percentile, in ms).",
@@ -1112,7 +1130,76 @@ def _add_benchmark(commands: Subcommands, flags: Flags) -> None:
         help="example cohort (default assets/examples)",
     )
     benchmark.add_argument("--repeats", type=_positive_int, default=100)
+    benchmark.add_argument(
+        "--batch-cases",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="also predict a phantom cohort folder of N cases end to end (default 1000; 0: no)",
+    )
+    benchmark.add_argument(
+        "--app-repeats",
+        type=int,
+        default=5,
+        metavar="N",
+        help="also time the app's Predict in Debian's chromium N times (default 5; 0: no)",
+    )
     benchmark.set_defaults(func=cmd_benchmark)
+
+
+def _add_scale(commands: Subcommands, flags: Flags) -> None:
+    """``scale``."""
+    scale = commands.add_parser(
+        "scale",
+        parents=[flags.device, flags.workers, flags.json],
+        help="measure how training and prediction time grow with the cohort",
+        description="For phantom cohorts of each --sizes (MM-CRNet, images streamed from the "
+        "disk cache) and each --tabular size (the lstm-only model, no images): the time to "
+        "render the cohort, to train one epoch and to predict every case, the peak memory, "
+        "and how each time grows with the cases.",
+    )
+    scale.add_argument(
+        "--sizes", type=_positive_int, nargs="*", default=[1000, 5000, 20000], metavar="N"
+    )
+    scale.add_argument("--tabular", type=_positive_int, nargs="*", default=[], metavar="N")
+    scale.add_argument("--seed", type=int, default=11)
+    scale.add_argument(
+        "--cache-root",
+        type=Path,
+        default=Path(".cache"),
+        help="where the image caches are written (default .cache; 20 000 cases take 2.6 GB)",
+    )
+    scale.add_argument(
+        "--loader-workers",
+        type=int,
+        default=1,
+        help="DataLoader processes reading training batches (default 1)",
+    )
+    scale.set_defaults(func=cmd_scale)
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmcrnet.predict import compute_device
+    from mmcrnet.scale import scale, table
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = str(compute_device(args.device))
+    result = scale(
+        args.sizes,
+        args.seed,
+        args.cache_root,
+        tabular=args.tabular,
+        workers=args.workers,
+        loader_workers=args.loader_workers,
+        device=device,
+        report=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    result["command"] = _command(args)
+    print(dumps(result, indent=2) if args.json else table(result))
+    return EXIT_OK
 
 
 def _add_explain(commands: Subcommands, flags: Flags) -> None:
@@ -1426,6 +1513,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train,
         _add_evaluate,
         _add_benchmark,
+        _add_scale,
         _add_explain,
         _add_report,
         _add_export,

@@ -1,5 +1,7 @@
 """How fast one case goes through the model on this machine: loading, reading a DICOM series,
-the forward pass, a whole prediction, and a whole explanation with each of its steps.
+the forward pass, a whole prediction, and a whole explanation with each of its steps; batches,
+a 1 000-case cohort folder end to end, and the app in a real browser; Grad-CAM and Integrated
+Gradients against their peers in the same run.
 
 The explanation's steps are timed by the explainer itself (:attr:`Explanation.timings_ms`),
 so a change in the pipeline shows up here as it is, never as a re-creation of it.
@@ -7,6 +9,9 @@ so a change in the pipeline shows up here as it is, never as a re-creation of it
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -49,20 +54,29 @@ def benchmark(
     device: str | None = None,
     throughput_sizes: tuple[int, ...] = (32, 256),
     volume_slices: int = 60,
+    batch_cases: int = 0,
+    app_repeats: int = 0,
 ) -> dict[str, Any]:
     """Time the first bundled example (with its DCE-MRI) through ``model_dir``: loading, the
     forward pass, a prediction, the explanation's steps, batch throughput at
     ``throughput_sizes`` against one case at a time, decoding and preprocessing the 3-phase
     series and a ``volume_slices``-slice volume made from it (with peak memory), and Grad-CAM
     and Integrated Gradients
-    against their peers (:mod:`mmcrnet.bench_peers`), outputs checked equal.
+    against their peers (:mod:`mmcrnet.bench_peers`), outputs checked equal; with
+    ``batch_cases``, batch prediction of a phantom cohort folder of that many cases end to end
+    (:func:`batch_evaluation`); with ``app_repeats``, the app's Predict in a browser
+    (:func:`app_predict`).
 
     Raises:
         InvalidModel: the model cannot be loaded; InvalidCohort: the examples have no images.
     """
-    started = time.perf_counter()
     predictor = Predictor(model_dir, device=device)
-    load_ms = (time.perf_counter() - started) * 1000
+    load_ms = timed(
+        lambda: Predictor(model_dir, device=device),
+        max(3, repeats // 10),
+        predictor.device,
+        warmup=0,
+    )
     cohort = load_cohort(examples)
     case_id = cohort.case_ids[0]
     clinical = ClinicalCase.from_tables(cohort.cases, cohort.timepoints, case_id)
@@ -77,7 +91,7 @@ def benchmark(
     result: dict[str, Any] = {
         "device": str(predictor.device),
         "threads": torch.get_num_threads(),
-        "model_load_ms": round(load_ms, 1),
+        "model_load_ms": Timing.of(load_ms, "weights (hash checked) and card"),
         "forward_ms": Timing.of(timed(lambda: predictor.logits(prepared), repeats, run)),
         "predict_case_ms": Timing.of(
             timed(lambda: predictor.predict(clinical, study), repeats, run),
@@ -128,7 +142,66 @@ def benchmark(
             steps=explainer.steps,
         ),
     }
+    if batch_cases:
+        result["batch_evaluation"] = batch_evaluation(model_dir, batch_cases, device)
+    if app_repeats:
+        result["app"] = app_predict(app_repeats)
     return result
+
+
+def batch_evaluation(
+    model_dir: Path | str, cases: int, device: str | None = None
+) -> dict[str, Any]:
+    """A phantom cohort folder of ``cases`` cases (DICOM DCE-MRI, tables, outcomes) predicted
+    end to end as ``python -m mmcrnet predict`` does it: the model and guard loaded, every
+    file decoded in the sandbox, prepared, guarded, predicted and scored."""
+    from mmcrnet.batch_predict import predict_cohort
+    from mmcrnet.phantom.writer import write_cohort
+
+    with tempfile.TemporaryDirectory(prefix="oncopredict-batch-") as scratch:
+        folder = Path(scratch) / "cohort"
+        write_cohort(folder, cases, seed=4242, images=True)
+        files = sum(1 for _ in (folder / "images").rglob("*.dcm"))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as the predict command: the reading thread takes the other
+        try:
+            started = time.perf_counter()
+            result = predict_cohort(model_dir, folder, device=device)
+            summary = result.summary()
+            seconds = time.perf_counter() - started
+        finally:
+            torch.set_num_threads(threads)
+    return {
+        "cases": cases,
+        "files": files,
+        "seconds": round(seconds, 1),
+        "cases_per_s": round(cases / seconds, 1),
+        "threads": 1,
+        "predicted": result.counts(),
+        "accuracy": (summary.get("metrics") or {}).get("accuracy"),
+        "what": "load model and guard, decode every file in the sandbox, prepare, guard, "
+        "predict and score (python -m mmcrnet predict)",
+    }
+
+
+def app_predict(repeats: int) -> dict[str, Any]:
+    """The app in Debian's chromium (``scripts/benchmark_app.py``, run from a checkout): a
+    warm server, Predict pressed on a bundled example to the full result drawn, ``repeats``
+    times; skipped where the checkout's script or the browser is missing."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_app.py"
+    if not script.is_file():
+        return {"skipped": f"{script} is not here (the app is timed from a checkout)"}
+    done = subprocess.run(
+        [sys.executable, str(script), "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=script.parent.parent,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"skipped": f"the browser benchmark failed: {last}"}
+    return dict(json.loads(done.stdout))
 
 
 def write_volume(phases: Path, out: Path, slices: int) -> Path:
@@ -206,3 +279,57 @@ def batch_throughput(
         "max_abs_logit_difference": difference,
         "batch_ms": Timing.of(batch_ms),
     }
+
+
+def summary(result: dict[str, Any]) -> str:
+    """The figures with their peers and targets, one line each (what ``--json`` prints whole)."""
+
+    def ms(timing: Timing) -> str:
+        return f"{timing.median:.1f} ms (p95 {timing.p95:.1f})"
+
+    lines = [f"device {result['device']}, {result['threads']} threads, {result['repeats']} repeats"]
+    lines.append(f"model load                     {ms(result['model_load_ms'])}")
+    lines.append(f"one-case prediction            {ms(result['predict_case_ms'])}")
+    for size, rate in result.get("batch_throughput", {}).items():
+        lines.append(
+            f"batch {size:>4} throughput          {rate['cases_per_s']} cases/s, "
+            f"{rate['speedup']}x one case at a time ({rate['one_at_a_time_cases_per_s']}/s)"
+        )
+    peers = result.get("peers", {})
+    cam = peers.get("gradcam", {})
+    if "ours_ms" in cam:
+        lines.append(
+            f"Grad-CAM                       {ms(cam['ours_ms'])} vs pytorch-grad-cam "
+            f"{ms(cam['peer_ms'])}: {cam['speedup']}x (target >= 3x), r = {cam['pearson_r']}"
+        )
+    ig = peers.get("integrated_gradients", {})
+    if "ours_ms" in ig:
+        lines.append(
+            f"Integrated Gradients ({ig['steps']} steps) {ms(ig['ours_ms'])} vs Captum "
+            f"{ms(ig['peer_ms'])}: {ig['speedup']}x (target >= 50x), "
+            f"max diff {ig['max_abs_difference']:.1e}"
+        )
+    total = result.get("explanation_ms", {}).get("total")
+    if total is not None:
+        lines.append(f"whole explanation              {ms(total)} (target <= 40 ms median)")
+    for name, read in result.get("decode_and_preprocess", {}).items():
+        lines.append(
+            f"decode + preprocess {name:<11}{ms(read['ms'])}, {read['files']} files, "
+            f"peak {read['peak_mb']} MB"
+        )
+    batch = result.get("batch_evaluation")
+    if batch:
+        lines.append(
+            f"batch evaluation               {batch['cases']} cases in {batch['seconds']} s "
+            f"({batch['cases_per_s']} cases/s; target <= 30 s)"
+        )
+    app = result.get("app")
+    if app and "submit_to_full_result_s" in app:
+        submit = app["submit_to_full_result_s"]
+        lines.append(
+            f"app Predict -> result drawn    median {submit['median']} s, max {submit['max']} s "
+            f"over {submit['repeats']} (target <= 1.0 s median)"
+        )
+    elif app:
+        lines.append(f"app                            skipped: {app.get('skipped')}")
+    return "\n".join(lines)

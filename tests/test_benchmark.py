@@ -22,3 +22,29 @@ def test_benchmark_reports_every_step_of_the_explainer(
     assert ig["max_abs_difference"] < 1e-5 and ig["steps"] == 64  # the same attributions
     cam = result["peers"]["gradcam"]
     assert "skipped" in cam or cam["pearson_r"] >= 0.999
+
+
+def test_batch_evaluation_predicts_a_cohort_folder_end_to_end(tiny_model_dir: Path) -> None:
+    from mmcrnet.benchmark import batch_evaluation
+
+    batch = batch_evaluation(tiny_model_dir, 6, device="cpu")
+    assert batch["cases"] == 6 and batch["files"] >= 18  # three phases a case at least
+    assert sum(batch["predicted"].values()) == 6 and batch["seconds"] > 0
+
+
+def test_summary_names_each_figure_with_its_target(
+    tiny_model_dir: Path, examples_dir: Path
+) -> None:
+    from mmcrnet.benchmark import summary
+
+    result = benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu", throughput_sizes=(4,))
+    result["app"] = {"skipped": "no browser here"}
+    text = summary(result)
+    for words in (
+        "model load",
+        "one-case prediction",
+        "batch    4 throughput",
+        "whole explanation",
+    ):
+        assert words in text
+    assert "target >= 50x" in text and "app" in text and "no browser here" in text

@@ -83,6 +83,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
     (
         "mmcrnet.benchmark",
+        "mmcrnet.scale",
         "mmcrnet.answer",
         "mmcrnet.fuzz",
         "mmcrnet.batch_predict",
