@@ -276,18 +276,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, ranks: Ranks, device: torch.device) -> int:
     """``train`` in this process: alone, or as one of a torchrun's processes (``ranks``), where
-    the main one reads the images first (filling the cache the others then read) and alone
-    reports progress and writes what follows training."""
+    the first process of each machine reads the images first (filling the cache the others on
+    that machine then read) and the main one alone reports progress and writes what follows
+    training."""
     from tqdm import tqdm
 
     from mmcrnet.model import ModelConfig
     from mmcrnet.train import TrainConfig, train_model
 
     report = ProgressFile(args.progress_file if ranks.main else None)
-    if not ranks.main:
+    if not ranks.local_main:
         ranks.barrier()
     cases = _training_cases(args, report, quiet=not ranks.main)
-    if ranks.main:
+    if ranks.local_main:
         ranks.barrier()
     config = TrainConfig(
         variant=args.variant,

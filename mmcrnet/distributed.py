@@ -27,11 +27,17 @@ class Ranks:
 
     rank: int = 0
     world: int = 1
+    local_rank: int = 0  # on this machine (torchrun's LOCAL_RANK)
 
     @property
     def main(self) -> bool:
         """The process that writes checkpoints, the model and progress."""
         return self.rank == 0
+
+    @property
+    def local_main(self) -> bool:
+        """The first process on its machine: it fills the machine's caches for the others."""
+        return self.local_rank == 0
 
     def share(self, rows: np.ndarray) -> np.ndarray:
         """This process's contiguous share of a global batch's ``rows`` (positions into it)."""
@@ -69,7 +75,8 @@ class Ranks:
 def current() -> Ranks:
     """The run this process belongs to (one process when torch.distributed is not started)."""
     if dist.is_available() and dist.is_initialized():
-        return Ranks(dist.get_rank(), dist.get_world_size())
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        return Ranks(dist.get_rank(), dist.get_world_size(), local)
     return Ranks()
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from mmcrnet.benchmark import EXPLAIN_STEPS, Timing, benchmark
 
 
-def test_benchmark_reports_every_step_of_the_explainer(
-    tiny_model_dir: Path, examples_dir: Path
-) -> None:
-    result = benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu", throughput_sizes=(4,))
+@pytest.fixture(scope="module")
+def result(tiny_model_dir: Path, examples_dir: Path) -> dict[str, Any]:
+    return benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu", throughput_sizes=(4,))
+
+
+def test_benchmark_reports_every_step_of_the_explainer(result: dict[str, Any]) -> None:
     assert isinstance(result["forward_ms"], Timing) and result["forward_ms"].median > 0
     steps = result["explanation_ms"]
     assert set(steps) == set(EXPLAIN_STEPS)  # the explainer's own steps, none re-created here
@@ -32,14 +37,10 @@ def test_batch_evaluation_predicts_a_cohort_folder_end_to_end(tiny_model_dir: Pa
     assert sum(batch["predicted"].values()) == 6 and batch["seconds"] > 0
 
 
-def test_summary_names_each_figure_with_its_target(
-    tiny_model_dir: Path, examples_dir: Path
-) -> None:
+def test_summary_names_each_figure_with_its_target(result: dict[str, Any]) -> None:
     from mmcrnet.benchmark import summary
 
-    result = benchmark(tiny_model_dir, examples_dir, repeats=2, device="cpu", throughput_sizes=(4,))
-    result["app"] = {"skipped": "no browser here"}
-    text = summary(result)
+    text = summary({**result, "app": {"skipped": "no browser here"}})
     for words in (
         "model load",
         "one-case prediction",

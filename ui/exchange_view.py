@@ -27,11 +27,19 @@ URL_VARIABLE = "ONCOPREDICT_PACS_URL"
 ALLOWED_VARIABLE = "ONCOPREDICT_PACS_ALLOWED"
 
 
-def _export(result: PageResult, maps: bool) -> tuple[DicomExport, bytes]:
-    """The export of this result (made once, then kept with its zip)."""
+def _made(result: PageResult, maps: bool) -> tuple[DicomExport, bytes] | None:
+    """The export of this result when it has been made."""
     made = st.session_state.get(EXPORT)
     if made is not None and made[:2] == (result.token, maps):
         return made[2], made[3]
+    return None
+
+
+def _export(result: PageResult, maps: bool) -> tuple[DicomExport, bytes]:
+    """The export of this result (made once, then kept with its zip)."""
+    made = _made(result, maps)
+    if made is not None:
+        return made
     export = export_dicom(
         result.explanation,
         result.study,
@@ -67,12 +75,29 @@ def _sent_line(sent: SendResult) -> None:
 
 
 def exchange_ui() -> None:
-    """Make the DICOM objects, say what was not made, download them or send them."""
-    result: PageResult = st.session_state[RESULT]
+    """Part 5: the DICOM objects made on request (like the PDF report: a prediction does not
+    wait for them), what was not made, the download and the send."""
     st.subheader("5. Send to the hospital's viewer (DICOM)")
+    _dicom_ui()
+
+
+@st.fragment
+def _dicom_ui() -> None:
+    """Make the objects, then list, download and send them: a fragment, so making or sending
+    reruns only this part, not the page's result."""
+    result: PageResult = st.session_state[RESULT]
     maps = bool(st.session_state.get("predict.mg_map"))  # the unreliable mammogram map, asked for
+    if _made(result, maps) is None:
+        st.markdown(
+            "The result as DICOM objects that reference the images it was made from (a "
+            "Parametric Map, a Segmentation and a TID 1500 Structured Report), for a PACS "
+            "viewer (OHIF, 3D Slicer, the PACS's own) to show with the study."
+        )
+        if not st.button("Make the DICOM objects", key="predict.dicom_make"):
+            return
     try:
-        export, archive = _export(result, maps)
+        with st.spinner("Making the DICOM objects ..."):
+            export, archive = _export(result, maps)
     except ExportUnavailable as exc:
         st.info(f"No DICOM result for this prediction: {plain(str(exc))}.", icon=":material/info:")
         return
@@ -102,10 +127,8 @@ def exchange_ui() -> None:
         _send_ui(result.token, export)
 
 
-@st.fragment
 def _send_ui(token: str, export: DicomExport) -> None:
-    """The PACS's URL and credentials, and the send: a fragment, so sending reruns only this
-    box, not the page's result."""
+    """The PACS's URL and credentials, and the send (in part 5's fragment)."""
     if URL not in st.session_state:
         st.session_state[URL] = os.environ.get(URL_VARIABLE, "")
     url = st.text_input(

@@ -55,6 +55,8 @@ def test_the_result_goes_to_the_pacs_as_dicom(orthanc_url: str) -> None:  # noqa
     next(b for b in at.button if b.label == "Predict").click().run()
     assert not at.exception
     assert any(h.value.startswith("5. Send to the hospital") for h in at.subheader)
+    assert not any("**Parametric Map**" in m.value for m in at.markdown)  # not made unasked
+    at.button(key="predict.dicom_make").click().run()
     listed = " ".join(m.value for m in at.markdown)
     for kind in ("Parametric Map", "Segmentation", "Structured Report"):
         assert f"**{kind}**" in listed
