@@ -227,7 +227,11 @@ def _read_one(path: Path, limits: Limits) -> RawFile:
                 f"{limits.max_file_bytes}"
             )
         with path.open("rb") as fh:
-            data = fh.read(limits.max_file_bytes + 1)  # the file may grow after stat
+            # read(n) allocates n bytes up front: ask for the size stat gave (plus one byte to
+            # see a file that grew since), never for the limit itself
+            data = fh.read(min(info.st_size, limits.max_file_bytes) + 1)
+            if len(data) > info.st_size:  # it grew after stat: read on, up to the limit
+                data += fh.read(limits.max_file_bytes + 1 - len(data))
     except OSError as exc:
         raise UnreadableImage(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if len(data) > limits.max_file_bytes:

@@ -178,3 +178,20 @@ def test_read_paths_explicit_non_image_raises(tmp_path: Path) -> None:
 def test_no_files() -> None:
     with pytest.raises(UnreadableImage):
         read_study([])
+
+
+def test_reading_a_small_file_allocates_about_its_size(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from mmcrnet.io.sources import read_paths_as_files
+
+    path = tmp_path / "small.dcm"
+    path.write_bytes(b"x" * 100_000)
+    tracemalloc.start()
+    try:
+        (raw,) = read_paths_as_files([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert raw.data == b"x" * 100_000
+    assert peak < 2_000_000  # not the 256 MB limit allocated for every file
