@@ -20,6 +20,7 @@ from ui.names import shown
 from ui.viewer import viewer_ui
 
 RESULT, TARGET = "predict.result", "predict.target"
+VIEWER_OPEN = "predict.viewer_open"  # the viewer expander, open or closed
 #: Below this gap between the two likeliest outcomes the page names both, not one label.
 NEAR_TIE = 0.10
 CAM_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}
@@ -159,7 +160,14 @@ def result_ui(explainer: Explainer) -> bool:
         )
     if explanation.image is not None and result.study is not None:
         maps_ui(explanation, result.study)
-        with st.expander("Viewer: window/level, zoom and pan, slices, contrast aids"):
+        # Built only when opened: its full-resolution chart would cost every Predict a second
+        # in the browser.
+        viewer = st.expander(
+            "Viewer: window/level, zoom and pan, slices, contrast aids",
+            key=VIEWER_OPEN,
+            on_change="rerun",
+        )
+        if viewer.open:
             axis = explanation.image.axis_maps.get("gradcam")
             if explanation.image.kind == "mammogram" and not st.session_state.get("predict.mg_map"):
                 axis = None  # not reliable yet: only where the user asked to see it anyway
@@ -167,7 +175,8 @@ def result_ui(explainer: Explainer) -> bool:
                 p.index: c for p, c in zip(explanation.image.phases, explanation.image.channels)
             }
             captions = [named.get(i, p.label) for i, p in enumerate(result.study.phases)]
-            viewer_ui(result.study, axis, result.study.slice_index, captions)
+            with viewer:
+                viewer_ui(result.study, axis, result.study.slice_index, captions)
     if explanation.sequence is not None:
         reasons_ui(explanation)
     left, right = st.columns(2)

@@ -56,6 +56,9 @@ def test_viewer_settings_never_change_the_answer() -> None:
         hashlib.sha1(result.study.image.tobytes()).hexdigest(),
         result.explanation.prediction.probabilities,
     )
+    assert not any(s.key == "viewer.preset" for s in at.selectbox)  # built only when opened
+    at.session_state["predict.viewer_open"] = True  # the expander opened
+    at.run()
     at.selectbox(key="viewer.preset").set_value("Soft tissue").run()
     assert at.slider(key="viewer.window").value == (0.05, 0.55)
     at.selectbox(key="viewer.aid").set_value("CLAHE").run()
