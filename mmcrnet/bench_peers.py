@@ -77,21 +77,22 @@ def gradcam_against_peer(
             "gradcam"
         ]
 
+    # Ours first, before the peer exists: its hooks on the target layer would fire in ours too.
+    our_ms = timed(ours, repeats, device, warmup=2)
+    size = tuple(prepared.image.shape[-2:])
+    mine = scale_cam_image(np.maximum(ours(), 0), size[::-1])  # the peer's ReLU, scale, resize
     wrapper = _ImageToLogits(model, prepared.kind, sequence_embedding)
     peer = GradCAM(model=wrapper, target_layers=[target_layer(model, kind)])
 
     def theirs() -> np.ndarray:
         return peer(input_tensor=prepared.image, targets=[_Score(score)])
 
-    size = tuple(prepared.image.shape[-2:])
-    mine = scale_cam_image(np.maximum(ours(), 0), size[::-1])  # the peer's ReLU, scale, resize
-    other = theirs()
+    try:
+        other = theirs()
+        peer_ms = timed(theirs, repeats, device, warmup=2)
+    finally:
+        peer.activations_and_grads.release()
     r = float(np.corrcoef(mine.ravel(), other.ravel())[0, 1])
-    our_ms, peer_ms = (
-        timed(ours, repeats, device, warmup=2),
-        timed(theirs, repeats, device, warmup=2),
-    )
-    peer.activations_and_grads.release()
     return {
         "ours_ms": Timing.of(our_ms, "class_activation_maps"),
         "peer_ms": Timing.of(peer_ms, "pytorch-grad-cam GradCAM"),

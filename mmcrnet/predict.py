@@ -17,6 +17,7 @@ from mmcrnet.errors import InvalidArgument
 from mmcrnet.features import OUTCOMES
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
+from mmcrnet.model import for_inference
 from mmcrnet.preprocess import IMAGE_KINDS, IMAGE_SIZE, NO_IMAGE, ModelImage, model_image
 
 
@@ -83,10 +84,10 @@ class Predictor:
             ValueError: an unknown device, or CUDA asked for on a machine without it.
         """
         self.device = compute_device(device)
-        self.model, self.card = load_model(Path(model_dir), self.device)
-        # convolution weights stored channels-last: the same logits, about twice the cases a
-        # second on the CPU (`python -m mmcrnet benchmark` measures both layouts' peers)
-        self.model.to(memory_format=torch.channels_last)
+        model, self.card = load_model(Path(model_dir), self.device)
+        # BatchNorm folded into the convolutions, and their weights stored channels-last: the
+        # same logits to float rounding, about twice the cases a second on the CPU
+        self.model = for_inference(model).to(memory_format=torch.channels_last)
         self.temperature = float(self.card["temperature"])
 
     @property

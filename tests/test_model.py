@@ -145,3 +145,27 @@ def test_another_input_size_needs_only_the_constant(examples_dir) -> None:
             torch.tensor([1]),
         )
     assert logits.shape == (1, 3)
+
+
+def test_folding_batch_norm_for_inference_keeps_the_logits_and_the_layers() -> None:
+    import copy
+
+    from mmcrnet.data import model_config
+    from mmcrnet.model import MMCRNet, for_inference
+
+    torch.manual_seed(0)
+    trained = MMCRNet(model_config())
+    for module in trained.modules():  # BatchNorm statistics that are not the identity
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    trained.eval()
+    folded = for_inference(copy.deepcopy(trained))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert isinstance(folded.mri_encoder.last_conv, torch.nn.ReLU)  # Grad-CAM's layer kept
+    image, sequence = torch.rand(4, 3, 128, 128), torch.rand(4, 4, trained.config.feature_dim)
+    kinds, lengths = torch.tensor([0, 1, 2, 1]), torch.tensor([4, 3, 2, 1])
+    with torch.no_grad():
+        expected = trained(image, kinds, sequence, lengths)
+        got = folded(image, kinds, sequence, lengths)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

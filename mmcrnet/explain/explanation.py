@@ -20,7 +20,13 @@ import torch
 from mmcrnet.checkpoint import InvalidModel
 from mmcrnet.data import WEEK_SCALE
 from mmcrnet.errors import InvalidCase
-from mmcrnet.explain.gradcam import CAM_METHODS, class_activation_maps, target_layer, to_original
+from mmcrnet.explain.gradcam import (
+    CAM_METHODS,
+    class_activation_maps,
+    image_activations,
+    target_layer,
+    to_original,
+)
 from mmcrnet.explain.modalities import MODALITIES, ModalityAttribution, modality_shapley
 from mmcrnet.explain.sequence import (
     ATTRIBUTED,
@@ -36,7 +42,15 @@ from mmcrnet.features import FEATURES_BY_NAME, OUTCOMES, SUBTYPES, TIME_POINTS, 
 from mmcrnet.io import Study
 from mmcrnet.metrics import softmax
 from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
-from mmcrnet.preprocess import IMAGE_KINDS, IMAGE_SIZE, MRI_ROLES, NO_IMAGE, Geometry, ModelPhase
+from mmcrnet.preprocess import (
+    IMAGE_KINDS,
+    IMAGE_SIZE,
+    MRI,
+    MRI_ROLES,
+    NO_IMAGE,
+    Geometry,
+    ModelPhase,
+)
 
 BASELINE_TEXT = (
     "the training cohort's reference patient (the mean of every input over the "
@@ -342,8 +356,15 @@ class Explainer:
         model.eval()
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        kind = int(prepared.kind[0])
+        activations = None  # the maps' layer, computed once for the prediction and both maps
         with torch.no_grad():
-            image_embedding = model.image_branch(prepared.image, prepared.kind)  # (1, E)
+            if kind != NO_IMAGE and model.config.uses_image:
+                activations = image_activations(model, prepared.image, kind)
+                encoder = model.mri_encoder if kind == MRI else model.mammogram_encoder
+                image_embedding = encoder.embed(activations)  # what image_branch gives
+            else:
+                image_embedding = model.image_branch(prepared.image, prepared.kind)  # (1, E)
             sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)
             logits = model.head(image_embedding, prepared.kind, sequence_embedding)  # (1, 3)
         prediction = self.predictor.prediction(prepared, logits.float().cpu().numpy())
@@ -352,12 +373,18 @@ class Explainer:
         timings["predict"] = _ms(started)
 
         image = None
-        kind = int(prepared.kind[0])
-        if kind != NO_IMAGE and model.config.uses_image:
+        if activations is not None:
             started = time.perf_counter()
-            cams = class_activation_maps(model, prepared.image, kind, sequence_embedding, score)
+            cams = class_activation_maps(
+                model, prepared.image, kind, sequence_embedding, score, activations
+            )
             axis = class_activation_maps(
-                model, prepared.image, kind, sequence_embedding, response_score(temperature)
+                model,
+                prepared.image,
+                kind,
+                sequence_embedding,
+                response_score(temperature),
+                activations,
             )
             read = prepared.image_input
             if read is not None:

@@ -67,12 +67,24 @@ class CamResult:
     logits: np.ndarray
 
 
+def image_activations(model: MMCRNet, image: Tensor, image_kind: int) -> Tensor:
+    """The target layer's activations (B, C, h, w) of a batch of one image kind, without
+    autograd; ``model``'s encoder of that kind ``embed``s them into the image embedding that
+    ``model.image_branch`` gives."""
+    target_layer(model, image_kind)  # raises for a kind without an image encoder
+    encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
+    pixels = image if image_kind == MRI else image[:, :1]  # as image_branch reads each kind
+    with torch.no_grad():  # the convolutions up to the target layer: nothing to record
+        return encoder.activations(pixels)
+
+
 def class_activation_maps(
     model: MMCRNet,
     image: Tensor,
     image_kind: int,
     sequence_embedding: Tensor,
     score: Callable[[Tensor], Tensor],
+    activations: Tensor | None = None,
 ) -> CamResult:
     """Grad-CAM and HiResCAM for a batch of one image kind.
 
@@ -80,14 +92,14 @@ def class_activation_maps(
         image: (B, 3, S, S) model input; image_kind: MRI or MAMMOGRAM (the whole batch).
         sequence_embedding: (B, H) from ``model.sequence_branch`` (held fixed).
         score: logits (B, 3) -> (B,), e.g. :func:`mmcrnet.explain.sequence.class_score`.
+        activations: :func:`image_activations` of ``image`` when already computed (the
+            explainer's prediction pass), else computed here.
     """
-    target_layer(model, image_kind)  # raises for a kind without an image encoder
+    if activations is None:
+        activations = image_activations(model, image, image_kind)
     kinds = torch.full((image.shape[0],), image_kind, device=image.device, dtype=torch.long)
     encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
-    pixels = image if image_kind == MRI else image[:, :1]  # as image_branch reads each kind
-    with torch.no_grad():  # the convolutions up to the target layer: nothing to record
-        activations = encoder.activations(pixels)  # (B, C, h, w)
-    activations.requires_grad_(True)
+    activations = activations.detach().requires_grad_(True)
     with torch.enable_grad():  # only the layers after the target record their graph
         logits = model.head(encoder.embed(activations), kinds, sequence_embedding.detach())
         (gradients,) = torch.autograd.grad(score(logits).sum(), activations)
