@@ -27,7 +27,7 @@ from mmcrnet.explain.sequence import class_score, sequence_function
 from mmcrnet.features import OUTCOMES
 from mmcrnet.model import MMCRNet
 from mmcrnet.predict import PreparedInput
-from mmcrnet.timing import Timing, timed
+from mmcrnet.timing import Timing, timed, timed_alternately
 
 
 class _ImageToLogits(nn.Module):
@@ -77,21 +77,22 @@ def gradcam_against_peer(
             "gradcam"
         ]
 
-    # Ours first, before the peer exists: its hooks on the target layer would fire in ours too.
-    our_ms = timed(ours, repeats, device, warmup=2)
     size = tuple(prepared.image.shape[-2:])
     mine = scale_cam_image(np.maximum(ours(), 0), size[::-1])  # the peer's ReLU, scale, resize
     wrapper = _ImageToLogits(model, prepared.kind, sequence_embedding)
-    peer = GradCAM(model=wrapper, target_layers=[target_layer(model, kind)])
+    layer = target_layer(model, kind)
 
     def theirs() -> np.ndarray:
-        return peer(input_tensor=prepared.image, targets=[_Score(score)])
+        # The peer's hooks exist only while it runs: left on the layer, they would run (and
+        # copy the activations) in ours too.
+        peer = GradCAM(model=wrapper, target_layers=[layer])
+        try:
+            return peer(input_tensor=prepared.image, targets=[_Score(score)])
+        finally:
+            peer.activations_and_grads.release()
 
-    try:
-        other = theirs()
-        peer_ms = timed(theirs, repeats, device, warmup=2)
-    finally:
-        peer.activations_and_grads.release()
+    other = theirs()
+    our_ms, peer_ms = timed_alternately(ours, theirs, repeats, device, warmup=2)
     r = float(np.corrcoef(mine.ravel(), other.ravel())[0, 1])
     return {
         "ours_ms": Timing.of(our_ms, "class_activation_maps"),

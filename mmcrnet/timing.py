@@ -42,3 +42,22 @@ def timed(
             torch.cuda.synchronize()
         out.append((time.perf_counter() - started) * 1000)
     return out
+
+
+def timed_alternately(
+    first: Callable[[], object],
+    second: Callable[[], object],
+    repeats: int,
+    device: torch.device,
+    warmup: int = 3,
+) -> tuple[list[float], list[float]]:
+    """Wall times in ms of two steps taken in turn, ``repeats`` each after ``warmup`` turns:
+    a peer and ours see the same moments of a noisy machine, so their ratio is fair."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for step, out in ((first, times[0]), (second, times[1])):
+            out.extend(timed(step, 1, device, warmup=0))
+    return times

@@ -99,17 +99,71 @@ def class_activation_maps(
         activations = image_activations(model, image, image_kind)
     kinds = torch.full((image.shape[0],), image_kind, device=image.device, dtype=torch.long)
     encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
-    activations = activations.detach().requires_grad_(True)
-    with torch.enable_grad():  # only the layers after the target record their graph
-        logits = model.head(encoder.embed(activations), kinds, sequence_embedding.detach())
-        (gradients,) = torch.autograd.grad(score(logits).sum(), activations)
-    activations, gradients = activations.detach(), gradients.detach()
-    gradcam = (gradients.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1)
+    activations = activations.detach()
+    last = encoder.blocks[-1]
+    assert isinstance(last, nn.Sequential)
+    pool = last[6]
+    if (
+        encoder.attention is None
+        and isinstance(encoder.pool, nn.AdaptiveAvgPool2d)
+        and (isinstance(pool, nn.MaxPool2d) and len(last) == 7)
+    ):
+        gradients, weights, logits = _through_average_pooling(
+            model, pool, activations, kinds, sequence_embedding, score
+        )
+    else:  # max or attention pooling: autograd through the layers after the target
+        activations.requires_grad_(True)
+        with torch.enable_grad():
+            logits = model.head(encoder.embed(activations), kinds, sequence_embedding.detach())
+            (gradients,) = torch.autograd.grad(score(logits).sum(), activations)
+        activations, gradients = activations.detach(), gradients.detach()
+        weights = gradients.mean(dim=(2, 3), keepdim=True)
+    gradcam = (weights * activations).sum(dim=1)
     hirescam = (gradients * activations).sum(dim=1)  # (B, h, w)
     return CamResult(
         {"gradcam": gradcam.float().cpu().numpy(), "hirescam": hirescam.float().cpu().numpy()},
         logits.detach().float().cpu().numpy(),
     )
+
+
+def _through_average_pooling(
+    model: MMCRNet,
+    pool: nn.MaxPool2d,
+    activations: Tensor,
+    kinds: Tensor,
+    sequence_embedding: Tensor,
+    score: Callable[[Tensor], Tensor],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The score's gradient with respect to ``activations`` (B, C, h, w) when the layers after
+    them are a max-pool and a global average pool: autograd runs through the head only, and the
+    two pools' backward is written out. The embedding is e = mean over the w' windows of each
+    window's maximum, so d score / d A is g_c / w' at each window's maximum (the position
+    autograd routes it to) and 0 elsewhere, for g = d score / d e; the channel means of that,
+    Grad-CAM's weights, are g_c / (h w). The same maps as autograd to float rounding
+    (``tests/explain/test_gradcam.py``), without recording or replaying the pools.
+
+    Returns:
+        gradients (B, C, h, w), Grad-CAM weights (B, C, 1, 1), logits (B, 3).
+    """
+    with torch.no_grad():
+        pooled, where = nn.functional.max_pool2d(
+            activations, pool.kernel_size, pool.stride, return_indices=True
+        )
+        embedding = pooled.mean(dim=(2, 3))  # (B, C): what encoder.embed gives
+    embedding.requires_grad_(True)
+    with torch.enable_grad():
+        logits = model.head(embedding, kinds, sequence_embedding.detach())
+        (per_channel,) = torch.autograd.grad(score(logits).sum(), embedding)  # (B, C)
+    windows = pooled.shape[2] * pooled.shape[3]
+    per_window = (per_channel / windows)[:, :, None].expand(-1, -1, windows)  # (B, C, w')
+    batch, channels, height, width = activations.shape
+    gradients = (
+        activations.new_zeros((batch, channels, height * width))
+        .scatter_(2, where.flatten(2), per_window)  # each window's maximum (max_unpool2d)
+        .view(batch, channels, height, width)
+    )
+    area = activations.shape[2] * activations.shape[3]
+    return gradients, (per_channel / area)[:, :, None, None], logits.detach()
 
 
 def to_original(cam: np.ndarray, geometry: Geometry) -> np.ndarray:
