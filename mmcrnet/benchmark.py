@@ -335,8 +335,13 @@ def summary(result: dict[str, Any]) -> str:
         submit = app["submit_to_full_result_s"]
         lines.append(
             f"app Predict -> result drawn    median {submit['median']} s, max {submit['max']} s "
-            f"over {submit['repeats']} (target <= 1.0 s median)"
+            f"over {submit['repeats']} fresh sessions (target <= 1.0 s median)"
         )
+        again = app.get("same_session_next_case_s")
+        if again:
+            lines.append(
+                f"  the next case, same session  median {again['median']} s, max {again['max']} s"
+            )
     elif app:
         lines.append(f"app                            skipped: {app.get('skipped')}")
     return "\n".join(lines)

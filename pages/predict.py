@@ -15,7 +15,7 @@ import hashlib
 import streamlit as st
 
 from mmcrnet import DISCLAIMER, OncoPredictError, Study
-from ui import figures, state
+from ui import state
 from ui.case_form import FormResult, form_ui, use_case
 from ui.case_record import record_ui
 from ui.errors import bug_box
@@ -134,16 +134,6 @@ def page() -> None:
     if RESULT in st.session_state and result_ui(model):
         record_ui()
         exchange_ui()
-    elif RESULT not in st.session_state:
-        # The browser loads the charting library with the first chart a page draws (about a
-        # second on 2 cores): an invisible chart has it loaded while the user fills the form,
-        # not after Predict.
-        st.plotly_chart(
-            figures.blank(),
-            key="predict.preload_charts",
-            height=1,
-            config={"staticPlot": True, "displayModeBar": False},
-        )
 
 
 with bug_box():  # a bug of ours: an error id here, the traceback in the server log

@@ -120,18 +120,3 @@ def trajectory(explanation: Explanation) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return figure
-
-
-def blank() -> go.Figure:
-    """A figure with nothing to draw (no axes, no margins, transparent): what a page draws, one
-    pixel high, to have the browser load the charting library before a chart is needed."""
-    figure = go.Figure()
-    figure.update_layout(
-        height=1,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
