@@ -82,7 +82,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mmcrnet.explain.explanation", "mmcrnet.bench_peers"),
     ("mmcrnet.explain.evaluate", "mmcrnet.explain", "mmcrnet.guard"),
     (
-        "mmcrnet.benchmark",
         "mmcrnet.scale",
         "mmcrnet.answer",
         "mmcrnet.fuzz",
@@ -91,7 +90,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mmcrnet.pdf_report",
         "mmcrnet.interop.dicom_export",
     ),
-    ("mmcrnet.teach.agreement", "mmcrnet.teach.gallery"),
+    ("mmcrnet.teach.agreement", "mmcrnet.teach.gallery", "mmcrnet.benchmark"),
     ("mmcrnet.teach.case",),
     ("mmcrnet.teach.quiz", "mmcrnet.teach.whatif"),
     ("mmcrnet.teach.bench",),
