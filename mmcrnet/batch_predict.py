@@ -390,11 +390,12 @@ def predict_case(
     """
     index = index or CohortIndex.of(cohort, explainer.predictor.model.config.groups, [case_id])
     outcome = index.outcomes.get(case_id)
-    cases, timepoints = index.tables(case_id)
-    subtype = index.subtypes.get(case_id) or _subtype(cases)
-    try:
+    subtype = index.subtypes.get(case_id) or _subtype(
+        cohort.cases[cohort.cases["case_id"] == case_id]
+    )
+    try:  # a case the cohort's tables do not hold is refused by from_tables, in one line
         clinical = index.clinical.get(case_id) or ClinicalCase.from_tables(
-            cases, timepoints, case_id
+            cohort.cases, cohort.timepoints, case_id
         )
         study = (read or read_case_image(cohort, case_id, image)).study()
         predictor = explainer.predictor
@@ -441,11 +442,10 @@ def predict_case(
 
 @dataclass(frozen=True)
 class CohortIndex:
-    """A cohort's tables split by case, and its sequences encoded at once: what predicting
+    """A cohort's tables read by case, and its sequences encoded at once: what predicting
     case after case would otherwise look up in (and encode from) the whole tables each time.
 
     Attributes:
-        rows: case_id -> (its ``cases`` row, its ``timepoints`` rows).
         outcomes: case_id -> response, for the cases with one.
         encoded: case_id -> its sequence encoded for the model's groups (the same function
             on the same rows as one case alone); empty when a value anywhere in the cohort
@@ -454,7 +454,6 @@ class CohortIndex:
         subtypes: case_id -> its subtype (:func:`_subtype`).
     """
 
-    rows: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
     outcomes: dict[str, str]
     encoded: dict[str, EncodedSequences]
     clinical: dict[str, ClinicalCase]
@@ -466,11 +465,6 @@ class CohortIndex:
         wanted = set(ids)
         cases = cohort.cases[cohort.cases["case_id"].isin(wanted)]
         timepoints = cohort.timepoints[cohort.timepoints["case_id"].isin(wanted)]
-        by_case = dict(iter(timepoints.groupby("case_id", sort=False)))
-        rows = {
-            str(case_id): (cases.iloc[[k]], by_case.get(case_id, timepoints.iloc[:0]))
-            for k, case_id in enumerate(cases["case_id"])
-        }
         outcomes: dict[str, str] = {}
         if cohort.outcomes is not None:
             outcomes = {
@@ -485,23 +479,20 @@ class CohortIndex:
         for static in cases.to_dict("records"):
             case_id = str(static.pop("case_id"))
             clinical[case_id] = ClinicalCase(static, records[case_id])
-        subtypes = _subtypes(cases) or {c: _subtype(row) for c, (row, _) in rows.items()}
+        subtypes = _subtypes(cases) or {
+            str(case_id): _subtype(cases.iloc[[k]]) for k, case_id in enumerate(cases["case_id"])
+        }
         try:
             encoded = encode_sequences(cases, timepoints, groups)
         except InvalidCase:
-            return cls(rows, outcomes, {}, clinical, subtypes)
+            return cls(outcomes, {}, clinical, subtypes)
         one_each = {
             case_id: EncodedSequences(
                 encoded.values[k : k + 1], encoded.lengths[k : k + 1], (case_id,)
             )
             for k, case_id in enumerate(encoded.case_ids)
         }
-        return cls(rows, outcomes, one_each, clinical, subtypes)
-
-    def tables(self, case_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The case's ``cases`` row and ``timepoints`` rows (empty when it has none)."""
-        empty = pd.DataFrame({"case_id": []})
-        return self.rows.get(case_id, (empty, empty))
+        return cls(outcomes, one_each, clinical, subtypes)
 
 
 def _subtypes(cases: pd.DataFrame) -> dict[str, str] | None:

@@ -201,6 +201,18 @@ class MMCRNet(nn.Module):
                 nn.Dropout(config.dropout), nn.Linear(fused, config.n_classes)
             )
 
+    def encoder(self, image_kind: int) -> ImageEncoder:
+        """The image encoder of one image kind (MRI or MAMMOGRAM).
+
+        Raises:
+            ValueError: a kind without an encoder (no image), or a model that reads no image.
+        """
+        if self.config.uses_image and image_kind == MRI:
+            return self.mri_encoder
+        if self.config.uses_image and image_kind == MAMMOGRAM:
+            return self.mammogram_encoder
+        raise ValueError(f"image kind {image_kind} has no image encoder (0 = no image)")
+
     def image_branch(self, image: Tensor, image_kind: Tensor) -> Tensor:
         """(B, 3, S, S), (B,) -> image embedding (B, E); zeros where there is no image.
 

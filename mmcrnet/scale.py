@@ -156,16 +156,15 @@ def scale(
         "device": device,
         "threads": torch.get_num_threads(),
         "loader_workers": loader_workers,
-        "imaging": [
-            asdict(p) | {"predict_cases_per_s": float(f"{p.predict_cases_per_s:.3g}")}
-            for p in imaging
-        ],
-        "tabular": [
-            asdict(p) | {"predict_cases_per_s": float(f"{p.predict_cases_per_s:.3g}")}
-            for p in tabular_points
-        ],
+        "imaging": [_row(p) for p in imaging],
+        "tabular": [_row(p) for p in tabular_points],
         "growth": {field: growth(imaging, field) for field in ("render_s", "epoch_s", "predict_s")},
     }
+
+
+def _row(point: ScalePoint) -> dict[str, Any]:
+    """A point as JSON, with its prediction rate (3 significant digits)."""
+    return asdict(point) | {"predict_cases_per_s": float(f"{point.predict_cases_per_s:.3g}")}
 
 
 def table(result: dict[str, Any]) -> str:

@@ -45,7 +45,6 @@ from mmcrnet.predict import ClinicalCase, Prediction, Predictor, PreparedInput
 from mmcrnet.preprocess import (
     IMAGE_KINDS,
     IMAGE_SIZE,
-    MRI,
     MRI_ROLES,
     NO_IMAGE,
     Geometry,
@@ -361,8 +360,7 @@ class Explainer:
         with torch.no_grad():
             if kind != NO_IMAGE and model.config.uses_image:
                 activations = image_activations(model, prepared.image, kind)
-                encoder = model.mri_encoder if kind == MRI else model.mammogram_encoder
-                image_embedding = encoder.embed(activations)  # what image_branch gives
+                image_embedding = model.encoder(kind).embed(activations)  # as image_branch
             else:
                 image_embedding = model.image_branch(prepared.image, prepared.kind)  # (1, E)
             sequence_embedding = model.sequence_branch(prepared.sequence, prepared.length)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from mmcrnet.model import MMCRNet
-from mmcrnet.preprocess import MAMMOGRAM, MRI, Geometry
+from mmcrnet.preprocess import MRI, Geometry
 
 CAM_METHODS: tuple[str, ...] = ("gradcam", "hirescam")
 
@@ -47,11 +47,7 @@ def captured_output(layer: nn.Module) -> Iterator[list[Tensor]]:
 
 def target_layer(model: MMCRNet, image_kind: int) -> nn.Module:
     """The layer whose activations the maps weigh: the last block of the kind's encoder."""
-    if image_kind == MRI:
-        return model.mri_encoder.last_conv
-    if image_kind == MAMMOGRAM:
-        return model.mammogram_encoder.last_conv
-    raise ValueError(f"image kind {image_kind} has no image encoder (0 = no image)")
+    return model.encoder(image_kind).last_conv
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,7 @@ def image_activations(model: MMCRNet, image: Tensor, image_kind: int) -> Tensor:
     """The target layer's activations (B, C, h, w) of a batch of one image kind, without
     autograd; ``model``'s encoder of that kind ``embed``s them into the image embedding that
     ``model.image_branch`` gives."""
-    target_layer(model, image_kind)  # raises for a kind without an image encoder
-    encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
+    encoder = model.encoder(image_kind)  # raises for a kind without an image encoder
     pixels = image if image_kind == MRI else image[:, :1]  # as image_branch reads each kind
     with torch.no_grad():  # the convolutions up to the target layer: nothing to record
         return encoder.activations(pixels)
@@ -98,18 +93,19 @@ def class_activation_maps(
     if activations is None:
         activations = image_activations(model, image, image_kind)
     kinds = torch.full((image.shape[0],), image_kind, device=image.device, dtype=torch.long)
-    encoder = model.mri_encoder if image_kind == MRI else model.mammogram_encoder
+    encoder = model.encoder(image_kind)
     activations = activations.detach()
     last = encoder.blocks[-1]
     assert isinstance(last, nn.Sequential)
-    pool = last[6]
+    after = list(last)[6:]  # what follows the target layer in its block
     if (
         encoder.attention is None
         and isinstance(encoder.pool, nn.AdaptiveAvgPool2d)
-        and (isinstance(pool, nn.MaxPool2d) and len(last) == 7)
+        and len(after) == 1
+        and isinstance(after[0], nn.MaxPool2d)
     ):
         gradients, weights, logits = _through_average_pooling(
-            model, pool, activations, kinds, sequence_embedding, score
+            model, after[0], activations, kinds, sequence_embedding, score
         )
     else:  # max or attention pooling: autograd through the layers after the target
         activations.requires_grad_(True)
@@ -162,8 +158,7 @@ def _through_average_pooling(
         .scatter_(2, where.flatten(2), per_window)  # each window's maximum (max_unpool2d)
         .view(batch, channels, height, width)
     )
-    area = activations.shape[2] * activations.shape[3]
-    return gradients, (per_channel / area)[:, :, None, None], logits.detach()
+    return gradients, (per_channel / (height * width))[:, :, None, None], logits.detach()
 
 
 def to_original(cam: np.ndarray, geometry: Geometry) -> np.ndarray:

@@ -199,12 +199,8 @@ def _start_child() -> subprocess.Popen[bytes]:
 
 @atexit.register
 def _stop_spare() -> None:
-    if _spare is not None and _spare.poll() is None:
-        _spare.kill()
-        _spare.wait()
-    for stream in (_spare.stdin, _spare.stdout) if _spare is not None else ():
-        if stream is not None:
-            stream.close()
+    if _spare is not None:
+        _end(_spare)
 
 
 @dataclass
@@ -390,11 +386,10 @@ def decode_isolated(
             done += 1
         finally:
             reuse = _reuse.get()
-            if reuse is not None and reuse.child is child and whole:
-                pass  # answered every file: kept for the block's next read
-            else:
-                if reuse is not None and reuse.child is child:
-                    reuse.child = None
+            if reuse is None or reuse.child is not child:
+                _end(child)
+            elif not whole:  # a block's child that answered every file is kept for the next
+                reuse.child = None
                 _end(child)
         pending = pending[done:]
     return results
